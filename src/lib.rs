@@ -1,0 +1,17 @@
+//! peerex: a BGP route server for peering exchanges.
+//!
+//! The crate is layered; each module can be read and tested alone and depends only on the
+//! ones below it. `wire` is the floor: bytes ⇄ typed BGP messages.
+
+#![deny(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+pub mod wire;
