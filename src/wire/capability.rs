@@ -389,7 +389,7 @@ impl fmt::Display for Capability {
                 String::from_utf8_lossy(domain)
             ),
             Capability::Unknown { code, value } => {
-                write!(f, "capability {code} ({} octets)", value.len())
+                write!(f, "code {code} ({} octets)", value.len())
             }
         }
     }

@@ -22,6 +22,7 @@
 pub mod attr;
 pub mod capability;
 mod ctx;
+mod display;
 mod error;
 pub mod header;
 mod message;
