@@ -14,4 +14,6 @@
     )
 )]
 
+pub mod config;
+pub mod session;
 pub mod wire;

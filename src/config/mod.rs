@@ -1,0 +1,524 @@
+//! `config`: the TOML configuration — schema, validation with positions, and the resolved
+//! settings the rest of peerex reads. Never: applying a configuration.
+
+mod model;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::Spanned;
+
+use crate::wire::{Asn, Family, FamilySet};
+
+pub use model::{File, PeerEntry, PeerFields};
+
+/// A problem in a configuration file, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// All the problems found in one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            e.fmt(f)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// What ADD-PATH to negotiate with a peer.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum AddPathMode {
+    Off,
+    Receive,
+    Send,
+    Both,
+}
+
+impl AddPathMode {
+    pub fn receive(self) -> bool {
+        matches!(self, AddPathMode::Receive | AddPathMode::Both)
+    }
+    pub fn send(self) -> bool {
+        matches!(self, AddPathMode::Send | AddPathMode::Both)
+    }
+}
+
+/// How BGP roles (RFC 9234) are checked.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RoleCheck {
+    /// No role capability sent or checked.
+    Off,
+    /// Send role `rs`; a peer that sends a role must say `rs-client`.
+    On,
+    /// As `On`, and a peer that sends no role is refused.
+    Strict,
+}
+
+/// What happens when a peer exceeds its prefix limit.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum MaxPrefixAction {
+    /// Log, keep the session and the routes.
+    Warn,
+    /// Cease the session (an active peer reconnects as usual).
+    Reset,
+    /// Cease and refuse the peer until the delay has passed.
+    Restart(Duration),
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MaxPrefixes {
+    pub limit: u32,
+    pub action: MaxPrefixAction,
+}
+
+/// The route server's own settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerConfig {
+    pub asn: Asn,
+    pub router_id: Ipv4Addr,
+    pub listen: Vec<SocketAddr>,
+    pub min_hold_time: u16,
+}
+
+/// One peer's resolved settings (defaults applied).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerConfig {
+    pub name: String,
+    pub asn: Asn,
+    pub address: IpAddr,
+    pub description: Option<String>,
+    pub disabled: bool,
+    pub passive: bool,
+    pub port: u16,
+    pub local_address: Option<IpAddr>,
+    pub hold_time: u16,
+    pub connect_retry: Duration,
+    pub families: FamilySet,
+    pub add_path: AddPathMode,
+    pub add_path_max: u16,
+    pub graceful_restart: bool,
+    pub role_check: RoleCheck,
+    pub md5_password: Option<String>,
+    pub ttl_security: bool,
+    pub max_prefixes: Option<MaxPrefixes>,
+    pub send_hold_time: Option<Duration>,
+}
+
+/// A validated configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub source: PathBuf,
+    pub server: ServerConfig,
+    pub peers: Vec<PeerConfig>,
+}
+
+impl Config {
+    /// Reads and validates a file.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![ConfigError {
+                file: path.display().to_string(),
+                line: 0,
+                column: 0,
+                message: format!("cannot read: {e}"),
+            }])
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Validates `text` as the contents of `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
+        let mut v = Validator {
+            file: path.display().to_string(),
+            text,
+            errors: Vec::new(),
+        };
+        let file: File = match toml::from_str(text) {
+            Ok(f) => f,
+            Err(e) => {
+                v.error(e.span(), e.message().to_string());
+                return Err(ConfigErrors(v.errors));
+            }
+        };
+        let cfg = v.resolve(&file, path);
+        if v.errors.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(ConfigErrors(v.errors))
+        }
+    }
+
+    pub fn peer(&self, name: &str) -> Option<&PeerConfig> {
+        self.peers.iter().find(|p| p.name == name)
+    }
+}
+
+/// The default BGP port.
+pub const BGP_PORT: u16 = 179;
+const DEFAULT_HOLD_TIME: u16 = 90;
+const DEFAULT_CONNECT_RETRY: u16 = 5;
+
+struct Validator<'a> {
+    file: String,
+    text: &'a str,
+    errors: Vec<ConfigError>,
+}
+
+impl Validator<'_> {
+    fn position(&self, offset: usize) -> (usize, usize) {
+        let before = self.text.get(..offset).unwrap_or(self.text);
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, column)
+    }
+
+    fn error(&mut self, span: Option<std::ops::Range<usize>>, message: String) {
+        let (line, column) = span.map_or((0, 0), |s| self.position(s.start));
+        self.errors.push(ConfigError {
+            file: self.file.clone(),
+            line,
+            column,
+            message,
+        });
+    }
+
+    fn at<T>(&mut self, v: &Spanned<T>, message: String) {
+        self.error(Some(v.span()), message);
+    }
+
+    fn check_asn(&mut self, asn: &Spanned<u32>, what: &str) -> Asn {
+        let a = *asn.get_ref();
+        if a == 0 || a == Asn::TRANS.0 || a == u32::MAX {
+            self.at(asn, format!("{what} {a} is reserved and cannot be used"));
+        }
+        Asn(a)
+    }
+
+    fn check_hold(&mut self, h: &Spanned<u16>) -> u16 {
+        let v = *h.get_ref();
+        if v == 1 || v == 2 {
+            self.at(
+                h,
+                format!("hold time {v} is not allowed: use 0 or at least 3 seconds"),
+            );
+        }
+        v
+    }
+
+    fn resolve(&mut self, f: &File, path: &Path) -> Config {
+        let asn = self.check_asn(&f.server.asn, "server asn");
+        let router_id = *f.server.router_id.get_ref();
+        if router_id.is_unspecified() || router_id.is_multicast() || router_id.is_broadcast() {
+            self.at(
+                &f.server.router_id,
+                format!("router_id {router_id} is not a usable BGP identifier"),
+            );
+        }
+        let listen: Vec<SocketAddr> = match &f.server.listen {
+            Some(l) => {
+                let mut seen = HashMap::new();
+                for a in l {
+                    if seen.insert(*a.get_ref(), ()).is_some() {
+                        self.at(a, format!("listen address {} given twice", a.get_ref()));
+                    }
+                }
+                l.iter().map(|a| *a.get_ref()).collect()
+            }
+            None => vec![
+                SocketAddr::from(([0, 0, 0, 0], BGP_PORT)),
+                SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, BGP_PORT)),
+            ],
+        };
+        let min_hold_time = match &f.server.min_hold_time {
+            Some(h) => {
+                let v = *h.get_ref();
+                if v < 3 {
+                    self.at(
+                        h,
+                        format!("min_hold_time {v} is below the RFC 4271 minimum of 3"),
+                    );
+                }
+                v
+            }
+            None => 3,
+        };
+        let server = ServerConfig {
+            asn,
+            router_id,
+            listen,
+            min_hold_time,
+        };
+        let mut names: HashMap<String, ()> = HashMap::new();
+        let mut addresses: HashMap<IpAddr, String> = HashMap::new();
+        let mut peers = Vec::new();
+        for e in &f.peers {
+            let name = e.name.get_ref().clone();
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                self.at(
+                    &e.name,
+                    format!("peer name {name:?} must be letters, digits, '-', '_' or '.'"),
+                );
+            }
+            if names.insert(name.clone(), ()).is_some() {
+                self.at(&e.name, format!("peer name {name:?} is used twice"));
+            }
+            let address = *e.address.get_ref();
+            if let Some(other) = addresses.insert(address, name.clone()) {
+                self.at(
+                    &e.address,
+                    format!("address {address} of peer {name:?} is already peer {other:?}'s"),
+                );
+            }
+            let peer_asn = self.check_asn(&e.asn, "peer asn");
+            let fields = e.fields().or(&f.defaults);
+            peers.push(self.peer(e, name, peer_asn, address, &fields));
+        }
+        Config {
+            source: path.to_path_buf(),
+            server,
+            peers,
+        }
+    }
+
+    fn peer(
+        &mut self,
+        e: &PeerEntry,
+        name: String,
+        asn: Asn,
+        address: IpAddr,
+        f: &PeerFields,
+    ) -> PeerConfig {
+        let hold_time = f
+            .hold_time
+            .as_ref()
+            .map_or(DEFAULT_HOLD_TIME, |h| self.check_hold(h));
+        let connect_retry = match &f.connect_retry {
+            Some(c) if *c.get_ref() == 0 => {
+                self.at(c, "connect_retry must be at least 1 second".into());
+                1
+            }
+            Some(c) => *c.get_ref(),
+            None => DEFAULT_CONNECT_RETRY,
+        };
+        let mut families = FamilySet::EMPTY;
+        match &f.families {
+            None => families = FamilySet::ALL,
+            Some(list) => {
+                for s in list {
+                    match s.get_ref().as_str() {
+                        "ipv4-unicast" => families.insert(Family::Ipv4Unicast),
+                        "ipv6-unicast" => families.insert(Family::Ipv6Unicast),
+                        other => self.at(
+                            s,
+                            format!("unknown family {other:?}: use \"ipv4-unicast\" or \"ipv6-unicast\""),
+                        ),
+                    }
+                }
+                if list.is_empty() {
+                    self.error(
+                        Some(e.name.span()),
+                        format!("peer {name:?} has no address family"),
+                    );
+                }
+            }
+        }
+        let add_path = match f.add_path.as_ref().map(|s| (s, s.get_ref().as_str())) {
+            None | Some((_, "off")) => AddPathMode::Off,
+            Some((_, "receive")) => AddPathMode::Receive,
+            Some((_, "send")) => AddPathMode::Send,
+            Some((_, "both")) => AddPathMode::Both,
+            Some((s, other)) => {
+                self.at(
+                    s,
+                    format!("add_path {other:?}: use \"off\", \"receive\", \"send\" or \"both\""),
+                );
+                AddPathMode::Off
+            }
+        };
+        let role_check = match f.role_check.as_ref().map(|s| (s, s.get_ref().as_str())) {
+            None | Some((_, "on")) => RoleCheck::On,
+            Some((_, "off")) => RoleCheck::Off,
+            Some((_, "strict")) => RoleCheck::Strict,
+            Some((s, other)) => {
+                self.at(
+                    s,
+                    format!("role_check {other:?}: use \"off\", \"on\" or \"strict\""),
+                );
+                RoleCheck::On
+            }
+        };
+        let max_prefixes = match &f.max_prefixes {
+            Some(l) if *l.get_ref() > 0 => {
+                let action = match f
+                    .max_prefixes_action
+                    .as_ref()
+                    .map(|s| (s, s.get_ref().as_str()))
+                {
+                    None | Some((_, "reset")) => MaxPrefixAction::Reset,
+                    Some((_, "warn")) => MaxPrefixAction::Warn,
+                    Some((_, "restart")) => MaxPrefixAction::Restart(Duration::from_secs(
+                        60 * u64::from(f.max_prefixes_restart.unwrap_or(5).max(1)),
+                    )),
+                    Some((s, other)) => {
+                        self.at(s, format!("max_prefixes_action {other:?}: use \"warn\", \"reset\" or \"restart\""));
+                        MaxPrefixAction::Reset
+                    }
+                };
+                Some(MaxPrefixes {
+                    limit: *l.get_ref(),
+                    action,
+                })
+            }
+            _ => None,
+        };
+        let local_address = f.local_address.as_ref().map(|a| {
+            if a.get_ref().is_ipv4() != address.is_ipv4() {
+                self.at(
+                    a,
+                    format!(
+                        "local_address {} is not of the same family as {address}",
+                        a.get_ref()
+                    ),
+                );
+            }
+            *a.get_ref()
+        });
+        let send_hold_time = f.send_hold_time.as_ref().map(|s| {
+            if *s.get_ref() < 3 {
+                self.at(s, "send_hold_time must be at least 3 seconds".into());
+            }
+            Duration::from_secs(u64::from(*s.get_ref()))
+        });
+        PeerConfig {
+            name,
+            asn,
+            address,
+            description: e.description.clone(),
+            disabled: e.disabled,
+            passive: f.passive.unwrap_or(true),
+            port: f.port.unwrap_or(BGP_PORT),
+            local_address,
+            hold_time,
+            connect_retry: Duration::from_secs(u64::from(connect_retry)),
+            families,
+            add_path,
+            add_path_max: f.add_path_max.unwrap_or(0),
+            graceful_restart: f.graceful_restart.unwrap_or(true),
+            role_check,
+            md5_password: f.md5_password.clone().filter(|p| !p.is_empty()),
+            ttl_security: f.ttl_security.unwrap_or(false),
+            max_prefixes,
+            send_hold_time,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigErrors> {
+        Config::parse(text, Path::new("test.toml"))
+    }
+
+    const BASE: &str = r#"
+[server]
+asn = 65000
+router_id = "192.0.2.1"
+listen = ["127.0.0.1:1179"]
+
+[defaults]
+hold_time = 30
+
+[[peer]]
+name = "s1"
+asn = 65001
+address = "127.0.0.2"
+add_path = "receive"
+
+[[peer]]
+name = "m1"
+asn = 4200000001
+address = "127.0.0.3"
+hold_time = 9
+passive = false
+port = 1790
+"#;
+
+    #[test]
+    fn resolves_defaults_and_overrides() {
+        let c = parse(BASE).unwrap();
+        assert_eq!(c.server.asn, Asn(65000));
+        assert_eq!(c.peers.len(), 2);
+        let s1 = c.peer("s1").unwrap();
+        assert_eq!(s1.hold_time, 30);
+        assert!(s1.passive);
+        assert_eq!(s1.add_path, AddPathMode::Receive);
+        assert_eq!(s1.families, FamilySet::ALL);
+        let m1 = c.peer("m1").unwrap();
+        assert_eq!(m1.hold_time, 9);
+        assert!(!m1.passive);
+        assert_eq!(m1.port, 1790);
+    }
+
+    fn first_error(text: &str) -> ConfigError {
+        parse(text).unwrap_err().0.remove(0)
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let e = first_error(&BASE.replace("hold_time = 9", "hold_time = 2"));
+        assert_eq!(
+            (e.line, e.message.contains("hold time 2")),
+            (20, true),
+            "{e}"
+        );
+        let e = first_error(&BASE.replace("address = \"127.0.0.3\"", "address = \"127.0.0.2\""));
+        assert_eq!(e.line, 19, "{e}");
+        assert!(e.message.contains("already peer \"s1\""), "{e}");
+        let e = first_error(&BASE.replace("add_path = \"receive\"", "add_paths = \"receive\""));
+        assert_eq!(e.line, 14, "{e}");
+        assert!(e.message.contains("unknown field"), "{e}");
+        let e = first_error(&BASE.replace("name = \"m1\"", "name = \"s1\""));
+        assert_eq!(e.line, 17);
+        let e = first_error(&BASE.replace("asn = 65001", "asn = 23456"));
+        assert_eq!(e.line, 12);
+        assert_eq!(
+            e.to_string(),
+            "test.toml:12:7: peer asn 23456 is reserved and cannot be used"
+        );
+    }
+}
