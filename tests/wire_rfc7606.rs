@@ -459,11 +459,21 @@ fn as4_path_merges_on_two_octet_sessions() {
     assert!(u.issues().is_empty());
     let p = u.attrs().as_path().unwrap();
     assert_eq!(p.origin_asn(), Some(Asn(4_200_000_001)));
-    // An AGGREGATOR naming a real 2-octet AS voids AS4_PATH (RFC 6793 §4.2.3).
+    // An AGGREGATOR naming a real 2-octet AS alone does not void AS4_PATH...
     let agg = [0xc0, 7, 6, 0xfd, 0xe9, 10, 0, 0, 1];
     let attrs = cat(&[ORIGIN_IGP, &as_path, NEXT_HOP, &agg, &as4]);
     let u = parse(msg(&[], &attrs, NLRI_10_1), &two_octet());
+    assert_eq!(
+        u.attrs().as_path().unwrap().origin_asn(),
+        Some(Asn(4_200_000_001))
+    );
+    // ...but with an AS4_AGGREGATOR beside it, both AS4 attributes are ignored (RFC 6793
+    // §4.2.3: an old speaker aggregated after the AS4 attributes were formed).
+    let agg4 = [0xc0, 18, 8, 0xfa, 0x56, 0xea, 0x09, 10, 0, 0, 9];
+    let attrs = cat(&[ORIGIN_IGP, &as_path, NEXT_HOP, &agg, &as4, &agg4]);
+    let u = parse(msg(&[], &attrs, NLRI_10_1), &two_octet());
     assert_eq!(u.attrs().as_path().unwrap().origin_asn(), Some(Asn::TRANS));
+    assert_eq!(u.attrs().aggregator().unwrap().asn, Asn(65001));
 }
 
 // RFC 8092 §5.

@@ -55,8 +55,8 @@ pub use notification::{NotifCode, Notification};
 pub use open::Open;
 pub use route_refresh::{RefreshKind, RouteRefresh};
 pub use types::{
-    Afi, AfiSafi, Asn, Family, FamilySet, Nlri, PathId, Prefix, Prefix4, Prefix6, PrefixParseError,
-    Safi,
+    Afi, AfiSafi, Asn, ByFamily, Family, FamilySet, Nlri, PathId, Prefix, Prefix4, Prefix6,
+    PrefixParseError, Safi,
 };
 pub use update::{Update, UpdateMessage};
 

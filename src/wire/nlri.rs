@@ -75,22 +75,38 @@ impl Iterator for NlriIter<'_> {
         };
         let len = r.u8()?;
         let n = usize::from(len).div_ceil(8);
-        let bits = r.take(n)?;
+        let tail = r.rest();
+        // Read a whole address where the buffer allows it: the octets past the prefix belong
+        // to what follows, and the constructors clear them with the host bits. Only the last
+        // prefixes of a field take the octet-by-octet path. Either way no `memcpy` call.
         let prefix = match self.family {
             Family::Ipv4Unicast => {
-                let mut a = [0u8; 4];
-                a.get_mut(..n)?.copy_from_slice(bits);
-                Prefix::V4(Prefix4::new(u32::from_be_bytes(a), len)?)
+                let a = match tail.first_chunk::<4>() {
+                    Some(b) => u32::from_be_bytes(*b),
+                    None => left_aligned(tail.get(..n)?, 32)? as u32,
+                };
+                Prefix::V4(Prefix4::new(a, len)?)
             }
             Family::Ipv6Unicast => {
-                let mut a = [0u8; 16];
-                a.get_mut(..n)?.copy_from_slice(bits);
-                Prefix::V6(Prefix6::new(u128::from_be_bytes(a), len)?)
+                let a = match tail.first_chunk::<16>() {
+                    Some(b) => u128::from_be_bytes(*b),
+                    None => left_aligned(tail.get(..n)?, 128)?,
+                };
+                Prefix::V6(Prefix6::new(a, len)?)
             }
         };
-        self.rest = r.rest();
+        self.rest = tail.get(n..)?;
         Some(Nlri { path_id, prefix })
     }
+}
+
+/// `v`, the leading octets of an address, left-aligned in an address of `bits` bits (32 or
+/// 128); `None` if it holds more octets than the address.
+#[inline]
+fn left_aligned(v: &[u8], bits: u32) -> Option<u128> {
+    let shift = bits.checked_sub(8 * u32::try_from(v.len()).ok()?)?;
+    let acc = v.iter().fold(0u128, |acc, &b| acc << 8 | u128::from(b));
+    Some(acc.checked_shl(shift).unwrap_or(0))
 }
 
 /// Octets `nlri` takes when encoded.

@@ -159,6 +159,40 @@ impl FamilySet {
     pub fn iter(self) -> impl Iterator<Item = Family> {
         Family::ALL.into_iter().filter(move |f| self.contains(*f))
     }
+
+    pub const fn union(self, other: FamilySet) -> FamilySet {
+        FamilySet(self.0 | other.0)
+    }
+
+    pub const fn intersection(self, other: FamilySet) -> FamilySet {
+        FamilySet(self.0 & other.0)
+    }
+
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+/// One value per routed family.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ByFamily<T> {
+    pub v4: T,
+    pub v6: T,
+}
+
+impl<T> ByFamily<T> {
+    pub fn get(&self, f: Family) -> &T {
+        match f {
+            Family::Ipv4Unicast => &self.v4,
+            Family::Ipv6Unicast => &self.v6,
+        }
+    }
+    pub fn get_mut(&mut self, f: Family) -> &mut T {
+        match f {
+            Family::Ipv4Unicast => &mut self.v4,
+            Family::Ipv6Unicast => &mut self.v6,
+        }
+    }
 }
 
 /// An ADD-PATH path identifier (RFC 7911).

@@ -332,19 +332,49 @@ impl AsPath {
             .sum()
     }
 
-    /// True when an ASN needs 4 octets outside confederation segments (so AS4_PATH is needed
-    /// on a 2-octet session).
-    fn needs_as4(&self) -> bool {
-        self.segments
+    /// Index of the first segment AS4_PATH carries on a 2-octet session. AS4_PATH carries no
+    /// confederation segments (RFC 6793 §6) and the receiver takes the leading part of the
+    /// path from AS_PATH (§4.2.3), so AS4_PATH starts after the last confederation segment and
+    /// a confederation segment that is not leading keeps its place. If a 4-octet ASN outside
+    /// confederation segments comes before it, that cannot be done: AS4_PATH then holds every
+    /// other segment, keeping the ASNs and losing the confederation segment's place.
+    fn as4_start(&self) -> usize {
+        let after = self
+            .segments
+            .iter()
+            .rposition(|s| s.kind.is_confed())
+            .map_or(0, |i| i + 1);
+        let lead = self.segments.get(..after).unwrap_or_default();
+        if lead
             .iter()
             .filter(|s| !s.kind.is_confed())
+            .flat_map(|s| &s.asns)
+            .all(|a| a.is_16bit())
+        {
+            after
+        } else {
+            0
+        }
+    }
+
+    /// The segments written: all of them, or those AS4_PATH carries.
+    fn written(&self, as4: bool) -> impl Iterator<Item = &PathSegment> {
+        let from = if as4 { self.as4_start() } else { 0 };
+        self.segments
+            .iter()
+            .skip(from)
+            .filter(move |s| !(as4 && s.kind.is_confed()))
+    }
+
+    /// True when an ASN of the AS4_PATH part needs 4 octets (so AS4_PATH is needed on a
+    /// 2-octet session).
+    fn needs_as4(&self) -> bool {
+        self.written(true)
             .any(|s| s.asns.iter().any(|a| !a.is_16bit()))
     }
 
-    fn encoded_len(&self, width: usize, skip_confed: bool) -> usize {
-        self.segments
-            .iter()
-            .filter(|s| !(skip_confed && s.kind.is_confed()))
+    fn encoded_len(&self, width: usize, as4: bool) -> usize {
+        self.written(as4)
             .map(|s| {
                 let chunks = s.asns.len().div_ceil(255);
                 chunks * 2 + s.asns.len() * width
@@ -352,11 +382,8 @@ impl AsPath {
             .sum()
     }
 
-    fn put_segments(&self, out: &mut BytesMut, width: usize, skip_confed: bool) {
-        for s in &self.segments {
-            if skip_confed && s.kind.is_confed() {
-                continue;
-            }
+    fn put_segments(&self, out: &mut BytesMut, width: usize, as4: bool) {
+        for s in self.written(as4) {
             for chunk in s.asns.chunks(255) {
                 out.put_u8(s.kind as u8);
                 out.put_u8(chunk.len() as u8);
@@ -524,6 +551,59 @@ mod tests {
         let mut out = BytesMut::new();
         emit(&mut out, &AsPath::sequence([Asn(65001)]), false);
         assert_eq!(&out[..], &[0x40, 2, 4, 2, 1, 0xfd, 0xe9]);
+    }
+
+    /// Emits `path` on a 2-octet session and merges the result back.
+    fn two_octet_round_trip(path: &AsPath) -> AsPath {
+        let mut out = BytesMut::new();
+        emit(&mut out, path, false);
+        let (as_path, rest) = out.split_at(3 + usize::from(out[2]));
+        let as_path = &as_path[3..];
+        assert_eq!(check(as_path, 2, false), Ok(()));
+        if rest.is_empty() {
+            return AsPathView::new(as_path, 2).to_owned();
+        }
+        assert_eq!(&rest[..2], &[0xc0, 17]);
+        let as4 = &rest[3..];
+        assert_eq!(check_as4(as4), Ok(()));
+        AsPathView::merged(as_path, as4).to_owned()
+    }
+
+    // Found by the `update` fuzz target: a confederation segment after a non-confederation
+    // one was lost on a 2-octet session because AS4_PATH restarted the path from the front.
+    #[test]
+    fn as4_path_keeps_non_leading_confed_segments() {
+        let path = AsPath {
+            segments: vec![
+                seg(SegmentType::Set, &[65010, 65011]),
+                seg(SegmentType::ConfedSet, &[65012]),
+                seg(SegmentType::Sequence, &[64500, 4_200_000_003]),
+            ],
+        };
+        assert_eq!(two_octet_round_trip(&path), path);
+        let leading = AsPath {
+            segments: vec![
+                seg(SegmentType::ConfedSequence, &[65010]),
+                seg(SegmentType::Sequence, &[4_200_000_001, 64500]),
+            ],
+        };
+        assert_eq!(two_octet_round_trip(&leading), leading);
+        // A 4-octet ASN before the confederation segment: the ASNs win.
+        let before = AsPath {
+            segments: vec![
+                seg(SegmentType::Sequence, &[4_200_000_001]),
+                seg(SegmentType::ConfedSequence, &[65010]),
+                seg(SegmentType::Sequence, &[64500]),
+            ],
+        };
+        let back = two_octet_round_trip(&before);
+        let asns: Vec<u32> = back
+            .segments
+            .iter()
+            .flat_map(|s| &s.asns)
+            .map(|a| a.0)
+            .collect();
+        assert_eq!(asns, vec![4_200_000_001, 64500]);
     }
 
     #[test]

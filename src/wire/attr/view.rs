@@ -58,12 +58,15 @@ impl<'a> Attrs<'a> {
         origin::read(self.value(Slot::Origin)?)
     }
 
-    /// True when the AS4 attributes must be ignored because AGGREGATOR names a 2-octet AS
-    /// other than AS_TRANS (RFC 6793 §4.2.3).
+    /// True when the AS4 attributes must be ignored: both AGGREGATOR and AS4_AGGREGATOR were
+    /// received and AGGREGATOR names a 2-octet AS other than AS_TRANS (RFC 6793 §4.2.3: an
+    /// OLD speaker aggregated the route). AGGREGATOR alone does not void AS4_PATH.
     fn as4_blocked(&self) -> bool {
-        self.value(Slot::Aggregator)
-            .and_then(|v| aggregator::read(v, 2))
-            .is_some_and(|a| a.asn != Asn::TRANS)
+        self.index.has(Slot::As4Aggregator)
+            && self
+                .value(Slot::Aggregator)
+                .and_then(|v| aggregator::read(v, 2))
+                .is_some_and(|a| a.asn != Asn::TRANS)
     }
 
     /// The AS path with 4-octet ASNs (merged with AS4_PATH on 2-octet sessions).
@@ -191,5 +194,57 @@ impl Iterator for Unknown<'_> {
             }
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use crate::wire::{Aggregator, Asn, ParseCtx, Update};
+
+    /// An UPDATE for 10.0.0.0/24 with `attrs`, parsed on a 2-octet eBGP session.
+    fn two_octet_update(attrs: &[&[u8]]) -> Update {
+        let attrs = attrs.concat();
+        let mut m = vec![0xffu8; 16];
+        m.extend_from_slice(&((19 + 4 + attrs.len() + 4) as u16).to_be_bytes());
+        m.extend_from_slice(&[2, 0, 0]);
+        m.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
+        m.extend_from_slice(&attrs);
+        m.extend_from_slice(&[24, 10, 0, 0]);
+        let ctx = ParseCtx {
+            four_octet_as: false,
+            ..ParseCtx::new()
+        };
+        Update::parse(Bytes::from(m), &ctx).unwrap()
+    }
+
+    // RFC 6793 §4.2.3: AS4_PATH is ignored only when AGGREGATOR (not AS_TRANS) and
+    // AS4_AGGREGATOR are both received. Found by the `update` fuzz target: an AGGREGATOR
+    // naming a 2-octet AS next to AS4_PATH, as peerex itself encodes it, lost the AS4_PATH.
+    #[test]
+    fn aggregator_voids_as4_path_only_with_as4_aggregator() {
+        let origin: &[u8] = &[0x40, 1, 1, 0];
+        let as_path: &[u8] = &[0x40, 2, 6, 2, 2, 0xfd, 0xe9, 0x5b, 0xa0]; // 65001 23456
+        let next_hop: &[u8] = &[0x40, 3, 4, 192, 0, 2, 1];
+        let agg: &[u8] = &[0xc0, 7, 6, 0, 209, 10, 0, 0, 9]; // AS 209
+        let as4: &[u8] = &[0xc0, 17, 10, 2, 2, 0, 0, 0xfd, 0xe9, 0xfa, 0x56, 0xea, 0x01];
+        let as4_agg: &[u8] = &[0xc0, 18, 8, 0, 0, 0, 209, 10, 0, 0, 9];
+
+        let u = two_octet_update(&[origin, as_path, next_hop, agg, as4]);
+        assert!(u.issues().is_empty());
+        let p = u.attrs().as_path().unwrap();
+        assert_eq!(p.origin_asn(), Some(Asn(4_200_000_001)));
+        assert_eq!(
+            u.attrs().aggregator(),
+            Some(Aggregator {
+                asn: Asn(209),
+                addr: [10, 0, 0, 9].into()
+            })
+        );
+
+        let u = two_octet_update(&[origin, as_path, next_hop, agg, as4, as4_agg]);
+        assert_eq!(u.attrs().as_path().unwrap().origin_asn(), Some(Asn::TRANS));
+        assert_eq!(u.attrs().aggregator().unwrap().asn, Asn(209));
     }
 }

@@ -187,14 +187,12 @@ impl Update {
 
     /// Every announced prefix: NLRI field, then MP_REACH_NLRI.
     pub fn announced(&self) -> impl Iterator<Item = Nlri> + '_ {
-        self.nlri()
-            .chain(self.mp_reach().into_iter().flat_map(|m| m.nlri()))
+        Both::new(self.nlri(), self.mp_reach().map(|m| m.nlri()))
     }
 
     /// Every withdrawn prefix: Withdrawn Routes field, then MP_UNREACH_NLRI.
     pub fn withdrawals(&self) -> impl Iterator<Item = Nlri> + '_ {
-        self.withdrawn()
-            .chain(self.mp_unreach().into_iter().flat_map(|m| m.nlri()))
+        Both::new(self.withdrawn(), self.mp_unreach().map(|m| m.nlri()))
     }
 
     pub fn attrs(&self) -> Attrs<'_> {
@@ -281,6 +279,33 @@ impl<'a> MpView<'a> {
         match self.family() {
             Some(_) => Bytes::new(),
             None => self.info.nlri.bytes(&self.update.whole),
+        }
+    }
+}
+
+/// The classic prefix field, then the MP one: a chain whose hot path is one inlined
+/// `NlriIter::next` (std's `Chain` of a `FlatMap` costs a call and several moves per prefix).
+struct Both<'a> {
+    now: NlriIter<'a>,
+    then: Option<NlriIter<'a>>,
+}
+
+impl<'a> Both<'a> {
+    fn new(first: NlriIter<'a>, then: Option<NlriIter<'a>>) -> Self {
+        Both { now: first, then }
+    }
+}
+
+impl Iterator for Both<'_> {
+    type Item = Nlri;
+
+    #[inline]
+    fn next(&mut self) -> Option<Nlri> {
+        loop {
+            if let Some(n) = self.now.next() {
+                return Some(n);
+            }
+            self.now = self.then.take()?;
         }
     }
 }
