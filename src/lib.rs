@@ -15,5 +15,7 @@
 )]
 
 pub mod config;
+pub mod policy;
+pub mod rib;
 pub mod session;
 pub mod wire;

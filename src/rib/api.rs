@@ -1,0 +1,112 @@
+//! What sessions and the server send to the RIB, and what the RIB knows of each client.
+//! The only way into the RIB: no caller touches shard state.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::attrs::RouteAttrs;
+use super::clientset::ClientSet;
+use super::outq::OutQueue;
+use super::path::PeerId;
+use crate::policy::Verdict;
+use crate::wire::{Asn, Family, FamilySet, Nlri, ParseCtx};
+
+/// Route changes from one peer for one family, all sharing one attribute set.
+#[derive(Debug)]
+pub struct RouteBatch {
+    pub peer: PeerId,
+    pub family: Family,
+    /// The attributes and verdict of `announce` (unused when it is empty).
+    pub attrs: Option<Arc<RouteAttrs>>,
+    pub verdict: Verdict,
+    pub announce: Vec<Nlri>,
+    pub withdraw: Vec<Nlri>,
+}
+
+/// An established session as the RIB sees it: where to send, and how to encode for it.
+#[derive(Debug)]
+pub struct ClientInfo {
+    pub peer: PeerId,
+    pub asn: Asn,
+    /// The peer's BGP identifier (selection tie-break for its paths).
+    pub router_id: u32,
+    pub families: FamilySet,
+    /// How to encode what we send it.
+    pub tx: ParseCtx,
+    /// Paths per prefix for ADD-PATH clients (0 = all).
+    pub add_path_max: u16,
+    /// Add OTC with our ASN on routes without one (RFC 9234, role negotiated).
+    pub add_otc: bool,
+    pub queue: Arc<OutQueue>,
+}
+
+/// Export rules the RIB applies per client.
+#[derive(Debug, Default, Clone)]
+pub struct ExportRules {
+    /// The source peers this client takes routes from; `None` takes from everyone.
+    pub accepts_from: Option<Arc<ClientSet>>,
+}
+
+impl ExportRules {
+    pub fn accepts(&self, source: PeerId) -> bool {
+        self.accepts_from
+            .as_ref()
+            .is_none_or(|s| s.contains(source))
+    }
+}
+
+/// The server-wide export settings, swapped as a whole on reload.
+#[derive(Debug, Default, Clone)]
+pub struct ExportPolicy {
+    /// Per client, by peer index; missing entries take everything.
+    pub rules: Vec<ExportRules>,
+    /// Our ASN (OTC on export).
+    pub local_asn: Asn,
+    /// Compare MED across neighbouring ASes.
+    pub always_compare_med: bool,
+}
+
+impl ExportPolicy {
+    pub fn rules(&self, p: PeerId) -> ExportRules {
+        self.rules.get(p.index()).cloned().unwrap_or_default()
+    }
+}
+
+/// Messages to a shard, in order per sender.
+#[derive(Debug)]
+pub enum ShardMsg {
+    Routes(RouteBatch),
+    /// A session came up: export to it (initial dump, then End-of-RIB).
+    ClientUp(Arc<ClientInfo>),
+    /// A session went down. With `stale_for`, its paths are kept as stale (graceful-restart
+    /// helper) until it re-sends them and End-of-RIB, or the time passes; otherwise they go.
+    PeerDown {
+        peer: PeerId,
+        stale_for: Option<Duration>,
+    },
+    /// The peer finished sending `family` (End-of-RIB): stale paths of it left are removed.
+    EndOfRib {
+        peer: PeerId,
+        family: Family,
+    },
+    /// The peer asked for `family` again (ROUTE-REFRESH): dump it again.
+    Refresh {
+        peer: PeerId,
+        family: Family,
+    },
+    /// The export policy changed: re-evaluate what every client receives.
+    Policy(Arc<ExportPolicy>),
+    /// Peer addresses for the selection tie-break, by peer index.
+    PeerAddrs(Arc<Vec<std::net::IpAddr>>),
+}
+
+/// Control messages that must not wait behind route batches.
+#[derive(Debug)]
+pub enum ShardCtl {
+    /// The peer's queue drained: continue its dump or its dirty prefixes.
+    Refill(PeerId),
+    /// Remove the peer's stale paths if its graceful restart has not completed.
+    StaleTimeout { peer: PeerId, epoch: u64 },
+    /// Stop the shard.
+    Shutdown,
+}

@@ -1,0 +1,117 @@
+//! A fixed-capacity set of peers, as a bitset: what export groups and policy classes are
+//! made of. Set operations are a few dozen word operations.
+
+use super::path::PeerId;
+
+/// Peers a route server can hold at once.
+pub const MAX_PEERS: usize = 4096;
+const WORDS: usize = MAX_PEERS / 64;
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ClientSet([u64; WORDS]);
+
+impl Default for ClientSet {
+    fn default() -> Self {
+        ClientSet([0; WORDS])
+    }
+}
+
+impl std::fmt::Debug for ClientSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.iter().map(|p| p.0)).finish()
+    }
+}
+
+impl ClientSet {
+    pub fn new() -> Self {
+        ClientSet::default()
+    }
+
+    fn slot(p: PeerId) -> Option<(usize, u64)> {
+        let i = p.index();
+        (i < MAX_PEERS).then(|| (i / 64, 1u64 << (i % 64)))
+    }
+
+    pub fn insert(&mut self, p: PeerId) {
+        if let Some((w, b)) = Self::slot(p) {
+            if let Some(word) = self.0.get_mut(w) {
+                *word |= b;
+            }
+        }
+    }
+
+    pub fn remove(&mut self, p: PeerId) {
+        if let Some((w, b)) = Self::slot(p) {
+            if let Some(word) = self.0.get_mut(w) {
+                *word &= !b;
+            }
+        }
+    }
+
+    pub fn contains(&self, p: PeerId) -> bool {
+        Self::slot(p).is_some_and(|(w, b)| self.0.get(w).is_some_and(|x| x & b != 0))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|w| *w == 0)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    /// `self` minus `other`.
+    pub fn difference(&self, other: &ClientSet) -> ClientSet {
+        let mut out = self.clone();
+        for (a, b) in out.0.iter_mut().zip(other.0.iter()) {
+            *a &= !b;
+        }
+        out
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = PeerId> + '_ {
+        self.0.iter().enumerate().flat_map(|(w, &word)| {
+            let mut bits = word;
+            std::iter::from_fn(move || {
+                if bits == 0 {
+                    return None;
+                }
+                let b = bits.trailing_zeros();
+                bits &= bits - 1;
+                Some(PeerId((w * 64) as u32 + b))
+            })
+        })
+    }
+}
+
+impl FromIterator<PeerId> for ClientSet {
+    fn from_iter<I: IntoIterator<Item = PeerId>>(it: I) -> Self {
+        let mut s = ClientSet::new();
+        for p in it {
+            s.insert(p);
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_operations() {
+        let a: ClientSet = [1, 64, 65, 4095].into_iter().map(PeerId).collect();
+        assert!(a.contains(PeerId(64)));
+        assert!(!a.contains(PeerId(2)));
+        assert!(!a.contains(PeerId(5000)));
+        assert_eq!(a.len(), 4);
+        let b: ClientSet = [64].into_iter().map(PeerId).collect();
+        let d = a.difference(&b);
+        assert_eq!(d.iter().map(|p| p.0).collect::<Vec<_>>(), vec![1, 65, 4095]);
+        let mut e = d.clone();
+        e.remove(PeerId(1));
+        e.remove(PeerId(65));
+        e.remove(PeerId(4095));
+        assert!(e.is_empty());
+    }
+}

@@ -1,0 +1,70 @@
+//! Path counts per peer and family, kept exact by the shards and read by anyone (sessions
+//! for max-prefix, the looking glass, metrics).
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use super::clientset::MAX_PEERS;
+use super::path::PeerId;
+use crate::wire::{ByFamily, Family};
+
+#[derive(Default)]
+struct Count {
+    accepted: AtomicI64,
+    rejected: AtomicI64,
+}
+
+impl Count {
+    fn of(&self, accepted: bool) -> &AtomicI64 {
+        if accepted {
+            &self.accepted
+        } else {
+            &self.rejected
+        }
+    }
+}
+
+pub struct RibCounters {
+    paths: Vec<ByFamily<Count>>,
+}
+
+impl Default for RibCounters {
+    fn default() -> Self {
+        RibCounters {
+            paths: (0..MAX_PEERS).map(|_| Default::default()).collect(),
+        }
+    }
+}
+
+impl std::fmt::Debug for RibCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RibCounters")
+    }
+}
+
+impl RibCounters {
+    /// A path of `peer` went from `was` to `now` (`Some(accepted?)`, `None` = absent).
+    pub fn adjust(&self, peer: PeerId, family: Family, was: Option<bool>, now: Option<bool>) {
+        let Some(slots) = self.paths.get(peer.index()) else {
+            return;
+        };
+        let c = slots.get(family);
+        if let Some(a) = was {
+            c.of(a).fetch_sub(1, Ordering::Relaxed);
+        }
+        if let Some(a) = now {
+            c.of(a).fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Paths held from `peer` in `family`: (accepted, rejected).
+    pub fn paths(&self, peer: PeerId, family: Family) -> (u64, u64) {
+        let Some(slots) = self.paths.get(peer.index()) else {
+            return (0, 0);
+        };
+        let c = slots.get(family);
+        (
+            c.accepted.load(Ordering::Relaxed).max(0) as u64,
+            c.rejected.load(Ordering::Relaxed).max(0) as u64,
+        )
+    }
+}

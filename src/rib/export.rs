@@ -1,0 +1,544 @@
+//! The export engine of a shard.
+//!
+//! For each changed prefix it works out which clients' choice changed — per export class
+//! (clients with the same rules share one computation) plus the few clients the prefix
+//! "mentions" (the sources of its paths, whose own paths they must not get), plus ADD-PATH
+//! clients one by one — and files the prefix under an export group: the same attributes (or
+//! a withdrawal) for the same set of clients. At the end of a batch each group is encoded
+//! once per encoding variant (4-octet AS, ADD-PATH, extended message, OTC) into packed
+//! UPDATEs whose `Bytes` are shared by every client of the variant.
+//!
+//! A client that is dumping its initial table or whose queue is full gets the prefix marked
+//! dirty instead; refills resend the *current* state of dirty prefixes, so a slow client
+//! only ever receives the latest state and never holds the shard up.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use smallvec::SmallVec;
+
+use super::api::ExportRules;
+use super::attrs::RouteAttrs;
+use super::clientset::ClientSet;
+use super::entry::PrefixEntry;
+use super::outq::OutItem;
+use super::path::{choose, choose_many, Path, PeerId, SelectCtx};
+use super::shard::{Class, Client, Shard};
+use crate::wire::update::{pack_announce, pack_withdraw};
+use crate::wire::{Asn, Family, MpNextHop, Nlri, ParseCtx, PathAttributes, Prefix};
+
+/// Prefixes a refill step handles for one client before giving others a turn.
+const REFILL_CHUNK: usize = 512;
+
+/// What the clients affected by one prefix get, before or after a change.
+pub(crate) struct Outcomes {
+    /// Per export class (by index): the class's choice.
+    classes: SmallVec<[Option<Path>; 4]>,
+    /// Per mentioned non-ADD-PATH client: its own choice.
+    clients: SmallVec<[(PeerId, Option<Path>); 8]>,
+    /// Per ADD-PATH client: its paths.
+    add_path: SmallVec<[(PeerId, SmallVec<[Path; 4]>); 2]>,
+}
+
+fn same(a: &Option<Path>, b: &Option<Path>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(x), Some(y)) => x.same_as(y) && x.tx_id == y.tx_id,
+        _ => false,
+    }
+}
+
+/// The choice of client `c` under `rules`.
+pub(crate) fn client_choice<'p>(
+    entry: &'p PrefixEntry,
+    c: PeerId,
+    rules: &ExportRules,
+    ctx: &SelectCtx<'_>,
+) -> Option<&'p Path> {
+    choose(&entry.paths, ctx, |p| p.peer != c && rules.accepts(p.peer))
+}
+
+/// The paths of ADD-PATH client `c`.
+pub(crate) fn client_paths<'p>(
+    entry: &'p PrefixEntry,
+    c: &Client,
+    ctx: &SelectCtx<'_>,
+) -> SmallVec<[&'p Path; 4]> {
+    let me = c.info.peer;
+    choose_many(&entry.paths, ctx, usize::from(c.info.add_path_max), |p| {
+        p.peer != me && c.rules.accepts(p.peer)
+    })
+}
+
+/// Pending export of a batch: prefixes grouped by (family, attributes or withdrawal,
+/// ADD-PATH, recipients).
+#[derive(Default)]
+pub(crate) struct Groups {
+    map: HashMap<GroupKey, Group>,
+}
+
+#[derive(PartialEq, Eq, Hash)]
+struct GroupKey {
+    family: Family,
+    attrs: usize,
+    add_path: bool,
+    mask: ClientSet,
+}
+
+struct Group {
+    attrs: Option<Arc<RouteAttrs>>,
+    nlri: Vec<Nlri>,
+}
+
+impl Groups {
+    fn add(
+        &mut self,
+        family: Family,
+        path: Option<&Path>,
+        add_path: bool,
+        mask: ClientSet,
+        nlri: Nlri,
+    ) {
+        let attrs = path.map(|p| p.attrs.clone());
+        let key = GroupKey {
+            family,
+            attrs: attrs.as_ref().map_or(0, |a| Arc::as_ptr(a) as usize),
+            add_path,
+            mask,
+        };
+        self.map
+            .entry(key)
+            .or_insert_with(|| Group {
+                attrs,
+                nlri: Vec::new(),
+            })
+            .nlri
+            .push(nlri);
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+/// How one client needs its UPDATEs encoded.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
+struct Variant {
+    tx: ParseCtx,
+    add_otc: bool,
+}
+
+/// The attributes a client receives: what the source sent, with the route server invisible
+/// (RFC 7947): no AS prepended, NEXT_HOP and MED unchanged, no LOCAL_PREF, ORIGINATOR_ID or
+/// CLUSTER_LIST towards external clients; OTC added per RFC 9234 where roles are in use.
+pub(crate) fn export_attrs(
+    ra: &RouteAttrs,
+    family: Family,
+    tx: &ParseCtx,
+    add_otc: bool,
+    local_asn: Asn,
+) -> PathAttributes {
+    let mut a = ra.attrs.clone();
+    if tx.ebgp {
+        a.local_pref = None;
+        a.originator_id = None;
+        a.cluster_list.clear();
+    }
+    if add_otc && a.otc.is_none() {
+        a.otc = Some(local_asn);
+    }
+    a.next_hop = match (family, &ra.next_hop) {
+        (Family::Ipv4Unicast, MpNextHop::V4(v4)) => Some(*v4),
+        _ => None,
+    };
+    a
+}
+
+fn encode(
+    family: Family,
+    attrs: Option<&Arc<RouteAttrs>>,
+    nlri: &[Nlri],
+    v: &Variant,
+    local_asn: Asn,
+) -> Option<Bytes> {
+    let mut out = BytesMut::new();
+    match attrs {
+        None => {
+            pack_withdraw(&v.tx, family, nlri, &mut out).ok()?;
+        }
+        Some(ra) => {
+            let pa = export_attrs(ra, family, &v.tx, v.add_otc, local_asn);
+            if family == Family::Ipv4Unicast && pa.next_hop.is_none() {
+                tracing::warn!(%family, "route without an IPv4 next hop not exported");
+                return None;
+            }
+            let mut enc = BytesMut::new();
+            pa.encode(&v.tx, &mut enc);
+            if let Err(e) = pack_announce(&v.tx, family, &enc, &ra.next_hop, nlri, &mut out) {
+                tracing::warn!(%family, error = %e, "route not exported");
+                return None;
+            }
+        }
+    }
+    Some(out.freeze())
+}
+
+impl Shard {
+    pub(crate) fn outcomes(
+        &self,
+        family: Family,
+        entry: &PrefixEntry,
+        mentioned: &[PeerId],
+        ctx: &SelectCtx<'_>,
+    ) -> Outcomes {
+        let classes = self
+            .classes
+            .iter()
+            .map(|class: &Class| {
+                if class.members.get(family).is_empty() {
+                    None
+                } else {
+                    choose(&entry.paths, ctx, |p| class.rules.accepts(p.peer)).cloned()
+                }
+            })
+            .collect();
+        let mut clients = SmallVec::new();
+        for &m in mentioned {
+            if let Some(Some(c)) = self.clients.get(m.index()) {
+                if c.info.families.contains(family) && !c.add_path(family) {
+                    clients.push((m, client_choice(entry, m, &c.rules, ctx).cloned()));
+                }
+            }
+        }
+        let mut add_path = SmallVec::new();
+        for c in self.clients.iter().flatten() {
+            if c.info.families.contains(family) && c.add_path(family) {
+                let paths = client_paths(entry, c, ctx).into_iter().cloned().collect();
+                add_path.push((c.info.peer, paths));
+            }
+        }
+        Outcomes {
+            classes,
+            clients,
+            add_path,
+        }
+    }
+
+    /// Files what changed for `prefix` between `before` and `after` into export groups.
+    pub(crate) fn export_change(
+        &mut self,
+        family: Family,
+        prefix: Prefix,
+        mentioned: &[PeerId],
+        before: Outcomes,
+        after: Outcomes,
+    ) {
+        let mentioned_set: ClientSet = mentioned.iter().copied().collect();
+        for (i, (b, a)) in before.classes.iter().zip(after.classes.iter()).enumerate() {
+            if same(b, a) {
+                continue;
+            }
+            let Some(class) = self.classes.get(i) else {
+                continue;
+            };
+            let mask = class.members.get(family).difference(&mentioned_set);
+            if !mask.is_empty() {
+                self.groups
+                    .add(family, a.as_ref(), false, mask, Nlri::new(prefix));
+            }
+        }
+        for ((c, b), (_, a)) in before.clients.iter().zip(after.clients.iter()) {
+            if !same(b, a) {
+                let mask: ClientSet = std::iter::once(*c).collect();
+                self.groups
+                    .add(family, a.as_ref(), false, mask, Nlri::new(prefix));
+            }
+        }
+        for ((c, bl), (_, al)) in before.add_path.iter().zip(after.add_path.iter()) {
+            let mask: ClientSet = std::iter::once(*c).collect();
+            for p in al {
+                if !bl.iter().any(|q| q.tx_id == p.tx_id && q.same_as(p)) {
+                    let n = Nlri::with_path_id(prefix, u32::from(p.tx_id));
+                    self.groups.add(family, Some(p), true, mask.clone(), n);
+                }
+            }
+            for q in bl {
+                if !al.iter().any(|p| p.tx_id == q.tx_id) {
+                    let n = Nlri::with_path_id(prefix, u32::from(q.tx_id));
+                    self.groups.add(family, None, true, mask.clone(), n);
+                }
+            }
+        }
+    }
+
+    /// Encodes and queues every pending group.
+    pub(crate) fn flush(&mut self) {
+        let local_asn = self.policy.local_asn;
+        let groups = std::mem::take(&mut self.groups.map);
+        for (key, group) in groups {
+            let mut variants: SmallVec<[(Variant, SmallVec<[PeerId; 8]>); 2]> = SmallVec::new();
+            for c in key.mask.iter() {
+                let Some(Some(client)) = self.clients.get_mut(c.index()) else {
+                    continue;
+                };
+                if client.sync.waiting() || client.info.queue.is_behind() {
+                    mark_dirty(client, key.add_path, group.attrs.is_none(), &group.nlri);
+                    continue;
+                }
+                let v = Variant {
+                    tx: client.info.tx,
+                    add_otc: client.info.add_otc,
+                };
+                match variants.iter_mut().find(|(k, _)| *k == v) {
+                    Some((_, list)) => list.push(c),
+                    None => variants.push((v, std::iter::once(c).collect())),
+                }
+            }
+            for (v, list) in variants {
+                let Some(bytes) =
+                    encode(key.family, group.attrs.as_ref(), &group.nlri, &v, local_asn)
+                else {
+                    continue;
+                };
+                for c in list {
+                    let Some(Some(client)) = self.clients.get_mut(c.index()) else {
+                        continue;
+                    };
+                    if !client.info.queue.try_push(bytes.clone()) {
+                        mark_dirty(client, key.add_path, group.attrs.is_none(), &group.nlri);
+                    }
+                }
+            }
+        }
+    }
+
+    /// One step of refilling the first client waiting for it: dirty prefixes first, then its
+    /// dump. Returns whether there was anything to do.
+    pub(crate) fn refill_step(&mut self) -> bool {
+        let Some(peer) = self.refill.pop_front() else {
+            return false;
+        };
+        let Some(Some(client)) = self.clients.get(peer.index()) else {
+            return true;
+        };
+        if client.info.queue.is_closed() {
+            return true;
+        }
+        if client.info.queue.is_behind() {
+            // The queue's own refill signal brings it back.
+            return true;
+        }
+        let more = self.refill_client(peer);
+        if more {
+            self.refill.push_back(peer);
+        }
+        true
+    }
+
+    /// Sends up to a chunk of the client's dirty prefixes or dump; returns whether more is
+    /// left (and the queue still has room).
+    fn refill_client(&mut self, peer: PeerId) -> bool {
+        let (always, addrs) = self.select_ctx();
+        let ctx = SelectCtx {
+            always_compare_med: always,
+            peer_addrs: &addrs,
+        };
+        let local_asn = self.policy.local_asn;
+        let index = self.index;
+        let table = &self.table;
+        let Some(Some(client)) = self.clients.get_mut(peer.index()) else {
+            return false;
+        };
+        let variant = Variant {
+            tx: client.info.tx,
+            add_otc: client.info.add_otc,
+        };
+        // What to send, per family: (attrs or withdrawal, add-path) → prefixes.
+        let mut out: Vec<(Family, Option<Arc<RouteAttrs>>, Vec<Nlri>)> = Vec::new();
+        let mut add = |family: Family, attrs: Option<&Arc<RouteAttrs>>, n: Nlri| {
+            let key = attrs.map(|a| Arc::as_ptr(a) as usize);
+            match out.iter_mut().find(|(f, a, _)| {
+                *f == family && a.as_ref().map(|a| Arc::as_ptr(a) as usize) == key
+            }) {
+                Some((_, _, list)) => list.push(n),
+                None => out.push((family, attrs.cloned(), vec![n])),
+            }
+        };
+        let empty = PrefixEntry::default();
+        let mut taken: Vec<Prefix> = Vec::new();
+        let from_dirty = !client.sync.dirty.is_empty();
+        if from_dirty {
+            while taken.len() < REFILL_CHUNK {
+                let Some(prefix) = client.sync.dirty.pop_first() else {
+                    break;
+                };
+                taken.push(prefix);
+                let family = prefix.family();
+                let entry = table.get(&prefix).map_or(&empty, |e| &**e);
+                if client.add_path(family) {
+                    let paths = client_paths(entry, client, &ctx);
+                    let gone: Vec<u16> = client
+                        .sync
+                        .dirty_withdraw
+                        .range((prefix, 0)..=(prefix, u16::MAX))
+                        .map(|(_, id)| *id)
+                        .collect();
+                    for id in gone {
+                        client.sync.dirty_withdraw.remove(&(prefix, id));
+                        if !paths.iter().any(|p| p.tx_id == id) {
+                            add(family, None, Nlri::with_path_id(prefix, u32::from(id)));
+                        }
+                    }
+                    for p in paths {
+                        add(
+                            family,
+                            Some(&p.attrs),
+                            Nlri::with_path_id(prefix, u32::from(p.tx_id)),
+                        );
+                    }
+                } else {
+                    match client_choice(entry, peer, &client.rules, &ctx) {
+                        Some(p) => add(family, Some(&p.attrs), Nlri::new(prefix)),
+                        None => add(family, None, Nlri::new(prefix)),
+                    }
+                }
+            }
+        } else if let Some(mut dump) = client.sync.dump {
+            let start = match dump.after {
+                Some(after) => std::ops::Bound::Excluded(after),
+                None => std::ops::Bound::Unbounded,
+            };
+            let range = table.range::<_, Prefix>((start, std::ops::Bound::Unbounded));
+            let mut finished = true;
+            for (prefix, entry) in range {
+                if taken.len() >= REFILL_CHUNK {
+                    finished = false;
+                    break;
+                }
+                taken.push(*prefix);
+                dump.after = Some(*prefix);
+                let family = prefix.family();
+                if !dump.families.contains(family) {
+                    continue;
+                }
+                if client.add_path(family) {
+                    for p in client_paths(entry, client, &ctx) {
+                        add(
+                            family,
+                            Some(&p.attrs),
+                            Nlri::with_path_id(*prefix, u32::from(p.tx_id)),
+                        );
+                    }
+                } else if let Some(p) = client_choice(entry, peer, &client.rules, &ctx) {
+                    add(family, Some(&p.attrs), Nlri::new(*prefix));
+                }
+            }
+            if finished {
+                client.sync.dump = None;
+                client.sync.done = client.sync.done.union(dump.families);
+            } else {
+                client.sync.dump = Some(dump);
+            }
+        }
+        // Queue the whole step, even past the high mark: a prefix's paths may need several
+        // messages, and refusing some would resend them all next time without progress.
+        for (family, attrs, nlri) in out {
+            if let Some(bytes) = encode(family, attrs.as_ref(), &nlri, &variant, local_asn) {
+                client.info.queue.push_forced(bytes);
+            }
+        }
+        if !client.sync.waiting() && !client.sync.done.is_empty() {
+            let families = std::mem::take(&mut client.sync.done);
+            client.info.queue.push_marker(OutItem::DumpDone {
+                shard: index,
+                families,
+            });
+        }
+        client.sync.waiting() && !client.info.queue.is_behind()
+    }
+
+    /// After an export policy change: for every client whose rules changed, compare what it
+    /// received under the old rules with what it gets now, prefix by prefix.
+    pub(crate) fn reexport_all(
+        &mut self,
+        _old_classes: Vec<Class>,
+        old_rules: Vec<Option<ExportRules>>,
+    ) {
+        let (always, addrs) = self.select_ctx();
+        let ctx = SelectCtx {
+            always_compare_med: always,
+            peer_addrs: &addrs,
+        };
+        let changed: Vec<(PeerId, ExportRules)> = self
+            .clients
+            .iter()
+            .flatten()
+            .filter_map(|c| {
+                let old = old_rules.get(c.info.peer.index()).cloned().flatten()?;
+                let same_rules = match (&old.accepts_from, &c.rules.accepts_from) {
+                    (None, None) => true,
+                    (Some(a), Some(b)) => a == b,
+                    _ => false,
+                };
+                (!same_rules).then(|| (c.info.peer, old))
+            })
+            .collect();
+        if changed.is_empty() {
+            return;
+        }
+        for (prefix, entry) in self.table.iter() {
+            let family = prefix.family();
+            for (peer, old) in &changed {
+                let Some(Some(c)) = self.clients.get(peer.index()) else {
+                    continue;
+                };
+                if !c.info.families.contains(family) {
+                    continue;
+                }
+                let mask: ClientSet = std::iter::once(*peer).collect();
+                if c.add_path(family) {
+                    let me = *peer;
+                    let max = usize::from(c.info.add_path_max);
+                    let before = choose_many(&entry.paths, &ctx, max, |p| {
+                        p.peer != me && old.accepts(p.peer)
+                    });
+                    let after = client_paths(entry, c, &ctx);
+                    for p in &after {
+                        if !before.iter().any(|q| q.tx_id == p.tx_id) {
+                            let n = Nlri::with_path_id(*prefix, u32::from(p.tx_id));
+                            self.groups.add(family, Some(p), true, mask.clone(), n);
+                        }
+                    }
+                    for q in &before {
+                        if !after.iter().any(|p| p.tx_id == q.tx_id) {
+                            let n = Nlri::with_path_id(*prefix, u32::from(q.tx_id));
+                            self.groups.add(family, None, true, mask.clone(), n);
+                        }
+                    }
+                } else {
+                    let b = client_choice(entry, *peer, old, &ctx).cloned();
+                    let a = client_choice(entry, *peer, &c.rules, &ctx).cloned();
+                    if !same(&b, &a) {
+                        self.groups
+                            .add(family, a.as_ref(), false, mask, Nlri::new(*prefix));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn mark_dirty(client: &mut Client, add_path: bool, withdraw: bool, nlri: &[Nlri]) {
+    for n in nlri {
+        client.sync.dirty.insert(n.prefix);
+        if add_path && withdraw {
+            if let Some(id) = n.path_id {
+                client
+                    .sync
+                    .dirty_withdraw
+                    .insert((n.prefix, id.0.min(u32::from(u16::MAX)) as u16));
+            }
+        }
+    }
+}

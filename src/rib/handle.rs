@@ -1,0 +1,156 @@
+//! Starting the shards and talking to them: the RIB's handle for sessions and the server.
+
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use arc_swap::ArcSwap;
+use tokio::sync::mpsc;
+
+use super::api::{ExportPolicy, ShardCtl, ShardMsg};
+use super::counters::RibCounters;
+use super::outq::OutQueue;
+use super::path::PeerId;
+use super::shard::Shard;
+use super::snapshot::{RibSnapshot, ShardSnapshot};
+use crate::wire::Prefix;
+
+/// Route batches a shard's input channel holds before senders wait (backpressure).
+pub const SHARD_CHANNEL: usize = 1024;
+
+/// Which shard owns `p` among `n`.
+pub fn shard_of(p: &Prefix, n: usize) -> usize {
+    if n <= 1 {
+        return 0;
+    }
+    let key: u64 = match p {
+        Prefix::V4(p) => (u64::from(p.addr_bits()) << 8) | u64::from(p.length()),
+        Prefix::V6(p) => ((p.addr_bits() >> 64) as u64) ^ (u64::from(p.length()) << 56),
+    };
+    let h = key.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    ((h >> 32) % n as u64) as usize
+}
+
+pub struct Rib {
+    senders: Vec<mpsc::Sender<ShardMsg>>,
+    ctl: Vec<mpsc::UnboundedSender<ShardCtl>>,
+    cells: Vec<Arc<ArcSwap<ShardSnapshot>>>,
+    counters: Arc<RibCounters>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Rib {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rib")
+            .field("shards", &self.senders.len())
+            .finish()
+    }
+}
+
+impl Rib {
+    /// Starts `shards` shard threads.
+    pub fn start(shards: usize, policy: Arc<ExportPolicy>) -> std::io::Result<Arc<Rib>> {
+        let shards = shards.max(1);
+        let counters = Arc::new(RibCounters::default());
+        let mut senders = Vec::new();
+        let mut ctl = Vec::new();
+        let mut cells = Vec::new();
+        let mut threads = Vec::new();
+        for i in 0..shards {
+            let (tx, rx) = mpsc::channel(SHARD_CHANNEL);
+            let (ctx, crx) = mpsc::unbounded_channel();
+            let cell = Arc::new(ArcSwap::from_pointee(ShardSnapshot::empty(i)));
+            let shard = Shard::new(
+                i,
+                counters.clone(),
+                ctx.clone(),
+                cell.clone(),
+                policy.clone(),
+            );
+            let handle = std::thread::Builder::new()
+                .name(format!("rib-shard-{i}"))
+                .spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build();
+                    match rt {
+                        Ok(rt) => rt.block_on(shard.run(rx, crx)),
+                        Err(e) => {
+                            tracing::error!(shard = i, error = %e, "cannot start shard runtime")
+                        }
+                    }
+                })?;
+            senders.push(tx);
+            ctl.push(ctx);
+            cells.push(cell);
+            threads.push(handle);
+        }
+        Ok(Arc::new(Rib {
+            senders,
+            ctl,
+            cells,
+            counters,
+            threads: Mutex::new(threads),
+        }))
+    }
+
+    pub fn shards(&self) -> usize {
+        self.senders.len()
+    }
+
+    pub fn counters(&self) -> &Arc<RibCounters> {
+        &self.counters
+    }
+
+    /// Sends to one shard, waiting while its channel is full (backpressure).
+    pub async fn send(&self, shard: usize, msg: ShardMsg) {
+        if let Some(tx) = self.senders.get(shard) {
+            if tx.send(msg).await.is_err() {
+                tracing::error!(shard, "RIB shard has stopped");
+            }
+        }
+    }
+
+    /// Sends a message built by `f` to every shard.
+    pub async fn broadcast(&self, f: impl Fn() -> ShardMsg) {
+        for i in 0..self.senders.len() {
+            self.send(i, f()).await;
+        }
+    }
+
+    /// A new outbound queue for `peer` whose refill requests reach every shard.
+    pub fn new_queue(&self, peer: PeerId, high: usize) -> Arc<OutQueue> {
+        let ctl = self.ctl.clone();
+        Arc::new(OutQueue::new(
+            high,
+            Box::new(move || {
+                for c in &ctl {
+                    let _ = c.send(ShardCtl::Refill(peer));
+                }
+            }),
+        ))
+    }
+
+    /// The current published view.
+    pub fn snapshot(&self) -> RibSnapshot {
+        RibSnapshot::load(&self.cells)
+    }
+
+    /// Stops the shards and waits for their threads.
+    pub fn shutdown(&self) {
+        for c in &self.ctl {
+            let _ = c.send(ShardCtl::Shutdown);
+        }
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Rib {
+    fn drop(&mut self) {
+        for c in &self.ctl {
+            let _ = c.send(ShardCtl::Shutdown);
+        }
+    }
+}

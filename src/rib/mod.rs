@@ -1,0 +1,31 @@
+//! `rib`: every path from every peer, per prefix, with interned attributes; per-client best
+//! paths without path hiding; the export engine; and the lock-free snapshots readers use.
+//! Knows no sockets and parses no configuration.
+//!
+//! Prefixes hash to shards, each owned by one thread (`shard.rs`); sessions send route
+//! batches through bounded channels (`api.rs`, `handle.rs`) and receive encoded UPDATEs
+//! through their bounded out-queues (`outq.rs`). Export (`export.rs`) computes per-client
+//! choices from each prefix's sorted path list without a RIB per client.
+
+pub mod api;
+pub mod attrs;
+pub mod clientset;
+pub mod counters;
+pub mod entry;
+mod export;
+pub mod handle;
+pub mod outq;
+pub mod path;
+mod shard;
+pub mod snapshot;
+
+pub use api::{ClientInfo, ExportPolicy, ExportRules, RouteBatch, ShardCtl, ShardMsg};
+pub use attrs::RouteAttrs;
+pub use clientset::ClientSet;
+pub use entry::PrefixEntry;
+pub use handle::{shard_of, Rib};
+pub use outq::{OutItem, OutQueue};
+pub use path::{Path, PeerId, SelectCtx};
+pub use snapshot::{RibSnapshot, ShardSnapshot};
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,204 @@
+//! A peer's outbound queue: filled by the RIB shards, drained by the peer's session task.
+//!
+//! Bounded by bytes: above the high mark producers are refused (`try_push` returns false) and
+//! remember the prefixes instead (the shard's per-client dirty set, which only ever holds the
+//! latest state of each prefix). When the session has drained the queue below the low mark it
+//! asks the shards to refill it; a refill step queues its whole output (`push_forced`) so it
+//! always makes progress. So a slow peer costs at most `high` bytes of encoded UPDATEs, plus
+//! one refill step per shard (512 prefixes with their paths) and one message per shard that
+//! crossed the mark, plus its dirty prefixes; it never makes a shard wait.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+/// Something for the session to send or act on, in order.
+#[derive(Debug, Clone)]
+pub enum OutItem {
+    /// Encoded UPDATE messages, back to back.
+    Updates(Bytes),
+    /// Shard `shard` has queued its whole table of `families` for this peer (initial dump
+    /// or refresh).
+    DumpDone {
+        shard: usize,
+        families: crate::wire::FamilySet,
+    },
+}
+
+/// Default high mark: 4 MiB of encoded UPDATEs per peer.
+pub const DEFAULT_HIGH: usize = 4 << 20;
+
+pub struct OutQueue {
+    items: Mutex<VecDeque<OutItem>>,
+    bytes: AtomicUsize,
+    behind: AtomicBool,
+    closed: AtomicBool,
+    high: usize,
+    low: usize,
+    notify: Notify,
+    /// Called (by the consumer) when the queue drained after producers were refused.
+    on_refill: Box<dyn Fn() + Send + Sync>,
+}
+
+impl std::fmt::Debug for OutQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutQueue")
+            .field("bytes", &self.bytes.load(Ordering::Relaxed))
+            .field("behind", &self.behind.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl OutQueue {
+    pub fn new(high: usize, on_refill: Box<dyn Fn() + Send + Sync>) -> Self {
+        OutQueue {
+            items: Mutex::new(VecDeque::new()),
+            bytes: AtomicUsize::new(0),
+            behind: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            high,
+            low: high / 4,
+            notify: Notify::new(),
+            on_refill,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<OutItem>> {
+        self.items.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues encoded UPDATEs unless the queue is over its high mark or producers were
+    /// already refused since the last refill; `false` means "remember it and wait for a
+    /// refill".
+    pub fn try_push(&self, b: Bytes) -> bool {
+        if self.closed.load(Ordering::Acquire) {
+            return true; // the session is gone; nothing to remember
+        }
+        if self.behind.load(Ordering::Acquire) || self.bytes.load(Ordering::Acquire) >= self.high {
+            self.behind.store(true, Ordering::Release);
+            // The consumer may have drained everything between our check and the store; then
+            // no later `written` call would ask for the refill, so ask now.
+            if self.bytes.load(Ordering::Acquire) <= self.low
+                && self.behind.swap(false, Ordering::AcqRel)
+            {
+                (self.on_refill)();
+            }
+            return false;
+        }
+        self.bytes.fetch_add(b.len(), Ordering::AcqRel);
+        self.lock().push_back(OutItem::Updates(b));
+        self.notify.notify_one();
+        true
+    }
+
+    /// Queues encoded UPDATEs whatever the mark (a refill step's output, bounded by the step's
+    /// size); above the high mark later `try_push`es are refused until the next refill.
+    pub fn push_forced(&self, b: Bytes) {
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let now = self.bytes.fetch_add(b.len(), Ordering::AcqRel) + b.len();
+        if now >= self.high {
+            self.behind.store(true, Ordering::Release);
+        }
+        self.lock().push_back(OutItem::Updates(b));
+        self.notify.notify_one();
+    }
+
+    /// Queues a marker; markers are never refused.
+    pub fn push_marker(&self, item: OutItem) {
+        self.lock().push_back(item);
+        self.notify.notify_one();
+    }
+
+    /// True when producers were refused and have not been asked to refill yet.
+    pub fn is_behind(&self) -> bool {
+        self.behind.load(Ordering::Acquire)
+    }
+
+    pub fn queued_bytes(&self) -> usize {
+        self.bytes.load(Ordering::Acquire)
+    }
+
+    /// Takes everything queued (waiting until something is).
+    pub async fn pop_all(&self, out: &mut Vec<OutItem>) {
+        loop {
+            {
+                let mut q = self.lock();
+                if !q.is_empty() {
+                    out.extend(q.drain(..));
+                    return;
+                }
+            }
+            self.notify.notified().await;
+        }
+    }
+
+    /// Takes everything queued without waiting.
+    pub fn try_pop_all(&self, out: &mut Vec<OutItem>) {
+        out.extend(self.lock().drain(..));
+    }
+
+    /// The consumer reports `n` bytes written to the socket. Below the low mark, producers
+    /// that were refused are asked to refill.
+    pub fn written(&self, n: usize) {
+        let left = self.bytes.fetch_sub(n, Ordering::AcqRel).saturating_sub(n);
+        if left <= self.low && self.behind.swap(false, Ordering::AcqRel) {
+            (self.on_refill)();
+        }
+    }
+
+    /// The session ended: producers stop queueing; what was queued is dropped.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.lock().clear();
+        self.bytes.store(0, Ordering::Release);
+        self.notify.notify_one();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn refuses_above_high_mark_and_asks_for_refill() {
+        let refills = Arc::new(AtomicUsize::new(0));
+        let r = refills.clone();
+        let q = OutQueue::new(
+            100,
+            Box::new(move || {
+                r.fetch_add(1, Ordering::SeqCst);
+            }),
+        );
+        assert!(q.try_push(Bytes::from(vec![0u8; 60])));
+        assert!(q.try_push(Bytes::from(vec![0u8; 60])));
+        assert!(!q.try_push(Bytes::from(vec![0u8; 1])));
+        assert!(q.is_behind());
+        let mut out = Vec::new();
+        q.pop_all(&mut out).await;
+        assert_eq!(out.len(), 2);
+        q.written(60);
+        assert_eq!(refills.load(Ordering::SeqCst), 0);
+        // Still behind: refused until the refill.
+        assert!(!q.try_push(Bytes::from(vec![0u8; 1])));
+        q.written(60);
+        assert_eq!(refills.load(Ordering::SeqCst), 1);
+        assert!(!q.is_behind());
+        assert!(q.try_push(Bytes::from(vec![0u8; 1])));
+        q.push_marker(OutItem::DumpDone {
+            shard: 0,
+            families: crate::wire::FamilySet::ALL,
+        });
+        q.close();
+        assert!(q.is_closed());
+    }
+}

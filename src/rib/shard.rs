@@ -1,0 +1,492 @@
+//! One RIB shard: owns the prefixes that hash to it, on its own thread. Applies route
+//! changes, keeps graceful-restart stale paths, drives export (see `export.rs`) and
+//! publishes its table as an immutable snapshot.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use imbl::OrdMap;
+use tokio::sync::mpsc;
+
+use super::api::{ClientInfo, ExportPolicy, ExportRules, RouteBatch, ShardCtl, ShardMsg};
+use super::attrs::Interner;
+use super::clientset::ClientSet;
+use super::counters::RibCounters;
+use super::entry::PrefixEntry;
+use super::export::Groups;
+use super::path::{Path, PeerId, SelectCtx};
+use super::snapshot::ShardSnapshot;
+use crate::wire::{ByFamily, Family, FamilySet, Prefix};
+
+/// How often a changed table is published to readers.
+pub const PUBLISH_INTERVAL: Duration = Duration::from_millis(50);
+/// Route batches handled before pending exports are flushed.
+const BATCH_MESSAGES: usize = 256;
+
+/// Prefixes a client still has to be sent by this shard.
+#[derive(Debug, Default)]
+pub(crate) struct Sync {
+    /// A dump in progress: every prefix after `after` (all when `None`) of `families`.
+    pub dump: Option<Dump>,
+    /// Prefixes whose current state must be (re)sent.
+    pub dirty: BTreeSet<Prefix>,
+    /// ADD-PATH clients: path ids that must be withdrawn if not present any more.
+    pub dirty_withdraw: BTreeSet<(Prefix, u16)>,
+    /// Families whose dump finished but whose marker is not queued yet.
+    pub done: FamilySet,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Dump {
+    pub families: FamilySet,
+    pub after: Option<Prefix>,
+}
+
+impl Sync {
+    /// True when export to this client must go through `dirty` instead of the queue.
+    pub fn waiting(&self) -> bool {
+        self.dump.is_some() || !self.dirty.is_empty() || !self.dirty_withdraw.is_empty()
+    }
+}
+
+pub(crate) struct Client {
+    pub info: Arc<ClientInfo>,
+    pub rules: ExportRules,
+    pub class: usize,
+    pub sync: Sync,
+}
+
+impl Client {
+    pub fn add_path(&self, f: Family) -> bool {
+        self.info.tx.add_path_for(f)
+    }
+}
+
+/// Clients with identical export rules, whose choice is computed once.
+pub(crate) struct Class {
+    pub rules: ExportRules,
+    /// Established non-ADD-PATH members per family.
+    pub members: ByFamily<ClientSet>,
+}
+
+pub struct Shard {
+    pub(crate) index: usize,
+    pub(crate) table: OrdMap<Prefix, Arc<PrefixEntry>>,
+    pub(crate) interner: Interner,
+    pub(crate) clients: Vec<Option<Client>>,
+    pub(crate) classes: Vec<Class>,
+    pub(crate) policy: Arc<ExportPolicy>,
+    pub(crate) peer_addrs: Arc<Vec<IpAddr>>,
+    pub(crate) groups: Groups,
+    pub(crate) counters: Arc<RibCounters>,
+    /// Clients asking for a refill, in order.
+    pub(crate) refill: VecDeque<PeerId>,
+    stale_epoch: HashMap<PeerId, u64>,
+    ctl_tx: mpsc::UnboundedSender<ShardCtl>,
+    snapshot: Arc<ArcSwap<ShardSnapshot>>,
+    changed: bool,
+    last_publish: Instant,
+}
+
+impl Shard {
+    pub(crate) fn new(
+        index: usize,
+        counters: Arc<RibCounters>,
+        ctl_tx: mpsc::UnboundedSender<ShardCtl>,
+        snapshot: Arc<ArcSwap<ShardSnapshot>>,
+        policy: Arc<ExportPolicy>,
+    ) -> Self {
+        Shard {
+            index,
+            table: OrdMap::new(),
+            interner: Interner::default(),
+            clients: Vec::new(),
+            classes: Vec::new(),
+            policy,
+            peer_addrs: Arc::new(Vec::new()),
+            groups: Groups::default(),
+            counters,
+            refill: VecDeque::new(),
+            stale_epoch: HashMap::new(),
+            ctl_tx,
+            snapshot,
+            changed: false,
+            last_publish: Instant::now(),
+        }
+    }
+
+    pub(crate) fn select_ctx(&self) -> (bool, Arc<Vec<IpAddr>>) {
+        (self.policy.always_compare_med, self.peer_addrs.clone())
+    }
+
+    /// Runs the shard until told to stop.
+    pub async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<ShardMsg>,
+        mut ctl: mpsc::UnboundedReceiver<ShardCtl>,
+    ) {
+        let mut tick = tokio::time::interval(PUBLISH_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            // Control first: refills and timeouts never wait behind route batches.
+            while let Ok(c) = ctl.try_recv() {
+                if !self.control(c) {
+                    self.publish();
+                    return;
+                }
+            }
+            let mut handled = 0;
+            while handled < BATCH_MESSAGES {
+                match rx.try_recv() {
+                    Ok(m) => {
+                        self.message(m);
+                        handled += 1;
+                    }
+                    Err(_) => break,
+                }
+            }
+            if handled > 0 {
+                self.flush();
+            }
+            let refilled = self.refill_step();
+            if self.changed && self.last_publish.elapsed() >= PUBLISH_INTERVAL {
+                self.publish();
+            }
+            if handled > 0 || refilled {
+                // More may be waiting; let the runtime breathe, then continue.
+                tokio::task::yield_now().await;
+                continue;
+            }
+            tokio::select! {
+                biased;
+                c = ctl.recv() => match c {
+                    Some(c) => if !self.control(c) { self.publish(); return; },
+                    None => { self.publish(); return; }
+                },
+                m = rx.recv() => match m {
+                    Some(m) => { self.message(m); self.flush(); }
+                    None => { self.publish(); return; }
+                },
+                _ = tick.tick() => {
+                    if self.changed { self.publish(); }
+                }
+            }
+        }
+    }
+
+    pub(crate) fn control(&mut self, c: ShardCtl) -> bool {
+        match c {
+            ShardCtl::Refill(p) => {
+                if !self.refill.contains(&p) {
+                    self.refill.push_back(p);
+                }
+            }
+            ShardCtl::StaleTimeout { peer, epoch } => {
+                if self.stale_epoch.get(&peer) == Some(&epoch) {
+                    self.stale_epoch.remove(&peer);
+                    self.remove_paths(peer, FamilySet::ALL, |p| p.stale);
+                    self.flush();
+                }
+            }
+            ShardCtl::Shutdown => return false,
+        }
+        true
+    }
+
+    pub(crate) fn message(&mut self, m: ShardMsg) {
+        match m {
+            ShardMsg::Routes(b) => self.routes(b),
+            ShardMsg::ClientUp(info) => self.client_up(info),
+            ShardMsg::PeerDown { peer, stale_for } => self.peer_down(peer, stale_for),
+            ShardMsg::EndOfRib { peer, family } => {
+                let fam = FamilySet::EMPTY.with(family);
+                self.remove_paths(peer, fam, |p| p.stale);
+            }
+            ShardMsg::Refresh { peer, family } => {
+                self.start_dump(peer, FamilySet::EMPTY.with(family))
+            }
+            ShardMsg::Policy(p) => self.set_policy(p),
+            ShardMsg::PeerAddrs(a) => {
+                self.peer_addrs = a;
+            }
+        }
+    }
+
+    fn routes(&mut self, b: RouteBatch) {
+        let RouteBatch {
+            peer,
+            family,
+            attrs,
+            verdict,
+            announce,
+            withdraw,
+        } = b;
+        for n in withdraw {
+            let rx_id = n.path_id.map_or(0, |i| i.0);
+            self.change(family, n.prefix, peer, rx_id, |e, _| e.remove(peer, rx_id));
+        }
+        let Some(attrs) = attrs else { return };
+        if announce.is_empty() {
+            return;
+        }
+        let attrs = self.interner.intern(attrs);
+        let router_id = self.router_id(peer);
+        for n in announce {
+            let rx_id = n.path_id.map_or(0, |i| i.0);
+            let path = Path {
+                attrs: attrs.clone(),
+                peer,
+                rx_id,
+                router_id,
+                verdict,
+                tx_id: 0,
+                stale: false,
+            };
+            self.change(family, n.prefix, peer, rx_id, |e, ctx| e.upsert(path, ctx));
+        }
+    }
+
+    fn router_id(&self, peer: PeerId) -> u32 {
+        self.clients
+            .get(peer.index())
+            .and_then(|c| c.as_ref())
+            .map_or(0, |c| c.info.router_id)
+    }
+
+    /// Applies `f` to the entry of `prefix` (creating it if needed) and exports the
+    /// consequences. `f` returns the path it removed or replaced, if any.
+    pub(crate) fn change(
+        &mut self,
+        family: Family,
+        prefix: Prefix,
+        peer: PeerId,
+        rx_id: u32,
+        f: impl FnOnce(&mut PrefixEntry, &SelectCtx<'_>) -> Option<Path>,
+    ) {
+        let (always, addrs) = self.select_ctx();
+        let ctx = SelectCtx {
+            always_compare_med: always,
+            peer_addrs: &addrs,
+        };
+        let empty = PrefixEntry::default();
+        let mut mentioned: smallvec::SmallVec<[PeerId; 8]> = smallvec::SmallVec::new();
+        mentioned.push(peer);
+        let before = {
+            let e = self.table.get(&prefix).map_or(&empty, |a| &**a);
+            for p in &e.paths {
+                if !mentioned.contains(&p.peer) {
+                    mentioned.push(p.peer);
+                }
+            }
+            self.outcomes(family, e, &mentioned, &ctx)
+        };
+        let entry = match self.table.get_mut(&prefix) {
+            Some(e) => Arc::make_mut(e),
+            None => {
+                self.table.insert(prefix, Arc::new(PrefixEntry::default()));
+                match self.table.get_mut(&prefix) {
+                    Some(e) => Arc::make_mut(e),
+                    None => return,
+                }
+            }
+        };
+        let old = f(entry, &ctx);
+        let now = entry.find(peer, rx_id).map(|p| p.accepted());
+        let empty_now = entry.is_empty();
+        let after = {
+            let e = self.table.get(&prefix).map_or(&empty, |a| &**a);
+            self.outcomes(family, e, &mentioned, &ctx)
+        };
+        self.counters
+            .adjust(peer, family, old.as_ref().map(|o| o.accepted()), now);
+        if empty_now {
+            self.table.remove(&prefix);
+        }
+        if let Some(o) = old {
+            self.interner.release(o.attrs);
+        }
+        self.changed = true;
+        self.export_change(family, prefix, &mentioned, before, after);
+    }
+
+    fn client_up(&mut self, info: Arc<ClientInfo>) {
+        let peer = info.peer;
+        let idx = peer.index();
+        if self.clients.len() <= idx {
+            self.clients.resize_with(idx + 1, || None);
+        }
+        let rules = self.policy.rules(peer);
+        let families = info.families;
+        if let Some(slot) = self.clients.get_mut(idx) {
+            *slot = Some(Client {
+                info,
+                rules,
+                class: 0,
+                sync: Sync::default(),
+            });
+        }
+        self.rebuild_classes();
+        self.start_dump(peer, families);
+    }
+
+    pub(crate) fn start_dump(&mut self, peer: PeerId, families: FamilySet) {
+        if let Some(Some(c)) = self.clients.get_mut(peer.index()) {
+            let families = families.intersection(c.info.families);
+            let merged = match c.sync.dump {
+                Some(d) => Dump {
+                    families: d.families.union(families),
+                    after: None,
+                },
+                None => Dump {
+                    families,
+                    after: None,
+                },
+            };
+            c.sync.dump = Some(merged);
+            if !self.refill.contains(&peer) {
+                self.refill.push_back(peer);
+            }
+        }
+    }
+
+    fn peer_down(&mut self, peer: PeerId, stale_for: Option<Duration>) {
+        if let Some(slot) = self.clients.get_mut(peer.index()) {
+            *slot = None;
+        }
+        self.refill.retain(|p| *p != peer);
+        self.rebuild_classes();
+        match stale_for {
+            Some(t) => {
+                self.mark_stale(peer);
+                let epoch = self.stale_epoch.get(&peer).copied().unwrap_or(0) + 1;
+                self.stale_epoch.insert(peer, epoch);
+                let tx = self.ctl_tx.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(t).await;
+                    let _ = tx.send(ShardCtl::StaleTimeout { peer, epoch });
+                });
+            }
+            None => {
+                self.stale_epoch.remove(&peer);
+                self.remove_paths(peer, FamilySet::ALL, |_| true);
+            }
+        }
+        self.flush();
+    }
+
+    fn mark_stale(&mut self, peer: PeerId) {
+        let keys: Vec<Prefix> = self
+            .table
+            .iter()
+            .filter(|(_, e)| e.paths.iter().any(|p| p.peer == peer))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in keys {
+            if let Some(e) = self.table.get_mut(&k) {
+                for p in Arc::make_mut(e).paths.iter_mut().filter(|p| p.peer == peer) {
+                    p.stale = true;
+                }
+            }
+        }
+        self.changed = true;
+    }
+
+    /// Removes the paths of `peer` in `families` for which `which` holds, exporting the result.
+    pub(crate) fn remove_paths(
+        &mut self,
+        peer: PeerId,
+        families: FamilySet,
+        which: impl Fn(&Path) -> bool,
+    ) {
+        let victims: Vec<(Prefix, u32)> = self
+            .table
+            .iter()
+            .filter(|(k, _)| families.contains(k.family()))
+            .flat_map(|(k, e)| {
+                e.paths
+                    .iter()
+                    .filter(|p| p.peer == peer && which(p))
+                    .map(move |p| (*k, p.rx_id))
+            })
+            .collect();
+        for (prefix, rx_id) in victims {
+            self.change(prefix.family(), prefix, peer, rx_id, |e, _| {
+                e.remove(peer, rx_id)
+            });
+        }
+        if self.groups.len() > 1024 {
+            self.flush();
+        }
+    }
+
+    fn set_policy(&mut self, p: Arc<ExportPolicy>) {
+        // Work out each client's outcome under the old and the new rules, prefix by prefix.
+        let old_classes = std::mem::take(&mut self.classes);
+        let old_rules: Vec<Option<ExportRules>> = self
+            .clients
+            .iter()
+            .map(|c| c.as_ref().map(|c| c.rules.clone()))
+            .collect();
+        self.policy = p;
+        for c in self.clients.iter_mut().flatten() {
+            c.rules = self.policy.rules(c.info.peer);
+        }
+        self.rebuild_classes();
+        self.reexport_all(old_classes, old_rules);
+        self.flush();
+    }
+
+    pub(crate) fn rebuild_classes(&mut self) {
+        let mut classes: Vec<Class> = Vec::new();
+        for c in self.clients.iter_mut().flatten() {
+            let key = c
+                .rules
+                .accepts_from
+                .as_ref()
+                .map(|s| Arc::as_ptr(s) as usize);
+            let pos = classes.iter().position(|k| {
+                k.rules
+                    .accepts_from
+                    .as_ref()
+                    .map(|s| Arc::as_ptr(s) as usize)
+                    == key
+            });
+            let i = match pos {
+                Some(i) => i,
+                None => {
+                    classes.push(Class {
+                        rules: c.rules.clone(),
+                        members: ByFamily::default(),
+                    });
+                    classes.len() - 1
+                }
+            };
+            c.class = i;
+            for f in Family::ALL {
+                if c.info.families.contains(f) && !c.info.tx.add_path_for(f) {
+                    if let Some(class) = classes.get_mut(i) {
+                        class.members.get_mut(f).insert(c.info.peer);
+                    }
+                }
+            }
+        }
+        self.classes = classes;
+    }
+
+    /// Publishes the table for readers (O(1): the map is persistent).
+    pub(crate) fn publish(&mut self) {
+        let snap = ShardSnapshot {
+            index: self.index,
+            table: self.table.clone(),
+            policy: self.policy.clone(),
+            peer_addrs: self.peer_addrs.clone(),
+            published: Instant::now(),
+        };
+        self.snapshot.store(Arc::new(snap));
+        self.changed = false;
+        self.last_publish = Instant::now();
+    }
+}

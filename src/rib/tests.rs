@@ -1,0 +1,484 @@
+//! The RIB against a brute-force model: for random sequences of announcements and
+//! withdrawals from several peers, random per-client export restrictions, ADD-PATH clients,
+//! slow clients (small queues drained at random) and policy changes, what every client has
+//! received — decoded from the very bytes queued for it — equals a per-client best-path
+//! computation over everything announced.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use proptest::prelude::*;
+use tokio::sync::mpsc;
+
+use super::api::{ClientInfo, ExportPolicy, ExportRules, RouteBatch, ShardCtl, ShardMsg};
+use super::attrs::RouteAttrs;
+use super::clientset::ClientSet;
+use super::counters::RibCounters;
+use super::outq::{OutItem, OutQueue};
+use super::path::PeerId;
+use super::shard::Shard;
+use super::snapshot::ShardSnapshot;
+use crate::policy::Verdict;
+use crate::wire::{
+    AsPath, Asn, Community, Family, FamilySet, MpNextHop, Nlri, Origin, ParseCtx, PathAttributes,
+    Prefix, Update,
+};
+
+const PEERS: u32 = 6;
+
+fn prefixes() -> Vec<Prefix> {
+    let mut v: Vec<Prefix> = (0..6u32)
+        .map(|i| format!("10.{i}.0.0/16").parse().unwrap())
+        .collect();
+    v.extend((0..3u32).map(|i| format!("2001:db8:{i}::/48").parse::<Prefix>().unwrap()));
+    v
+}
+
+/// What a peer announced for a prefix.
+#[derive(Clone, Debug)]
+struct Ann {
+    neighbor: u32,
+    hops: usize,
+    med: u32,
+    tag: u32,
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Announce {
+        peer: u32,
+        prefix: usize,
+        neighbor: u32,
+        hops: usize,
+        med: u32,
+    },
+    Withdraw {
+        peer: u32,
+        prefix: usize,
+    },
+    Drain {
+        peer: u32,
+    },
+    Policy {
+        seed: u64,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0..PEERS, 0..9usize, 0..3u32, 1..4usize, 0..3u32).prop_map(|(peer, prefix, n, hops, med)| Op::Announce {
+            peer,
+            prefix,
+            neighbor: 100 * (n + 1),
+            hops,
+            med
+        }),
+        3 => (0..PEERS, 0..9usize).prop_map(|(peer, prefix)| Op::Withdraw { peer, prefix }),
+        2 => (0..PEERS).prop_map(|peer| Op::Drain { peer }),
+        1 => any::<u64>().prop_map(|seed| Op::Policy { seed }),
+    ]
+}
+
+fn rules_from_seed(seed: u64) -> Vec<ExportRules> {
+    (0..PEERS)
+        .map(|c| {
+            let bits = (seed >> (c * 8)) & 0xff;
+            if bits & 1 == 0 {
+                ExportRules::default()
+            } else {
+                let set: ClientSet = (0..PEERS)
+                    .filter(|q| bits & (2 << q) != 0)
+                    .map(PeerId)
+                    .collect();
+                ExportRules {
+                    accepts_from: Some(Arc::new(set)),
+                }
+            }
+        })
+        .collect()
+}
+
+struct Harness {
+    shard: Shard,
+    queues: Vec<Arc<OutQueue>>,
+    refills: Arc<Mutex<Vec<PeerId>>>,
+    /// Per client: (prefix, path id) → tag received.
+    received: Vec<BTreeMap<(Prefix, u32), u32>>,
+    done: Vec<FamilySet>,
+    add_path_max: Vec<Option<u16>>,
+}
+
+fn router_id(p: u32) -> u32 {
+    // Not in peer order, so the tie-break is exercised.
+    [7, 3, 9, 1, 5, 2][p as usize]
+}
+
+impl Harness {
+    fn new(add_path_max: Vec<Option<u16>>, seed: u64, high: usize) -> Self {
+        let (ctl_tx, _ctl_rx) = mpsc::unbounded_channel::<ShardCtl>();
+        let policy = Arc::new(ExportPolicy {
+            rules: rules_from_seed(seed),
+            local_asn: Asn(65000),
+            always_compare_med: false,
+        });
+        let mut shard = Shard::new(
+            0,
+            Arc::new(RibCounters::default()),
+            ctl_tx,
+            Arc::new(ArcSwap::from_pointee(ShardSnapshot::empty(0))),
+            policy,
+        );
+        let addrs: Vec<IpAddr> = (0..PEERS)
+            .map(|p| IpAddr::V4(Ipv4Addr::new(127, 0, 0, 10 + p as u8)))
+            .collect();
+        shard.message(ShardMsg::PeerAddrs(Arc::new(addrs)));
+        let refills = Arc::new(Mutex::new(Vec::new()));
+        let mut queues = Vec::new();
+        for p in 0..PEERS {
+            let r = refills.clone();
+            let q = Arc::new(OutQueue::new(
+                high,
+                Box::new(move || r.lock().unwrap().push(PeerId(p))),
+            ));
+            let mut tx = ParseCtx::new();
+            if add_path_max[p as usize].is_some() {
+                tx.add_path = FamilySet::ALL;
+            }
+            shard.message(ShardMsg::ClientUp(Arc::new(ClientInfo {
+                peer: PeerId(p),
+                asn: Asn(65001 + p),
+                router_id: router_id(p),
+                families: FamilySet::ALL,
+                tx,
+                add_path_max: add_path_max[p as usize].unwrap_or(0),
+                add_otc: false,
+                queue: q.clone(),
+            })));
+            queues.push(q);
+        }
+        Harness {
+            shard,
+            queues,
+            refills,
+            received: vec![BTreeMap::new(); PEERS as usize],
+            done: vec![FamilySet::EMPTY; PEERS as usize],
+            add_path_max,
+        }
+    }
+
+    fn drain(&mut self, p: u32) {
+        let q = &self.queues[p as usize];
+        let mut items = Vec::new();
+        q.try_pop_all(&mut items);
+        let mut ctx = ParseCtx::new();
+        if self.add_path_max[p as usize].is_some() {
+            ctx.add_path = FamilySet::ALL;
+        }
+        for item in items {
+            match item {
+                OutItem::Updates(mut b) => {
+                    let n = b.len();
+                    while !b.is_empty() {
+                        let len = usize::from(u16::from_be_bytes([b[16], b[17]]));
+                        let u = Update::parse(b.split_to(len), &ctx).unwrap();
+                        assert!(u.issues().is_empty(), "{:?}", u.issues());
+                        let rx = &mut self.received[p as usize];
+                        for w in u.withdrawals() {
+                            rx.remove(&(w.prefix, w.path_id.map_or(0, |i| i.0)));
+                        }
+                        let tag = u.attrs().communities().next().map(|c| c.0);
+                        for a in u.announced() {
+                            rx.insert((a.prefix, a.path_id.map_or(0, |i| i.0)), tag.unwrap());
+                        }
+                        assert!(u.attrs().local_pref().is_none());
+                    }
+                    q.written(n);
+                }
+                OutItem::DumpDone { families, .. } => {
+                    self.done[p as usize] = self.done[p as usize].union(families);
+                }
+            }
+        }
+    }
+
+    /// Runs refills until nothing is pending.
+    fn settle(&mut self) {
+        let mut rounds = 0;
+        loop {
+            rounds += 1;
+            if rounds > 10_000 {
+                let states: Vec<String> = self
+                    .shard
+                    .clients
+                    .iter()
+                    .flatten()
+                    .map(|c| {
+                        format!(
+                            "{}: dump {:?} dirty {:?} withdraw {:?} behind {} queued {} refill {:?}",
+                            c.info.peer,
+                            c.sync.dump,
+                            c.sync.dirty,
+                            c.sync.dirty_withdraw,
+                            c.info.queue.is_behind(),
+                            c.info.queue.queued_bytes(),
+                            self.shard.refill,
+                        )
+                    })
+                    .collect();
+                panic!("export never settles: {states:#?}");
+            }
+            for p in 0..PEERS {
+                self.drain(p);
+            }
+            let pending: Vec<PeerId> = std::mem::take(&mut *self.refills.lock().unwrap());
+            for p in pending {
+                self.shard.control(ShardCtl::Refill(p));
+            }
+            let mut worked = false;
+            let mut steps = 0;
+            while self.shard.refill_step() {
+                worked = true;
+                steps += 1;
+                if steps > 100_000 {
+                    let states: Vec<String> = self
+                        .shard
+                        .clients
+                        .iter()
+                        .flatten()
+                        .map(|c| {
+                            format!(
+                                "{}: dump {:?} dirty {:?} withdraw {:?} behind {}",
+                                c.info.peer,
+                                c.sync.dump,
+                                c.sync.dirty,
+                                c.sync.dirty_withdraw,
+                                c.info.queue.is_behind()
+                            )
+                        })
+                        .collect();
+                    panic!("refill never ends: {states:#?}");
+                }
+            }
+            let queued = self.queues.iter().any(|q| q.queued_bytes() > 0);
+            if !worked && !queued && self.refills.lock().unwrap().is_empty() {
+                break;
+            }
+        }
+    }
+}
+
+/// Naive RFC 4271 §9.1.2.2 over the candidates: shortest path, then MED elimination within
+/// each neighbouring AS, then lowest router id / address.
+fn brute_best(cands: &[(u32, &Ann)]) -> Option<u32> {
+    let min_hops = cands.iter().map(|(_, a)| a.hops).min()?;
+    let tier: Vec<&(u32, &Ann)> = cands.iter().filter(|(_, a)| a.hops == min_hops).collect();
+    let survivors: Vec<&&(u32, &Ann)> = tier
+        .iter()
+        .filter(|(_, a)| {
+            !tier
+                .iter()
+                .any(|(_, b)| b.neighbor == a.neighbor && b.med < a.med)
+        })
+        .collect();
+    survivors
+        .iter()
+        .min_by_key(|(p, _)| (router_id(*p), *p))
+        .map(|(p, _)| *p)
+}
+
+fn preorder_key(p: u32, a: &Ann) -> (usize, u32, u32) {
+    (a.hops, router_id(p), p)
+}
+
+fn check(h: &Harness, model: &HashMap<(u32, usize), Ann>, rules: &[ExportRules]) {
+    let pfx = prefixes();
+    for c in 0..PEERS {
+        let mut expect: BTreeMap<(Prefix, u32), u32> = BTreeMap::new();
+        for (i, prefix) in pfx.iter().enumerate() {
+            let cands: Vec<(u32, &Ann)> = (0..PEERS)
+                .filter(|q| *q != c && rules[c as usize].accepts(PeerId(*q)))
+                .filter_map(|q| model.get(&(q, i)).map(|a| (q, a)))
+                .collect();
+            match h.add_path_max[c as usize] {
+                None => {
+                    if let Some(best) = brute_best(&cands) {
+                        expect.insert((*prefix, 0), model[&(best, i)].tag);
+                    }
+                }
+                Some(max) => {
+                    let Some(best) = brute_best(&cands) else {
+                        continue;
+                    };
+                    let mut rest: Vec<&(u32, &Ann)> =
+                        cands.iter().filter(|(q, _)| *q != best).collect();
+                    rest.sort_by_key(|(q, a)| preorder_key(*q, a));
+                    let n = if max == 0 {
+                        usize::MAX
+                    } else {
+                        usize::from(max)
+                    };
+                    let mut tags = vec![model[&(best, i)].tag];
+                    tags.extend(rest.iter().map(|(_, a)| a.tag).take(n - 1));
+                    let got: Vec<u32> = h.received[c as usize]
+                        .range((*prefix, 0)..=(*prefix, u32::MAX))
+                        .map(|(_, t)| *t)
+                        .collect();
+                    let mut g = got.clone();
+                    g.sort();
+                    let mut t = tags.clone();
+                    t.sort();
+                    assert_eq!(g, t, "ADD-PATH client {c} prefix {prefix}");
+                    continue;
+                }
+            }
+        }
+        if h.add_path_max[c as usize].is_none() {
+            assert_eq!(h.received[c as usize], expect, "client {c}");
+        }
+        assert_eq!(
+            h.done[c as usize],
+            FamilySet::ALL,
+            "client {c} never got its End-of-RIB markers"
+        );
+    }
+}
+
+fn attrs_for(peer: u32, a: &Ann, prefix: Prefix) -> Arc<RouteAttrs> {
+    let mut path = vec![Asn(a.neighbor)];
+    path.extend((1..a.hops).map(|i| Asn(64500 + i as u32)));
+    let nh = match prefix {
+        Prefix::V4(_) => MpNextHop::V4(Ipv4Addr::new(127, 0, 0, 10 + peer as u8)),
+        Prefix::V6(_) => MpNextHop::V6 {
+            global: format!("2001:db8:ffff::{}", peer + 1).parse().unwrap(),
+            link_local: None,
+        },
+    };
+    Arc::new(RouteAttrs::new(
+        PathAttributes {
+            origin: Some(Origin::Igp),
+            as_path: Some(AsPath::sequence(path)),
+            med: Some(a.med),
+            communities: vec![Community(a.tag)],
+            ..PathAttributes::default()
+        },
+        nh,
+    ))
+}
+
+fn run(ops: Vec<Op>, add_path_max: Vec<Option<u16>>, seed: u64, high: usize) {
+    let mut h = Harness::new(add_path_max, seed, high);
+    let mut rules = rules_from_seed(seed);
+    let mut model: HashMap<(u32, usize), Ann> = HashMap::new();
+    let pfx = prefixes();
+    let mut tag = 1u32;
+    for op in ops {
+        match op {
+            Op::Announce {
+                peer,
+                prefix,
+                neighbor,
+                hops,
+                med,
+            } => {
+                tag += 1;
+                let a = Ann {
+                    neighbor,
+                    hops,
+                    med,
+                    tag,
+                };
+                let p = pfx[prefix];
+                h.shard.message(ShardMsg::Routes(RouteBatch {
+                    peer: PeerId(peer),
+                    family: p.family(),
+                    attrs: Some(attrs_for(peer, &a, p)),
+                    verdict: Verdict::ACCEPT,
+                    announce: vec![Nlri::new(p)],
+                    withdraw: vec![],
+                }));
+                model.insert((peer, prefix), a);
+            }
+            Op::Withdraw { peer, prefix } => {
+                let p = pfx[prefix];
+                h.shard.message(ShardMsg::Routes(RouteBatch {
+                    peer: PeerId(peer),
+                    family: p.family(),
+                    attrs: None,
+                    verdict: Verdict::ACCEPT,
+                    announce: vec![],
+                    withdraw: vec![Nlri::new(p)],
+                }));
+                model.remove(&(peer, prefix));
+            }
+            Op::Drain { peer } => {
+                h.shard.flush();
+                h.drain(peer);
+            }
+            Op::Policy { seed } => {
+                rules = rules_from_seed(seed);
+                h.shard.message(ShardMsg::Policy(Arc::new(ExportPolicy {
+                    rules: rules.clone(),
+                    local_asn: Asn(65000),
+                    always_compare_med: false,
+                })));
+            }
+        }
+        h.shard.flush();
+    }
+    h.settle();
+    check(&h, &model, &rules);
+    // Withdrawing everything leaves the RIB and every client empty.
+    let mut keys: Vec<(u32, usize)> = model.keys().copied().collect();
+    keys.sort();
+    for (peer, prefix) in keys {
+        let p = pfx[prefix];
+        h.shard.message(ShardMsg::Routes(RouteBatch {
+            peer: PeerId(peer),
+            family: p.family(),
+            attrs: None,
+            verdict: Verdict::ACCEPT,
+            announce: vec![],
+            withdraw: vec![Nlri::new(p)],
+        }));
+        model.remove(&(peer, prefix));
+        h.shard.flush();
+        h.settle();
+        check(&h, &model, &rules);
+    }
+    assert!(h.shard.table.is_empty());
+    h.shard.interner.sweep();
+    assert_eq!(h.shard.interner.len(), 0, "interned attributes leaked");
+    for c in 0..PEERS as usize {
+        assert!(
+            h.received[c].is_empty(),
+            "client {c} still holds {:?}",
+            h.received[c]
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { max_shrink_iters: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn clients_receive_their_brute_force_best_paths(
+        ops in proptest::collection::vec(op(), 1..120),
+        add_path in proptest::collection::vec(prop_oneof![4 => Just(None), 1 => Just(Some(0u16)), 1 => Just(Some(2u16))], PEERS as usize),
+        seed in any::<u64>(),
+        high in prop_oneof![Just(200usize), Just(1_000_000usize)],
+    ) {
+        run(ops, add_path, seed, high);
+    }
+}
+
+#[test]
+fn family_of_each_prefix_is_right() {
+    for p in prefixes() {
+        assert!(matches!(
+            (p, p.family()),
+            (Prefix::V4(_), Family::Ipv4Unicast) | (Prefix::V6(_), Family::Ipv6Unicast)
+        ));
+    }
+}
