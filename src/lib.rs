@@ -17,5 +17,6 @@
 pub mod config;
 pub mod policy;
 pub mod rib;
+pub mod server;
 pub mod session;
 pub mod wire;

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
+use peerex::config::Config;
+use peerex::server::Server;
 use peerex::wire::{header, Family, FamilySet, Message, ParseCtx};
 
 #[derive(Parser)]
@@ -20,6 +22,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the route server.
+    Run {
+        #[arg(long, short, default_value = "config/peerex.toml")]
+        config: PathBuf,
+        /// Log filter (tracing-subscriber syntax), e.g. "info" or "peerex=debug".
+        #[arg(long, default_value = "info", env = "PEEREX_LOG")]
+        log_level: String,
+        /// Log as JSON lines instead of text.
+        #[arg(long)]
+        log_json: bool,
+    },
+    /// Validate a configuration file without starting anything.
+    Check {
+        #[arg(long, short, default_value = "config/peerex.toml")]
+        config: PathBuf,
+    },
     /// Decode files of raw BGP messages (header included, back to back) and print them.
     Decode {
         /// The session did not negotiate 4-octet AS numbers (AS_PATH holds 2-octet ASNs).
@@ -59,9 +77,61 @@ fn decode(ctx: &ParseCtx, files: &[PathBuf]) -> Result<(), String> {
     Ok(())
 }
 
+fn init_logs(filter: &str, json: bool) -> Result<(), String> {
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| format!("log filter: {e}"))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let r = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+    r.map_err(|e| format!("logging: {e}"))
+}
+
+fn run(config: PathBuf, log_level: &str, log_json: bool) -> Result<(), String> {
+    init_logs(log_level, log_json)?;
+    let cfg = Config::load(&config).map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("peerex-io")
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    rt.block_on(async move {
+        let server = Server::start(cfg).await.map_err(|e| format!("cannot start: {e}"))?;
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+        let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+        let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = hup.recv() => tracing::warn!("SIGHUP: configuration reload is not available in this version; restart to apply changes"),
+            }
+        }
+        server.shutdown("route server shutting down").await;
+        Ok(())
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run {
+            config,
+            log_level,
+            log_json,
+        } => run(config, &log_level, log_json),
+        Command::Check { config } => match Config::load(&config) {
+            Ok(c) => {
+                println!("{}: ok ({} peers)", config.display(), c.peers.len());
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
+        },
         Command::Decode {
             two_octet_as,
             add_path,

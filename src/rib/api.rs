@@ -84,6 +84,21 @@ pub enum ShardMsg {
         peer: PeerId,
         stale_for: Option<Duration>,
     },
+    /// The peer's routes of `family` are no longer usable (AFI/SAFI disable, RFC 7606).
+    PeerFamilyDown {
+        peer: PeerId,
+        family: Family,
+    },
+    /// Mark the peer's paths of `family` stale (it began a refresh, RFC 7313 BoRR).
+    MarkStale {
+        peer: PeerId,
+        family: Family,
+    },
+    /// Replace the pending stale timeout of `peer` (its session came back: RFC 4724 §4.2).
+    StaleTimer {
+        peer: PeerId,
+        after: Duration,
+    },
     /// The peer finished sending `family` (End-of-RIB): stale paths of it left are removed.
     EndOfRib {
         peer: PeerId,

@@ -208,6 +208,13 @@ impl Shard {
             ShardMsg::Refresh { peer, family } => {
                 self.start_dump(peer, FamilySet::EMPTY.with(family))
             }
+            ShardMsg::PeerFamilyDown { peer, family } => {
+                self.remove_paths(peer, FamilySet::EMPTY.with(family), |_| true);
+            }
+            ShardMsg::MarkStale { peer, family } => {
+                self.mark_stale(peer, FamilySet::EMPTY.with(family))
+            }
+            ShardMsg::StaleTimer { peer, after } => self.arm_stale_timer(peer, after),
             ShardMsg::Policy(p) => self.set_policy(p),
             ShardMsg::PeerAddrs(a) => {
                 self.peer_addrs = a;
@@ -360,14 +367,8 @@ impl Shard {
         self.rebuild_classes();
         match stale_for {
             Some(t) => {
-                self.mark_stale(peer);
-                let epoch = self.stale_epoch.get(&peer).copied().unwrap_or(0) + 1;
-                self.stale_epoch.insert(peer, epoch);
-                let tx = self.ctl_tx.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(t).await;
-                    let _ = tx.send(ShardCtl::StaleTimeout { peer, epoch });
-                });
+                self.mark_stale(peer, FamilySet::ALL);
+                self.arm_stale_timer(peer, t);
             }
             None => {
                 self.stale_epoch.remove(&peer);
@@ -377,11 +378,24 @@ impl Shard {
         self.flush();
     }
 
-    fn mark_stale(&mut self, peer: PeerId) {
+    /// After `after`, the peer's remaining stale paths are removed (unless re-armed).
+    fn arm_stale_timer(&mut self, peer: PeerId, after: Duration) {
+        let epoch = self.stale_epoch.get(&peer).copied().unwrap_or(0) + 1;
+        self.stale_epoch.insert(peer, epoch);
+        let tx = self.ctl_tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let _ = tx.send(ShardCtl::StaleTimeout { peer, epoch });
+        });
+    }
+
+    fn mark_stale(&mut self, peer: PeerId, families: FamilySet) {
         let keys: Vec<Prefix> = self
             .table
             .iter()
-            .filter(|(_, e)| e.paths.iter().any(|p| p.peer == peer))
+            .filter(|(k, e)| {
+                families.contains(k.family()) && e.paths.iter().any(|p| p.peer == peer)
+            })
             .map(|(k, _)| *k)
             .collect();
         for k in keys {

@@ -1,7 +1,17 @@
 //! `session`: BGP sessions — one tokio task per peer running the RFC 4271 state machine,
 //! timers, capability negotiation, and the socket options that protect the transport.
 //! Hands decoded route changes to the RIB and writes what the exporter queues. Knows no
-//! policy.
+//! policy beyond attaching the import verdict.
 
+pub mod framing;
+pub mod fsm;
+pub mod listener;
 pub mod negotiate;
+pub mod peer;
+pub mod routes;
 pub mod sockopt;
+pub mod status;
+
+pub use fsm::State;
+pub use peer::{PeerCmd, PeerHandle};
+pub use status::PeerStatus;

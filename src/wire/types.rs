@@ -156,6 +156,10 @@ impl FamilySet {
         FamilySet(self.0 | f.bit())
     }
 
+    pub const fn without(self, f: Family) -> FamilySet {
+        FamilySet(self.0 & !f.bit())
+    }
+
     pub fn iter(self) -> impl Iterator<Item = Family> {
         Family::ALL.into_iter().filter(move |f| self.contains(*f))
     }

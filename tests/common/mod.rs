@@ -62,6 +62,7 @@ pub mod frr;
 pub mod gobgp;
 pub mod json;
 pub mod net;
+pub mod peerex;
 pub mod process;
 
 use std::collections::BTreeMap;
@@ -77,6 +78,7 @@ pub use exabgp::ExaBgp;
 pub use frr::Frr;
 pub use gobgp::GoBgp;
 pub use net::{unique_loopback, unique_port};
+pub use peerex::{Peerex, PeerexPeer};
 
 // ---------------------------------------------------------------------------------------------
 // Errors

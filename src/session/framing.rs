@@ -1,0 +1,114 @@
+//! Reading whole BGP messages off a byte stream: buffer, check the header, split the frame
+//! out as `Bytes` without copying.
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use crate::wire::header::{self, MAX_LEN};
+use crate::wire::Notification;
+
+/// Why no frame could be read.
+#[derive(Debug)]
+pub enum FrameError {
+    /// The connection failed.
+    Io(std::io::Error),
+    /// The peer closed the connection.
+    Closed,
+    /// A header error: send this NOTIFICATION and close.
+    Header(Notification),
+}
+
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrameError::Io(e) => write!(f, "connection error: {e}"),
+            FrameError::Closed => f.write_str("connection closed by peer"),
+            FrameError::Header(n) => write!(f, "bad message header: {n}"),
+        }
+    }
+}
+
+pub struct FrameReader<R> {
+    inner: R,
+    buf: BytesMut,
+    max_len: usize,
+}
+
+/// Read size: large enough that a busy peer's UPDATEs arrive in few reads.
+const READ_CHUNK: usize = 64 * 1024;
+
+impl<R: AsyncRead + Unpin> FrameReader<R> {
+    pub fn new(inner: R) -> Self {
+        FrameReader {
+            inner,
+            buf: BytesMut::with_capacity(READ_CHUNK),
+            max_len: MAX_LEN,
+        }
+    }
+
+    /// Largest message accepted (65,535 once extended messages are negotiated).
+    pub fn set_max_len(&mut self, n: usize) {
+        self.max_len = n;
+    }
+
+    /// The next whole message, header included. Cancel-safe: a partial read stays buffered.
+    pub async fn next(&mut self) -> Result<Bytes, FrameError> {
+        loop {
+            if let Some(h) = header::check(&self.buf, self.max_len).map_err(FrameError::Header)? {
+                if self.buf.len() >= h.len {
+                    return Ok(self.buf.split_to(h.len).freeze());
+                }
+            }
+            if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+                self.buf.reserve(READ_CHUNK);
+            }
+            let n = self
+                .inner
+                .read_buf(&mut self.buf)
+                .await
+                .map_err(FrameError::Io)?;
+            if n == 0 {
+                return Err(FrameError::Closed);
+            }
+        }
+    }
+
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn splits_frames_across_reads() {
+        let mut data = Vec::new();
+        for _ in 0..3 {
+            let mut b = BytesMut::new();
+            header::encode_keepalive(&mut b);
+            data.extend_from_slice(&b);
+        }
+        let (mut a, b) = tokio::io::duplex(7);
+        let writer = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            a.write_all(&data).await.unwrap();
+        });
+        let mut r = FrameReader::new(b);
+        for _ in 0..3 {
+            assert_eq!(r.next().await.unwrap().len(), 19);
+        }
+        writer.await.unwrap();
+        assert!(matches!(r.next().await, Err(FrameError::Closed)));
+    }
+
+    #[tokio::test]
+    async fn bad_header_is_a_notification() {
+        let (mut a, b) = tokio::io::duplex(64);
+        use tokio::io::AsyncWriteExt;
+        a.write_all(&[0u8; 19]).await.unwrap();
+        let mut r = FrameReader::new(b);
+        assert!(matches!(r.next().await, Err(FrameError::Header(_))));
+    }
+}

@@ -1,0 +1,85 @@
+//! What the rest of peerex may know about a peer's session: its FSM state, uptime, last
+//! error, negotiated parameters and message counters. Written by the peer task, read by
+//! anyone (control socket, looking glass, metrics) without locking the task.
+
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use super::fsm::State;
+use super::negotiate::Negotiated;
+
+/// Message counters of one peer (since the process started).
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub messages_in: AtomicU64,
+    pub messages_out: AtomicU64,
+    pub updates_in: AtomicU64,
+    pub updates_out: AtomicU64,
+    pub prefixes_announced_in: AtomicU64,
+    pub prefixes_withdrawn_in: AtomicU64,
+    pub notifications_in: AtomicU64,
+    pub notifications_out: AtomicU64,
+    pub established_transitions: AtomicU64,
+}
+
+impl Counters {
+    pub fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+}
+
+/// Details that change only at state transitions.
+#[derive(Debug, Default, Clone)]
+pub struct Details {
+    /// When the session reached Established (monotonic, for uptime) and the wall clock then.
+    pub since: Option<(Instant, SystemTime)>,
+    pub negotiated: Option<Negotiated>,
+    /// The last reason the session went down or a connection was refused.
+    pub last_error: Option<String>,
+    /// Remote address and port of the current connection.
+    pub remote: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Default)]
+pub struct PeerStatus {
+    state: AtomicU8,
+    details: Mutex<Details>,
+    pub counters: Counters,
+}
+
+impl PeerStatus {
+    pub fn new() -> Arc<Self> {
+        Arc::new(PeerStatus::default())
+    }
+
+    pub fn state(&self) -> State {
+        State::from_u8(self.state.load(Ordering::Acquire))
+    }
+
+    pub fn set_state(&self, s: State) {
+        self.state.store(s as u8, Ordering::Release);
+    }
+
+    pub fn details(&self) -> Details {
+        self.details
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn update(&self, f: impl FnOnce(&mut Details)) {
+        f(&mut self.details.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// Seconds in Established, if established.
+    pub fn uptime(&self) -> Option<u64> {
+        if self.state() != State::Established {
+            return None;
+        }
+        self.details().since.map(|(t, _)| t.elapsed().as_secs())
+    }
+}

@@ -1,0 +1,167 @@
+//! The peerex binary as a test process: a generated configuration, a log file, stopped with
+//! SIGTERM on drop (its log tail is printed when a test fails).
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use super::process::Proc;
+use super::{tail_file, trace, unique_port, wait_until, Error, PeerSpec, Result, TempDir};
+
+/// One peer in a generated peerex configuration.
+#[derive(Clone, Debug)]
+pub struct PeerexPeer {
+    pub name: String,
+    pub asn: u32,
+    pub address: IpAddr,
+    /// Extra TOML lines for the `[[peer]]` table (e.g. `hold_time = 3`).
+    pub extra: String,
+}
+
+impl PeerexPeer {
+    /// The peerex side of a daemon described by `spec`.
+    pub fn for_spec(spec: &PeerSpec) -> PeerexPeer {
+        PeerexPeer {
+            name: spec.name.clone(),
+            asn: spec.local_asn,
+            address: spec.local_addr,
+            extra: String::new(),
+        }
+    }
+
+    pub fn with(mut self, line: &str) -> PeerexPeer {
+        self.extra.push_str(line);
+        self.extra.push('\n');
+        self
+    }
+}
+
+pub struct Peerex {
+    proc: Proc,
+    pub dir: PathBuf,
+    pub asn: u32,
+    pub port: u16,
+    pub config: PathBuf,
+    pub log: PathBuf,
+}
+
+/// The route server's ASN in tests.
+pub const RS_ASN: u32 = 64500;
+
+impl Peerex {
+    /// Writes a configuration for `peers` (listening on 127.0.0.1 and ::1 on a fresh port)
+    /// and starts `peerex run`. `server_extra` is added to `[server]`.
+    pub fn start(dir: &TempDir, peers: &[PeerexPeer], server_extra: &str) -> Result<Peerex> {
+        let port = unique_port();
+        let mut cfg = String::new();
+        let _ = writeln!(
+            cfg,
+            "[server]\nasn = {RS_ASN}\nrouter_id = \"10.255.255.1\""
+        );
+        let _ = writeln!(cfg, "listen = [\"127.0.0.1:{port}\", \"[::1]:{port}\"]");
+        cfg.push_str(server_extra);
+        cfg.push('\n');
+        for p in peers {
+            let _ = writeln!(
+                cfg,
+                "\n[[peer]]\nname = \"{}\"\nasn = {}\naddress = \"{}\"\n{}",
+                p.name, p.asn, p.address, p.extra
+            );
+        }
+        Self::start_with_config(dir, &cfg, port)
+    }
+
+    /// Starts peerex on a configuration written by the caller, which listens on `port`.
+    pub fn start_with_config(dir: &TempDir, cfg: &str, port: u16) -> Result<Peerex> {
+        let config = dir.join("peerex.toml");
+        std::fs::write(&config, cfg)?;
+        let log = dir.join("peerex.log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_peerex"));
+        cmd.arg("run")
+            .arg("--config")
+            .arg(&config)
+            .arg("--log-level")
+            .arg(std::env::var("PEEREX_TEST_LOG").unwrap_or_else(|_| "peerex=debug,info".into()));
+        let proc = Proc::spawn("peerex", cmd, &log, dir.path())?;
+        let p = Peerex {
+            proc,
+            dir: dir.path().to_path_buf(),
+            asn: RS_ASN,
+            port,
+            config,
+            log,
+        };
+        let ok = wait_until(Duration::from_secs(10), || {
+            std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok() || !p.proc.running()
+        });
+        if !ok || !p.proc.running() {
+            return Err(Error(format!("peerex did not start:\n{}", p.log_tail(40))));
+        }
+        trace(format!("peerex running on port {port}"));
+        Ok(p)
+    }
+
+    /// Points a daemon spec at this route server (IPv4 transport).
+    pub fn target(&self, spec: PeerSpec) -> PeerSpec {
+        spec.remote(IpAddr::V4(Ipv4Addr::LOCALHOST), self.port, self.asn)
+    }
+
+    /// Points a daemon spec at this route server over ::1.
+    pub fn target_v6(&self, spec: PeerSpec) -> PeerSpec {
+        spec.remote(
+            IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            self.port,
+            self.asn,
+        )
+    }
+
+    pub fn log_tail(&self, lines: usize) -> String {
+        tail_file(&self.log, lines)
+    }
+
+    /// Waits until the log has a line containing all of `words`.
+    pub fn wait_log(&self, words: &[&str], timeout: Duration) -> bool {
+        wait_until(timeout, || {
+            std::fs::read_to_string(&self.log)
+                .map(|s| s.lines().any(|l| words.iter().all(|w| l.contains(w))))
+                .unwrap_or(false)
+        })
+    }
+
+    pub fn running(&self) -> bool {
+        self.proc.running()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.proc.pid
+    }
+
+    /// Peak resident memory so far (VmHWM), in KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let s = std::fs::read_to_string(format!("/proc/{}/status", self.proc.pid)).ok()?;
+        s.lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+    }
+
+    /// Stops it with SIGTERM (sessions get an administrative shutdown).
+    pub fn stop(&self) {
+        self.proc.stop(Duration::from_secs(5));
+    }
+}
+
+impl Drop for Peerex {
+    fn drop(&mut self) {
+        if std::thread::panicking() || super::failure_reported() {
+            eprintln!(
+                "---- peerex log tail ({}) ----\n{}",
+                self.log.display(),
+                self.log_tail(80)
+            );
+        }
+        self.proc.stop(Duration::from_secs(5));
+    }
+}
