@@ -64,6 +64,7 @@ pub mod json;
 pub mod net;
 pub mod peerex;
 pub mod process;
+pub mod speaker;
 
 use std::collections::BTreeMap;
 use std::fmt;
