@@ -188,9 +188,9 @@ async fn short_hold_session_survives_a_long_burst() {
     // Four senders announce 1.5 million prefixes each; eight clients receive all of them.
     let n = 1_500_000;
     let mut sends = Vec::new();
-    for s in 0..4 {
+    for (s, sp) in speakers.iter().enumerate().take(4) {
         let list = prefixes(30 + 24 * s as u8, n);
-        let ctx = speakers[s].tx;
+        let ctx = sp.tx;
         let upd = announcements(
             4_200_030_000 + s as u32,
             Ipv4Addr::new(10, 63, 0, 1 + s as u8),
