@@ -5,10 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::attrs::RouteAttrs;
-use super::clientset::ClientSet;
 use super::outq::OutQueue;
 use super::path::PeerId;
-use crate::policy::Verdict;
+use crate::policy::{ExportRules, Verdict};
 use crate::wire::{Asn, Family, FamilySet, Nlri, ParseCtx};
 
 /// Route changes from one peer for one family, all sharing one attribute set.
@@ -38,21 +37,6 @@ pub struct ClientInfo {
     /// Add OTC with our ASN on routes without one (RFC 9234, role negotiated).
     pub add_otc: bool,
     pub queue: Arc<OutQueue>,
-}
-
-/// Export rules the RIB applies per client.
-#[derive(Debug, Default, Clone)]
-pub struct ExportRules {
-    /// The source peers this client takes routes from; `None` takes from everyone.
-    pub accepts_from: Option<Arc<ClientSet>>,
-}
-
-impl ExportRules {
-    pub fn accepts(&self, source: PeerId) -> bool {
-        self.accepts_from
-            .as_ref()
-            .is_none_or(|s| s.contains(source))
-    }
 }
 
 /// The server-wide export settings, swapped as a whole on reload.

@@ -3,8 +3,8 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use super::clientset::MAX_PEERS;
 use super::path::PeerId;
+use crate::policy::MAX_PEERS;
 use crate::wire::{ByFamily, Family};
 
 #[derive(Default)]

@@ -18,13 +18,13 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use smallvec::SmallVec;
 
-use super::api::ExportRules;
 use super::attrs::RouteAttrs;
-use super::clientset::ClientSet;
 use super::entry::PrefixEntry;
 use super::outq::OutItem;
 use super::path::{choose, choose_many, Path, PeerId, SelectCtx};
 use super::shard::{Class, Client, Shard};
+use crate::policy::ClientSet;
+use crate::policy::ExportRules;
 use crate::wire::update::{pack_announce, pack_withdraw};
 use crate::wire::{Asn, Family, MpNextHop, Nlri, ParseCtx, PathAttributes, Prefix};
 

@@ -9,7 +9,6 @@
 
 pub mod api;
 pub mod attrs;
-pub mod clientset;
 pub mod counters;
 pub mod entry;
 mod export;
@@ -19,9 +18,10 @@ pub mod path;
 mod shard;
 pub mod snapshot;
 
-pub use api::{ClientInfo, ExportPolicy, ExportRules, RouteBatch, ShardCtl, ShardMsg};
+pub use crate::policy::ClientSet;
+pub use crate::policy::ExportRules;
+pub use api::{ClientInfo, ExportPolicy, RouteBatch, ShardCtl, ShardMsg};
 pub use attrs::RouteAttrs;
-pub use clientset::ClientSet;
 pub use entry::PrefixEntry;
 pub use handle::{shard_of, Rib};
 pub use outq::{OutItem, OutQueue};

@@ -14,23 +14,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::attrs::RouteAttrs;
+pub use crate::policy::PeerId;
 use crate::policy::Verdict;
-
-/// A peer's index in the server's peer table; stable across reloads.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PeerId(pub u32);
-
-impl PeerId {
-    pub fn index(self) -> usize {
-        self.0 as usize
-    }
-}
-
-impl std::fmt::Display for PeerId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
 
 /// One path of one prefix: what a peer announced, and what import policy made of it.
 #[derive(Clone, Debug)]

@@ -11,14 +11,15 @@ use arc_swap::ArcSwap;
 use imbl::OrdMap;
 use tokio::sync::mpsc;
 
-use super::api::{ClientInfo, ExportPolicy, ExportRules, RouteBatch, ShardCtl, ShardMsg};
+use super::api::{ClientInfo, ExportPolicy, RouteBatch, ShardCtl, ShardMsg};
 use super::attrs::Interner;
-use super::clientset::ClientSet;
 use super::counters::RibCounters;
 use super::entry::PrefixEntry;
 use super::export::Groups;
 use super::path::{Path, PeerId, SelectCtx};
 use super::snapshot::ShardSnapshot;
+use crate::policy::ClientSet;
+use crate::policy::ExportRules;
 use crate::wire::{ByFamily, Family, FamilySet, Prefix};
 
 /// How often a changed table is published to readers.

@@ -12,14 +12,15 @@ use arc_swap::ArcSwap;
 use proptest::prelude::*;
 use tokio::sync::mpsc;
 
-use super::api::{ClientInfo, ExportPolicy, ExportRules, RouteBatch, ShardCtl, ShardMsg};
+use super::api::{ClientInfo, ExportPolicy, RouteBatch, ShardCtl, ShardMsg};
 use super::attrs::RouteAttrs;
-use super::clientset::ClientSet;
 use super::counters::RibCounters;
 use super::outq::{OutItem, OutQueue};
 use super::path::PeerId;
 use super::shard::Shard;
 use super::snapshot::ShardSnapshot;
+use crate::policy::ClientSet;
+use crate::policy::ExportRules;
 use crate::policy::Verdict;
 use crate::wire::{
     AsPath, Asn, Community, Family, FamilySet, MpNextHop, Nlri, Origin, ParseCtx, PathAttributes,

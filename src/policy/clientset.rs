@@ -1,7 +1,22 @@
-//! A fixed-capacity set of peers, as a bitset: what export groups and policy classes are
-//! made of. Set operations are a few dozen word operations.
+//! Peers as policy and the RIB name them: `PeerId`, and a fixed-capacity set of peers as a
+//! bitset (what export rules, classes and groups are made of; set operations are a few dozen
+//! word operations).
 
-use super::path::PeerId;
+/// A peer's index in the server's peer table; stable across reloads.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerId(pub u32);
+
+impl PeerId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl std::fmt::Display for PeerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
 
 /// Peers a route server can hold at once.
 pub const MAX_PEERS: usize = 4096;
