@@ -16,17 +16,15 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
-use peerex::wire::capability::{
-    AddPathEntry, GracefulRestart, GrFamily, LlgrFamily, Role,
-};
+use peerex::wire::capability::{AddPathEntry, GrFamily, GracefulRestart, LlgrFamily, Role};
 use peerex::wire::header::{self, MsgType, HEADER_LEN};
 use peerex::wire::notification::{CeaseSubcode, HeaderSubcode, NotifCode};
 use peerex::wire::update::{encode_end_of_rib, pack_announce, pack_withdraw};
 use peerex::wire::{
     Afi, AfiSafi, Aggregator, AsPath, Asn, Capability, Community, ExtCommunity, Family,
     LargeCommunity, Message, MpNextHop, MpReach, MpUnreach, Nlri, Notification, Open, Origin,
-    ParseCtx, PathAttributes, PathSegment, RawAttr, RefreshKind, RouteRefresh, Safi,
-    SegmentType, UpdateMessage,
+    ParseCtx, PathAttributes, PathSegment, RawAttr, RefreshKind, RouteRefresh, Safi, SegmentType,
+    UpdateMessage,
 };
 use peerex_fuzz::{ctx_from_byte, ctx_to_byte, CTX_MASK};
 
@@ -100,7 +98,7 @@ impl Seeds {
     }
 
     fn write(&self, root: &Path) -> std::io::Result<()> {
-        for target in ["message", "update", "open"] {
+        for target in ["message", "update", "open", "pipeline"] {
             let dir = root.join(target);
             if dir.exists() {
                 for e in fs::read_dir(&dir)? {
@@ -368,7 +366,10 @@ fn generated(s: &mut Seeds) {
     s.update(
         "update-ipv6-mp-reach",
         EBGP4,
-        &v6_announce(false, vec![p("2001:db8::/32"), p("2001:db8:1::/48"), p("::/0")]),
+        &v6_announce(
+            false,
+            vec![p("2001:db8::/32"), p("2001:db8:1::/48"), p("::/0")],
+        ),
     );
     s.update(
         "update-ipv6-link-local",
@@ -378,7 +379,10 @@ fn generated(s: &mut Seeds) {
     s.update(
         "update-ipv6-add-path",
         EBGP4 | ADD_PATH,
-        &v6_announce(false, vec![pid("2001:db8::/32", 1), pid("2001:db8::/32", 2)]),
+        &v6_announce(
+            false,
+            vec![pid("2001:db8::/32", 1), pid("2001:db8::/32", 2)],
+        ),
     );
     s.update(
         "update-ipv4-add-path",
@@ -455,7 +459,10 @@ fn generated(s: &mut Seeds) {
         EBGP4,
         &UpdateMessage {
             withdrawn: vec![p("10.3.0.0/16")],
-            mp_unreach: Some(MpUnreach::new(Family::Ipv6Unicast, vec![p("2001:db8::/32")])),
+            mp_unreach: Some(MpUnreach::new(
+                Family::Ipv6Unicast,
+                vec![p("2001:db8::/32")],
+            )),
             ..v6_announce(true, vec![p("2001:db8:2::/48")])
         },
     );
@@ -472,7 +479,12 @@ fn generated(s: &mut Seeds) {
     }
     // The packer: many prefixes, normal and extended size, with and without ADD-PATH.
     let v4: Vec<Nlri> = (0..700u32)
-        .map(|i| Nlri::with_path_id(format!("10.{}.{}.0/24", i / 256, i % 256).parse().unwrap(), i))
+        .map(|i| {
+            Nlri::with_path_id(
+                format!("10.{}.{}.0/24", i / 256, i % 256).parse().unwrap(),
+                i,
+            )
+        })
         .collect();
     let v6: Vec<Nlri> = (0..300u32)
         .map(|i| Nlri::with_path_id(format!("2001:db8:{i:x}::/48").parse().unwrap(), i))
@@ -492,8 +504,15 @@ fn generated(s: &mut Seeds) {
         pack_announce(&ctx, Family::Ipv4Unicast, &attr_bytes, &nh, &v4, &mut out).unwrap();
         s.messages(&format!("update-packed-ipv4-ctx{c:02x}"), c, &out);
         let mut out = BytesMut::new();
-        pack_announce(&ctx, Family::Ipv6Unicast, &v6_attr_bytes, &v6_nh(true), &v6, &mut out)
-            .unwrap();
+        pack_announce(
+            &ctx,
+            Family::Ipv6Unicast,
+            &v6_attr_bytes,
+            &v6_nh(true),
+            &v6,
+            &mut out,
+        )
+        .unwrap();
         s.messages(&format!("update-packed-ipv6-ctx{c:02x}"), c, &out);
         let mut out = BytesMut::new();
         pack_withdraw(&ctx, Family::Ipv6Unicast, &v6[..40], &mut out).unwrap();
@@ -505,7 +524,10 @@ fn generated(s: &mut Seeds) {
     let bad_attrs: [(&str, &[u8]); 12] = [
         ("bad-origin-value", &[0x40, 1, 1, 3]),
         ("bad-origin-flags", &[0xc0, 1, 1, 0]),
-        ("duplicate-med", &[0x80, 4, 4, 0, 0, 0, 1, 0x80, 4, 4, 0, 0, 0, 2]),
+        (
+            "duplicate-med",
+            &[0x80, 4, 4, 0, 0, 0, 1, 0x80, 4, 4, 0, 0, 0, 2],
+        ),
         ("as-path-zero", &[0x40, 2, 4, 2, 1, 0, 0]),
         ("as-path-bad-segment", &[0x40, 2, 4, 9, 1, 0, 1]),
         ("attr-overrun", &[0x40, 1, 9, 0]),
@@ -513,7 +535,10 @@ fn generated(s: &mut Seeds) {
         ("unknown-well-known", &[0x40, 200, 1, 0]),
         ("unknown-non-transitive", &[0x80, 200, 2, 1, 2]),
         ("communities-bad-length", &[0xc0, 8, 3, 1, 2, 3]),
-        ("duplicate-mp-unreach", &[0x80, 15, 3, 0, 2, 1, 0x80, 15, 3, 0, 2, 1]),
+        (
+            "duplicate-mp-unreach",
+            &[0x80, 15, 3, 0, 2, 1, 0x80, 15, 3, 0, 2, 1],
+        ),
         ("as4-path-on-4octet", &[0xc0, 17, 6, 2, 1, 0, 0, 0, 9]),
     ];
     for (name, attrs) in bad_attrs {
@@ -527,10 +552,19 @@ fn generated(s: &mut Seeds) {
 
     // --- NOTIFICATION ---
     let notifs = [
-        ("shutdown", Notification::admin_shutdown("maintenance until 14:00, see NOC-1234")),
-        ("reset-utf8", Notification::admin_reset("wartung läuft — bitte warten")),
+        (
+            "shutdown",
+            Notification::admin_shutdown("maintenance until 14:00, see NOC-1234"),
+        ),
+        (
+            "reset-utf8",
+            Notification::admin_reset("wartung läuft — bitte warten"),
+        ),
         ("shutdown-empty", Notification::admin_shutdown("")),
-        ("max-prefixes", Notification::max_prefixes(AfiSafi::IPV6_UNICAST, 1000)),
+        (
+            "max-prefixes",
+            Notification::max_prefixes(AfiSafi::IPV6_UNICAST, 1000),
+        ),
         ("cease", Notification::cease(CeaseSubcode::PeerDeconfigured)),
         (
             "bad-length",
@@ -539,7 +573,10 @@ fn generated(s: &mut Seeds) {
                 vec![0x10, 0x01],
             ),
         ),
-        ("unknown-code", Notification::new(NotifCode::Other(42, 7), vec![1, 2, 3])),
+        (
+            "unknown-code",
+            Notification::new(NotifCode::Other(42, 7), vec![1, 2, 3]),
+        ),
     ];
     for (name, n) in &notifs {
         let mut out = BytesMut::new();
@@ -552,10 +589,18 @@ fn generated(s: &mut Seeds) {
         ("request-ipv4", RefreshKind::Request, AfiSafi::IPV4_UNICAST),
         ("borr-ipv6", RefreshKind::Begin, AfiSafi::IPV6_UNICAST),
         ("eorr-ipv6", RefreshKind::End, AfiSafi::IPV6_UNICAST),
-        ("other", RefreshKind::Other(9), AfiSafi::new(Afi(25), Safi(70))),
+        (
+            "other",
+            RefreshKind::Other(9),
+            AfiSafi::new(Afi(25), Safi(70)),
+        ),
     ] {
         let mut out = BytesMut::new();
-        RouteRefresh { afi_safi: fam, kind }.encode(&mut out);
+        RouteRefresh {
+            afi_safi: fam,
+            kind,
+        }
+        .encode(&mut out);
         s.message(&format!("route-refresh-{name}"), EBGP4, &out);
     }
     let mut out = BytesMut::new();
@@ -622,10 +667,109 @@ fn vectors(s: &mut Seeds, dir: &Path) {
     println!("{n} vectors from {}", dir.display());
 }
 
+/// Seeds of the `pipeline` target: settings, then `[peer][len][UPDATE body]` chunks in which
+/// several peers announce overlapping prefixes with different path lengths and MEDs,
+/// withdraw some, and one session resets.
+fn pipeline(s: &mut Seeds) {
+    use peerex::wire::{
+        AsPath, Asn, Community, Family, MpNextHop, MpReach, Origin, PathAttributes, UpdateMessage,
+    };
+    use std::net::Ipv4Addr;
+    let body = |peer: usize, msg: &UpdateMessage| -> Vec<u8> {
+        let mut ctx = ParseCtx::new();
+        if peer == 3 {
+            ctx.add_path = peerex::wire::FamilySet::ALL;
+        }
+        let mut out = BytesMut::new();
+        msg.encode(&ctx, &mut out).unwrap();
+        let b = out.get(HEADER_LEN..).unwrap().to_vec();
+        let mut chunk = vec![peer as u8];
+        chunk.extend_from_slice(&(b.len() as u16).to_be_bytes());
+        chunk.extend_from_slice(&b);
+        chunk
+    };
+    let announce = |peer: usize, path: &[u32], med: u32, v4: &[&str], v6: &[&str]| {
+        let id = |n: Nlri| {
+            if peer == 3 {
+                Nlri::with_path_id(n.prefix, 7)
+            } else {
+                n
+            }
+        };
+        UpdateMessage {
+            attrs: PathAttributes {
+                origin: Some(Origin::Igp),
+                as_path: Some(AsPath::sequence(path.iter().map(|a| Asn(*a)))),
+                next_hop: Some(Ipv4Addr::new(192, 0, 2, 1 + peer as u8)),
+                med: Some(med),
+                communities: vec![Community::new(65000, peer as u16)],
+                ..PathAttributes::default()
+            },
+            nlri: v4.iter().map(|x| id(p(x))).collect(),
+            mp_reach: (!v6.is_empty()).then(|| {
+                MpReach::new(
+                    Family::Ipv6Unicast,
+                    MpNextHop::V6 {
+                        global: format!("2001:db8::{}", peer + 1).parse().unwrap(),
+                        link_local: None,
+                    },
+                    v6.iter().map(|x| id(p(x))).collect(),
+                )
+            }),
+            ..UpdateMessage::default()
+        }
+    };
+    let withdraw = |peer: usize, v4: &[&str]| UpdateMessage {
+        withdrawn: v4
+            .iter()
+            .map(|x| if peer == 3 { pid(x, 7) } else { p(x) })
+            .collect(),
+        ..UpdateMessage::default()
+    };
+    let mut a = vec![0xff, 0xff, 0x00];
+    a.extend(body(
+        0,
+        &announce(
+            0,
+            &[65001, 100, 200],
+            10,
+            &["10.0.0.0/8", "10.1.0.0/16"],
+            &["2001:db8:1::/48"],
+        ),
+    ));
+    a.extend(body(
+        1,
+        &announce(1, &[65002, 100], 20, &["10.0.0.0/8"], &["2001:db8:1::/48"]),
+    ));
+    a.extend(body(
+        2,
+        &announce(2, &[65003, 100], 5, &["10.0.0.0/8", "10.2.0.0/16"], &[]),
+    ));
+    a.extend(body(
+        3,
+        &announce(3, &[65004, 300], 0, &["10.0.0.0/8"], &["2001:db8:1::/48"]),
+    ));
+    a.extend(body(1, &withdraw(1, &["10.0.0.0/8"])));
+    s.files
+        .entry("pipeline")
+        .or_default()
+        .insert("mixed".into(), a);
+    let mut b = vec![0x0f, 0x3c, 0x82];
+    b.extend(body(0, &announce(0, &[65001], 1, &["10.9.0.0/16"], &[])));
+    b.extend(body(2, &announce(2, &[65003], 1, &["10.9.0.0/16"], &[])));
+    b.extend([0x80, 0, 0]);
+    b.extend(body(3, &announce(3, &[65004, 1], 1, &["10.9.0.0/16"], &[])));
+    s.files
+        .entry("pipeline")
+        .or_default()
+        .insert("rules-reset".into(), b);
+}
+
 fn main() -> std::io::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut s = Seeds::default();
     generated(&mut s);
+    pipeline(&mut s);
     vectors(&mut s, &root.join("../tests/data/vectors"));
     s.write(&root.join("seeds"))
 }

@@ -223,7 +223,10 @@ pub fn check_update(ctx: &ParseCtx, u: &Update) {
     match owned.encode(ctx, &mut out) {
         Ok(()) => {}
         Err(TooLong { len, max }) => {
-            assert!(len > max || len > MAX_EXTENDED_LEN, "TooLong {len} <= {max}");
+            assert!(
+                len > max || len > MAX_EXTENDED_LEN,
+                "TooLong {len} <= {max}"
+            );
             assert!(out.is_empty(), "encode left octets behind on Err");
             return;
         }
@@ -313,7 +316,11 @@ pub fn exercise_update(u: &Update) {
         m.nlri().count()
     });
     assert_eq!(u.announced().count(), nlri + mp_reach, "announced()");
-    assert_eq!(u.withdrawals().count(), withdrawn + mp_unreach, "withdrawals()");
+    assert_eq!(
+        u.withdrawals().count(),
+        withdrawn + mp_unreach,
+        "withdrawals()"
+    );
     for n in u.announced().chain(u.withdrawals()) {
         black_box(n.to_string());
     }
@@ -353,3 +360,4 @@ pub fn exercise_update(u: &Update) {
         black_box(a.raw(ty));
     }
 }
+pub mod pipeline;

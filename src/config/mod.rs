@@ -1,7 +1,10 @@
 //! `config`: the TOML configuration — schema, validation with positions, and the resolved
 //! settings the rest of peerex reads. Never: applying a configuration.
 
+pub mod defaults;
+pub mod lists;
 mod model;
+mod policy;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -13,7 +16,12 @@ use toml::Spanned;
 
 use crate::wire::{Asn, Family, FamilySet};
 
+pub use lists::{AsnRange, PrefixRange};
 pub use model::{File, PeerEntry, PeerFields};
+pub use policy::{
+    ImportChecks, LengthRange, PeerPolicy, PolicyConfig, RpkiAction, RpkiConfig, Selector,
+    BUILTIN_ROLES, DEFAULT_ROLE,
+};
 
 /// A problem in a configuration file, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +147,10 @@ pub struct Config {
     pub source: PathBuf,
     pub server: ServerConfig,
     pub peers: Vec<PeerConfig>,
+    /// Roles, filters and the marketplace; `policy.peers[i]` belongs to `peers[i]`.
+    pub policy: PolicyConfig,
+    /// Where VRPs come from.
+    pub rpki: RpkiConfig,
 }
 
 impl Config {
@@ -277,9 +289,15 @@ impl Validator<'_> {
             listen,
             min_hold_time,
         };
+        let roles = self.roles(f);
+        let default_role = f.defaults.role.clone();
+        if let Some(r) = &default_role {
+            self.role_of(Some(r), &roles);
+        }
         let mut names: HashMap<String, ()> = HashMap::new();
         let mut addresses: HashMap<IpAddr, String> = HashMap::new();
         let mut peers = Vec::new();
+        let mut merged: Vec<(usize, PeerFields)> = Vec::new();
         for e in &f.peers {
             let name = e.name.get_ref().clone();
             if name.is_empty()
@@ -303,13 +321,54 @@ impl Validator<'_> {
                 );
             }
             let peer_asn = self.check_asn(&e.asn, "peer asn");
-            let fields = e.fields().or(&f.defaults);
+            // The peer's own settings, then its role's, then [defaults].
+            let role = match &e.role {
+                Some(r) => self.role_of(Some(r), &roles),
+                None => self.role_of(
+                    default_role
+                        .as_ref()
+                        .filter(|r| roles.contains(r.get_ref())),
+                    &roles,
+                ),
+            };
+            let role_fields = roles
+                .get(role)
+                .and_then(|name| f.roles.iter().find(|(k, _)| k.get_ref() == name))
+                .map(|(_, t)| t.get_ref().clone())
+                .unwrap_or_default();
+            let fields = e.fields().or(&role_fields).or(&f.defaults);
             peers.push(self.peer(e, name, peer_asn, address, &fields));
+            merged.push((role, fields));
         }
+        let index: HashMap<String, usize> = peers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.name.clone(), i))
+            .collect();
+        let base = path.parent().unwrap_or(Path::new("")).to_path_buf();
+        let mut cache = policy::FileCache::new();
+        let peer_policies = merged
+            .iter()
+            .map(|(role, fields)| {
+                self.peer_policy(fields, *role, &roles, &index, &base, &mut cache)
+            })
+            .collect();
+        let (bogon_prefixes, bogon_asns, transit_free_asns, rpki_communities) =
+            self.policy_lists(&f.policy);
+        let rpki = self.rpki(&f.rpki, &base);
         Config {
             source: path.to_path_buf(),
             server,
             peers,
+            policy: PolicyConfig {
+                roles,
+                bogon_prefixes,
+                bogon_asns,
+                transit_free_asns,
+                rpki_communities,
+                peers: peer_policies,
+            },
+            rpki,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The TOML schema as serde types. Unknown keys are errors; every field that semantic
 //! validation may complain about is `Spanned` so the complaint can name its line.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
 use serde::Deserialize;
@@ -15,6 +16,54 @@ pub struct File {
     pub defaults: PeerFields,
     #[serde(default, rename = "peer")]
     pub peers: Vec<PeerEntry>,
+    /// `[role.NAME]`: settings shared by the peers of a role (between `[defaults]` and the
+    /// peer's own). Declaring a table also declares a custom role.
+    #[serde(default, rename = "role")]
+    pub roles: BTreeMap<Spanned<String>, Spanned<PeerFields>>,
+    /// `[policy]`: server-wide filter lists and tagging.
+    #[serde(default)]
+    pub policy: PolicySection,
+    /// `[rpki]`: where validated ROA payloads come from.
+    #[serde(default)]
+    pub rpki: RpkiSection,
+}
+
+/// `[policy]`: lists every peer's import policy shares, and export tagging.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySection {
+    /// Replaces the built-in bogon prefix list (entries in prefix list syntax).
+    #[serde(default)]
+    pub bogon_prefixes: Option<Vec<Spanned<String>>>,
+    /// Replaces the built-in bogon ASN list (numbers, "AS" numbers or "A-B" ranges).
+    #[serde(default)]
+    pub bogon_asns: Option<Vec<Spanned<toml::Value>>>,
+    /// Replaces the built-in list of transit-free ASNs.
+    #[serde(default)]
+    pub transit_free_asns: Option<Vec<Spanned<toml::Value>>>,
+    /// Tag accepted routes with the RPKI state as large community `RS:1000:N` (1 valid, 2 not
+    /// found, 3 not checked, 4 invalid). Default false.
+    #[serde(default)]
+    pub rpki_communities: Option<bool>,
+}
+
+/// `[rpki]`: sources of validated ROA payloads; all of them are merged.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RpkiSection {
+    /// JSON VRP files (rpki-client, Routinator, StayRTR `{"roas": [...]}` format), relative to
+    /// the configuration file.
+    #[serde(default)]
+    pub vrp_files: Vec<Spanned<String>>,
+    /// Seconds between checks of the VRP files for changes (default 60).
+    #[serde(default)]
+    pub file_refresh: Option<Spanned<u32>>,
+    /// RPKI-to-router caches (RFC 8210) as "host:port".
+    #[serde(default)]
+    pub rtr: Vec<Spanned<String>>,
+    /// Seconds to wait before reconnecting to an RTR cache (default 30).
+    #[serde(default)]
+    pub rtr_retry: Option<Spanned<u32>>,
 }
 
 /// `[server]`: the route server itself.
@@ -109,4 +158,59 @@ peer_settings! {
     /// RFC 9687 send hold time in seconds (default: the larger of 8 minutes and twice the
     /// negotiated hold time).
     send_hold_time: Spanned<u32>,
+
+    // Policy: the marketplace.
+    /// The peer's role: "supplier", "member", "service" or a role declared with `[role.NAME]`
+    /// (default "member").
+    role: Spanned<String>,
+    /// Whose routes this peer receives: "all", "none", "role:NAME" or peer names (default by
+    /// role: suppliers receive from members and services, the others from all).
+    receive_from: Vec<Spanned<String>>,
+    /// Who receives this peer's routes, same syntax (default "all").
+    send_to: Vec<Spanned<String>>,
+    /// This peer accepts RFC 7999 blackhole routes from others (default true).
+    accept_blackholes: bool,
+
+    // Policy: import filters.
+    /// Allowed prefixes, inline (prefix list syntax, e.g. "10.1.0.0/16 le 24").
+    prefixes: Vec<Spanned<String>>,
+    /// Allowed prefixes from files (one entry per line), relative to the configuration file.
+    prefix_files: Vec<Spanned<String>>,
+    /// Allowed origin ASNs besides the peer's own (numbers, "AS" numbers or "A-B" ranges).
+    origin_asns: Vec<Spanned<toml::Value>>,
+    /// Further addresses NEXT_HOP may hold besides the peer's own address.
+    next_hops: Vec<Spanned<IpAddr>>,
+    /// Reject prefixes not in `prefixes`/`prefix_files` (when a list is given; default true).
+    check_prefixes: bool,
+    /// Reject origin ASNs not in `origin_asns` (when a list is given; default true).
+    check_origins: bool,
+    /// Reject paths whose first AS is not the peer's (default true).
+    check_first_as: bool,
+    /// Reject routes whose NEXT_HOP is not the peer's address or in `next_hops` (default true).
+    check_next_hop: bool,
+    /// Longest AS path accepted, in hops (default 64).
+    max_path_length: Spanned<u16>,
+    /// Reject paths with an AS_SET (default true).
+    reject_as_set: bool,
+    /// Reject paths with a private, reserved or documentation ASN (default true).
+    reject_bogon_asns: bool,
+    /// Reject bogon prefixes (default true).
+    reject_bogon_prefixes: bool,
+    /// Reject paths with a transit-free ASN behind the peer (default true).
+    reject_transit_free: bool,
+    /// Shortest and longest IPv4 prefix accepted (default 8 and 24; blackholes up to 32).
+    ipv4_min_length: Spanned<u8>,
+    ipv4_max_length: Spanned<u8>,
+    /// Shortest and longest IPv6 prefix accepted (default 12 and 48; blackholes up to 128).
+    ipv6_min_length: Spanned<u8>,
+    ipv6_max_length: Spanned<u8>,
+    /// RPKI origin validation (RFC 6811): "reject" invalid routes, "tag" them and accept, or
+    /// "off" (default "reject"; routes are "not checked" while no VRPs are loaded).
+    rpki: Spanned<String>,
+    /// The peer may send RFC 7999 BLACKHOLE routes (default false).
+    allow_blackhole: bool,
+    /// Honour RFC 8326 GRACEFUL_SHUTDOWN: LOCAL_PREF 0 (default true).
+    graceful_shutdown: bool,
+    /// LOCAL_PREF given to the peer's accepted routes (default 100).
+    local_pref: u32,
 }

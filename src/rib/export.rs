@@ -132,7 +132,7 @@ struct Variant {
 /// The attributes a client receives: what the source sent, with the route server invisible
 /// (RFC 7947): no AS prepended, NEXT_HOP and MED unchanged, no LOCAL_PREF, ORIGINATOR_ID or
 /// CLUSTER_LIST towards external clients; OTC added per RFC 9234 where roles are in use.
-pub(crate) fn export_attrs(
+pub fn export_attrs(
     ra: &RouteAttrs,
     family: Family,
     tx: &ParseCtx,

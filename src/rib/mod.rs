@@ -16,6 +16,7 @@ pub mod handle;
 pub mod outq;
 pub mod path;
 mod shard;
+pub mod sim;
 pub mod snapshot;
 
 pub use crate::policy::ClientSet;
@@ -23,6 +24,7 @@ pub use crate::policy::ExportRules;
 pub use api::{ClientInfo, ExportPolicy, RouteBatch, ShardCtl, ShardMsg};
 pub use attrs::RouteAttrs;
 pub use entry::PrefixEntry;
+pub use export::export_attrs;
 pub use handle::{shard_of, Rib};
 pub use outq::{OutItem, OutQueue};
 pub use path::{Path, PeerId, SelectCtx};

@@ -533,28 +533,37 @@ impl Peer {
             d.negotiated = Some(neg.clone());
             d.remote = Some(remote);
         });
-        // Graceful restart: stale paths from before are refreshed by this session, or dropped
-        // at once when the peer did not come back as a restarting GR speaker.
+        // Graceful restart (RFC 4724 §4.2): stale paths from before are kept only in the
+        // families the peer lists again with its forwarding state preserved (F bit); this
+        // session refreshes them and its End-of-RIB removes the rest. In every other family
+        // they go at once.
         if self.stale {
             let id = self.id;
-            match &neg.graceful_restart {
+            let kept = neg
+                .graceful_restart
+                .as_ref()
+                .map_or(FamilySet::EMPTY, |g| g.forwarding_preserved);
+            let dropped: Vec<Family> = Family::ALL
+                .into_iter()
+                .filter(|f| !kept.contains(*f))
+                .collect();
+            for &f in &dropped {
+                self.rib
+                    .broadcast(|| ShardMsg::EndOfRib {
+                        peer: id,
+                        family: f,
+                    })
+                    .await;
+            }
+            if !dropped.is_empty() {
+                info!(families = ?dropped, "graceful restart: forwarding state not preserved, stale routes removed");
+            }
+            if !kept.is_empty() {
                 // Stale paths wait for the peer's End-of-RIB, at most this long.
-                Some(_) => {
-                    let after = STALE_TIME;
-                    self.rib
-                        .broadcast(|| ShardMsg::StaleTimer { peer: id, after })
-                        .await;
-                }
-                None => {
-                    for f in Family::ALL {
-                        self.rib
-                            .broadcast(|| ShardMsg::EndOfRib {
-                                peer: id,
-                                family: f,
-                            })
-                            .await;
-                    }
-                }
+                let after = STALE_TIME;
+                self.rib
+                    .broadcast(|| ShardMsg::StaleTimer { peer: id, after })
+                    .await;
             }
             self.stale = false;
         }
@@ -769,8 +778,11 @@ impl Peer {
             }
         };
         info!(reason = %why, "session down");
+        // RFC 4724 §4.2: only the families the peer's capability listed are kept as stale.
         let stale_for = match (&gr, keep_stale) {
-            (Some(g), true) if self.cfg.graceful_restart => Some(g.restart_time),
+            (Some(g), true) if self.cfg.graceful_restart && !g.families.is_empty() => {
+                Some(g.restart_time)
+            }
             _ => None,
         };
         self.stale = stale_for.is_some();
@@ -781,6 +793,16 @@ impl Peer {
                 stale_for,
             })
             .await;
+        if let (Some(g), Some(_)) = (&gr, stale_for) {
+            for f in Family::ALL.into_iter().filter(|f| !g.families.contains(*f)) {
+                self.rib
+                    .broadcast(|| ShardMsg::EndOfRib {
+                        peer: id,
+                        family: f,
+                    })
+                    .await;
+            }
+        }
         self.status.update(|d| {
             d.since = None;
             d.last_error = Some(why);
@@ -899,11 +921,11 @@ async fn reader_loop(
                 }
                 let importer = Importer {
                     peer: id,
-                    rib: &rib,
+                    shards: rib.shards(),
                     families,
                     check_otc,
                 };
-                let applied = importer.apply(&u).await;
+                let applied = importer.apply(&rib, &u).await;
                 Counters::add(&status.counters.prefixes_announced_in, applied.announced);
                 Counters::add(&status.counters.prefixes_withdrawn_in, applied.withdrawn);
                 if let Some(f) = applied.end_of_rib {

@@ -1,6 +1,9 @@
 //! Turning one received UPDATE into RIB route batches: RFC 7606 treat-as-withdraw applied,
 //! next hops taken from NEXT_HOP or MP_REACH_NLRI, families the session did not negotiate
 //! ignored, the import verdict attached, and the prefixes split by owning shard.
+//!
+//! `plan` is synchronous and pure (it is also what the pipeline fuzz target and bench
+//! drive); `apply` sends the plan to the shards, waiting while they are full.
 
 use std::sync::Arc;
 
@@ -18,23 +21,18 @@ pub struct Applied {
 }
 
 /// The import side of one session.
-pub struct Importer<'a> {
+#[derive(Debug, Clone)]
+pub struct Importer {
     pub peer: PeerId,
-    pub rib: &'a Rib,
+    /// How many shards prefixes are split over.
+    pub shards: usize,
     /// Families negotiated and not disabled.
     pub families: FamilySet,
     /// RFC 9234 roles are in use: a route carrying OTC from an RS-client is a leak.
     pub check_otc: bool,
 }
 
-/// Route changes of one family bound for one shard.
-#[derive(Default)]
-struct Batch {
-    announce: Vec<Nlri>,
-    withdraw: Vec<Nlri>,
-}
-
-impl Importer<'_> {
+impl Importer {
     /// The verdict for attributes the peer sent (import policy).
     fn verdict(&self, ra: &RouteAttrs) -> Verdict {
         let mut rejects = RejectSet::EMPTY;
@@ -48,112 +46,118 @@ impl Importer<'_> {
         }
     }
 
-    /// Sends the UPDATE's changes to the shards (waiting while they are full).
-    pub async fn apply(&self, u: &Update) -> Applied {
-        let mut out = Applied::default();
-        if let Some(eor) = u.end_of_rib() {
-            out.end_of_rib = eor.family().filter(|f| self.families.contains(*f));
-            return out;
-        }
-        let shards = self.rib.shards();
-        // Withdrawals first (classic field and MP_UNREACH_NLRI).
-        let mut withdraw: Vec<(Family, Vec<Vec<Nlri>>)> = Vec::new();
-        let mut add_withdraw = |n: Nlri| {
-            let f = n.prefix.family();
-            if !self.families.contains(f) {
-                return false;
-            }
-            let i = shard_of(&n.prefix, shards);
-            let slot = match withdraw.iter_mut().position(|(g, _)| *g == f) {
-                Some(p) => p,
-                None => {
-                    withdraw.push((f, vec![Vec::new(); shards]));
-                    withdraw.len() - 1
-                }
-            };
-            if let Some(v) = withdraw.get_mut(slot).and_then(|(_, s)| s.get_mut(i)) {
+    /// Splits `list` by shard into batches of `family` with `attrs`.
+    fn batches(
+        &self,
+        family: Family,
+        attrs: Option<Arc<RouteAttrs>>,
+        verdict: Verdict,
+        list: Vec<Nlri>,
+        withdraw: bool,
+        out: &mut Vec<(usize, RouteBatch)>,
+    ) {
+        let mut per: Vec<Vec<Nlri>> = vec![Vec::new(); self.shards.max(1)];
+        for n in list {
+            if let Some(v) = per.get_mut(shard_of(&n.prefix, self.shards)) {
                 v.push(n);
             }
-            true
-        };
-        for n in u.withdrawals() {
-            if add_withdraw(n) {
-                out.withdrawn += 1;
+        }
+        for (i, v) in per.into_iter().enumerate() {
+            if v.is_empty() {
+                continue;
             }
+            let (announce, withdraw) = if withdraw {
+                (Vec::new(), v)
+            } else {
+                (v, Vec::new())
+            };
+            out.push((
+                i,
+                RouteBatch {
+                    peer: self.peer,
+                    family,
+                    attrs: attrs.clone(),
+                    verdict,
+                    announce,
+                    withdraw,
+                },
+            ));
+        }
+    }
+
+    /// What the UPDATE changes, as batches per shard (withdrawals before announcements).
+    pub fn plan(&self, u: &Update) -> (Applied, Vec<(usize, RouteBatch)>) {
+        let mut out = Applied::default();
+        let mut batches = Vec::new();
+        if let Some(eor) = u.end_of_rib() {
+            out.end_of_rib = eor.family().filter(|f| self.families.contains(*f));
+            return (out, batches);
         }
         let taw = u.treat_as_withdraw();
-        // Announcements: the classic NLRI field with NEXT_HOP, then MP_REACH_NLRI.
+        let mut withdraw: [Vec<Nlri>; 2] = [Vec::new(), Vec::new()];
+        let slot = |f: Family| match f {
+            Family::Ipv4Unicast => 0,
+            Family::Ipv6Unicast => 1,
+        };
+        for n in u.withdrawals() {
+            let f = n.prefix.family();
+            if self.families.contains(f) {
+                if let Some(v) = withdraw.get_mut(slot(f)) {
+                    v.push(n);
+                }
+            }
+        }
+        // Announcements: the NLRI field with NEXT_HOP, and MP_REACH_NLRI with its next hop.
         let a = u.attrs();
-        let mut groups: Vec<(Family, Arc<RouteAttrs>, Vec<Nlri>)> = Vec::new();
-        let mut attrs_owned = None;
-        let mut announce =
-            |family: Family, nh: Option<MpNextHop>, list: &mut dyn Iterator<Item = Nlri>| {
-                let list: Vec<Nlri> = list.collect();
-                if list.is_empty() || !self.families.contains(family) {
-                    return 0;
+        let mut owned = None;
+        let mut announce: Vec<(Family, Arc<RouteAttrs>, Vec<Nlri>)> = Vec::new();
+        let mut reach = |family: Family, nh: Option<MpNextHop>, list: Vec<Nlri>| {
+            if list.is_empty() || !self.families.contains(family) {
+                return;
+            }
+            if taw {
+                // RFC 7606: the prefixes are withdrawn instead.
+                if let Some(v) = withdraw.get_mut(slot(family)) {
+                    v.extend(list);
                 }
-                if taw {
-                    let n = list.len() as u64;
-                    for x in list {
-                        add_withdraw(x);
-                    }
-                    return n;
-                }
-                let Some(nh) = nh else { return 0 };
-                let pa = attrs_owned.get_or_insert_with(|| a.to_owned()).clone();
-                groups.push((family, Arc::new(RouteAttrs::new(pa, nh)), list));
-                0
-            };
-        let classic_nh = a.next_hop().map(MpNextHop::V4);
-        let withdrawn_by_taw = announce(Family::Ipv4Unicast, classic_nh, &mut u.nlri());
-        let mut mp_taw = 0;
+                return;
+            }
+            let Some(nh) = nh else { return };
+            let pa = owned.get_or_insert_with(|| a.to_owned()).clone();
+            announce.push((family, Arc::new(RouteAttrs::new(pa, nh)), list));
+        };
+        reach(
+            Family::Ipv4Unicast,
+            a.next_hop().map(MpNextHop::V4),
+            u.nlri().collect(),
+        );
         if let Some(m) = u.mp_reach() {
             if let Some(f) = m.family() {
-                mp_taw = announce(f, m.next_hop(), &mut m.nlri());
+                reach(f, m.next_hop(), m.nlri().collect());
             }
         }
-        out.withdrawn += withdrawn_by_taw + mp_taw;
-        // Send, shard by shard.
-        for (family, per_shard) in withdraw {
-            for (i, list) in per_shard.into_iter().enumerate() {
-                if list.is_empty() {
-                    continue;
-                }
-                let batch = RouteBatch {
-                    peer: self.peer,
-                    family,
-                    attrs: None,
-                    verdict: Verdict::ACCEPT,
-                    announce: Vec::new(),
-                    withdraw: list,
-                };
-                self.rib.send(i, ShardMsg::Routes(batch)).await;
-            }
+        for f in Family::ALL {
+            let list = withdraw
+                .get_mut(slot(f))
+                .map(std::mem::take)
+                .unwrap_or_default();
+            out.withdrawn += list.len() as u64;
+            self.batches(f, None, Verdict::ACCEPT, list, true, &mut batches);
         }
-        for (family, attrs, list) in groups {
+        for (family, attrs, list) in announce {
             out.announced += list.len() as u64;
             let verdict = self.verdict(&attrs);
-            let mut per_shard: Vec<Batch> = (0..shards).map(|_| Batch::default()).collect();
-            for n in list {
-                if let Some(b) = per_shard.get_mut(shard_of(&n.prefix, shards)) {
-                    b.announce.push(n);
-                }
-            }
-            for (i, b) in per_shard.into_iter().enumerate() {
-                if b.announce.is_empty() && b.withdraw.is_empty() {
-                    continue;
-                }
-                let batch = RouteBatch {
-                    peer: self.peer,
-                    family,
-                    attrs: Some(attrs.clone()),
-                    verdict,
-                    announce: b.announce,
-                    withdraw: b.withdraw,
-                };
-                self.rib.send(i, ShardMsg::Routes(batch)).await;
-            }
+            self.batches(family, Some(attrs), verdict, list, false, &mut batches);
         }
-        out
+        (out, batches)
+    }
+
+    /// Sends the UPDATE's changes to the shards (waiting while they are full).
+    pub async fn apply(&self, rib: &Rib, u: &Update) -> Applied {
+        let (applied, batches) = self.plan(u);
+        for (shard, b) in batches {
+            rib.send(shard, ShardMsg::Routes(b)).await;
+        }
+        applied
     }
 }
