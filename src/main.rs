@@ -9,6 +9,11 @@ use peerex::config::Config;
 use peerex::server::Server;
 use peerex::wire::{header, Family, FamilySet, Message, ParseCtx};
 
+/// mimalloc: the RIB allocates and frees many small objects from several threads; glibc's
+/// allocator spent a quarter of the update path in its own bookkeeping (benches/rib.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "peerex",

@@ -22,8 +22,20 @@ impl std::fmt::Display for PeerId {
 pub const MAX_PEERS: usize = 4096;
 const WORDS: usize = MAX_PEERS / 64;
 
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ClientSet([u64; WORDS]);
+
+impl std::hash::Hash for ClientSet {
+    /// Hashes the non-empty words with their positions (most sets are sparse).
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        for (i, w) in self.0.iter().enumerate() {
+            if *w != 0 {
+                state.write_usize(i);
+                state.write_u64(*w);
+            }
+        }
+    }
+}
 
 impl Default for ClientSet {
     fn default() -> Self {
@@ -73,6 +85,15 @@ impl ClientSet {
 
     pub fn len(&self) -> usize {
         self.0.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    /// `self` plus `other`.
+    pub fn union(&self, other: &ClientSet) -> ClientSet {
+        let mut out = self.clone();
+        for (a, b) in out.0.iter_mut().zip(other.0.iter()) {
+            *a |= b;
+        }
+        out
     }
 
     /// `self` minus `other`.

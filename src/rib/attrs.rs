@@ -50,7 +50,7 @@ impl RouteAttrs {
             }
             None => (0, None, None),
         };
-        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let mut h = super::fxhash::FxHasher::default();
         attrs.hash(&mut h);
         next_hop.hash(&mut h);
         RouteAttrs {

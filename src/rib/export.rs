@@ -26,7 +26,7 @@ use super::shard::{Class, Client, Shard};
 use crate::policy::ClientSet;
 use crate::policy::ExportRules;
 use crate::wire::update::{pack_announce, pack_withdraw};
-use crate::wire::{Asn, Family, MpNextHop, Nlri, ParseCtx, PathAttributes, Prefix};
+use crate::wire::{Asn, Family, MpNextHop, Nlri, Overrides, ParseCtx, PathAttributes, Prefix};
 
 /// Prefixes a refill step handles for one client before giving others a turn.
 const REFILL_CHUNK: usize = 512;
@@ -75,7 +75,7 @@ pub(crate) fn client_paths<'p>(
 /// ADD-PATH, recipients).
 #[derive(Default)]
 pub(crate) struct Groups {
-    map: HashMap<GroupKey, Group>,
+    map: HashMap<GroupKey, Group, super::fxhash::FxBuild>,
 }
 
 #[derive(PartialEq, Eq, Hash)]
@@ -129,9 +129,28 @@ struct Variant {
     add_otc: bool,
 }
 
-/// The attributes a client receives: what the source sent, with the route server invisible
-/// (RFC 7947): no AS prepended, NEXT_HOP and MED unchanged, no LOCAL_PREF, ORIGINATOR_ID or
-/// CLUSTER_LIST towards external clients; OTC added per RFC 9234 where roles are in use.
+/// What changes between the attributes a peer sent and those a client receives: the route
+/// server stays invisible (RFC 7947) — no AS prepended, NEXT_HOP and MED unchanged — but no
+/// LOCAL_PREF, ORIGINATOR_ID or CLUSTER_LIST go to external clients, and OTC is added per
+/// RFC 9234 where roles are in use.
+fn export_overrides(
+    ra: &RouteAttrs,
+    family: Family,
+    tx: &ParseCtx,
+    add_otc: bool,
+    local_asn: Asn,
+) -> Overrides {
+    Overrides {
+        next_hop: Some(match (family, &ra.next_hop) {
+            (Family::Ipv4Unicast, MpNextHop::V4(v4)) => Some(*v4),
+            _ => None,
+        }),
+        strip_internal: tx.ebgp,
+        otc_if_absent: add_otc.then_some(local_asn),
+    }
+}
+
+/// The attributes a client receives, as an owned set (what export encodes without copying).
 pub fn export_attrs(
     ra: &RouteAttrs,
     family: Family,
@@ -139,19 +158,15 @@ pub fn export_attrs(
     add_otc: bool,
     local_asn: Asn,
 ) -> PathAttributes {
+    let o = export_overrides(ra, family, tx, add_otc, local_asn);
     let mut a = ra.attrs.clone();
-    if tx.ebgp {
+    if o.strip_internal {
         a.local_pref = None;
         a.originator_id = None;
         a.cluster_list.clear();
     }
-    if add_otc && a.otc.is_none() {
-        a.otc = Some(local_asn);
-    }
-    a.next_hop = match (family, &ra.next_hop) {
-        (Family::Ipv4Unicast, MpNextHop::V4(v4)) => Some(*v4),
-        _ => None,
-    };
+    a.otc = a.otc.or(o.otc_if_absent);
+    a.next_hop = o.next_hop.flatten();
     a
 }
 
@@ -168,13 +183,13 @@ fn encode(
             pack_withdraw(&v.tx, family, nlri, &mut out).ok()?;
         }
         Some(ra) => {
-            let pa = export_attrs(ra, family, &v.tx, v.add_otc, local_asn);
-            if family == Family::Ipv4Unicast && pa.next_hop.is_none() {
+            let o = export_overrides(ra, family, &v.tx, v.add_otc, local_asn);
+            if family == Family::Ipv4Unicast && o.next_hop == Some(None) {
                 tracing::warn!(%family, "route without an IPv4 next hop not exported");
                 return None;
             }
             let mut enc = BytesMut::new();
-            pa.encode(&v.tx, &mut enc);
+            ra.attrs.encode_with(&v.tx, &o, &mut enc);
             if let Err(e) = pack_announce(&v.tx, family, &enc, &ra.next_hop, nlri, &mut out) {
                 tracing::warn!(%family, error = %e, "route not exported");
                 return None;
@@ -184,7 +199,16 @@ fn encode(
     Some(out.freeze())
 }
 
-impl Shard {
+/// The parts of a shard export decisions read (borrowed apart from the table so a prefix
+/// entry can be changed in place between the "before" and "after" computations).
+pub(crate) struct ExportView<'a> {
+    pub classes: &'a [Class],
+    pub clients: &'a [Option<Client>],
+    /// ADD-PATH clients of the family.
+    pub add_path: &'a [PeerId],
+}
+
+impl ExportView<'_> {
     pub(crate) fn outcomes(
         &self,
         family: Family,
@@ -196,7 +220,7 @@ impl Shard {
             .classes
             .iter()
             .map(|class: &Class| {
-                if class.members.get(family).is_empty() {
+                if !*class.active.get(family) {
                     None
                 } else {
                     choose(&entry.paths, ctx, |p| class.rules.accepts(p.peer)).cloned()
@@ -212,10 +236,10 @@ impl Shard {
             }
         }
         let mut add_path = SmallVec::new();
-        for c in self.clients.iter().flatten() {
-            if c.info.families.contains(family) && c.add_path(family) {
+        for p in self.add_path {
+            if let Some(Some(c)) = self.clients.get(p.index()) {
                 let paths = client_paths(entry, c, ctx).into_iter().cloned().collect();
-                add_path.push((c.info.peer, paths));
+                add_path.push((*p, paths));
             }
         }
         Outcomes {
@@ -224,7 +248,9 @@ impl Shard {
             add_path,
         }
     }
+}
 
+impl Shard {
     /// Files what changed for `prefix` between `before` and `after` into export groups.
     pub(crate) fn export_change(
         &mut self,
@@ -275,8 +301,8 @@ impl Shard {
     /// Encodes and queues every pending group.
     pub(crate) fn flush(&mut self) {
         let local_asn = self.policy.local_asn;
-        let groups = std::mem::take(&mut self.groups.map);
-        for (key, group) in groups {
+        let mut groups = std::mem::take(&mut self.groups.map);
+        for (key, group) in groups.drain() {
             let mut variants: SmallVec<[(Variant, SmallVec<[PeerId; 8]>); 2]> = SmallVec::new();
             for c in key.mask.iter() {
                 let Some(Some(client)) = self.clients.get_mut(c.index()) else {
@@ -311,6 +337,8 @@ impl Shard {
                 }
             }
         }
+        // Keep the map's allocation for the next batch.
+        self.groups.map = groups;
     }
 
     /// One step of refilling the first client waiting for it: dirty prefixes first, then its

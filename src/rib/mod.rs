@@ -12,6 +12,7 @@ pub mod attrs;
 pub mod counters;
 pub mod entry;
 mod export;
+mod fxhash;
 pub mod handle;
 pub mod outq;
 pub mod path;

@@ -15,7 +15,7 @@ use super::api::{ClientInfo, ExportPolicy, RouteBatch, ShardCtl, ShardMsg};
 use super::attrs::Interner;
 use super::counters::RibCounters;
 use super::entry::PrefixEntry;
-use super::export::Groups;
+use super::export::{ExportView, Groups};
 use super::path::{Path, PeerId, SelectCtx};
 use super::snapshot::ShardSnapshot;
 use crate::policy::ClientSet;
@@ -71,6 +71,8 @@ pub(crate) struct Class {
     pub rules: ExportRules,
     /// Established non-ADD-PATH members per family.
     pub members: ByFamily<ClientSet>,
+    /// Whether `members` of the family is non-empty.
+    pub active: ByFamily<bool>,
 }
 
 pub struct Shard {
@@ -79,6 +81,8 @@ pub struct Shard {
     pub(crate) interner: Interner,
     pub(crate) clients: Vec<Option<Client>>,
     pub(crate) classes: Vec<Class>,
+    /// ADD-PATH clients per family.
+    pub(crate) add_path_clients: ByFamily<Vec<PeerId>>,
     pub(crate) policy: Arc<ExportPolicy>,
     pub(crate) peer_addrs: Arc<Vec<IpAddr>>,
     pub(crate) groups: Groups,
@@ -106,6 +110,7 @@ impl Shard {
             interner: Interner::default(),
             clients: Vec::new(),
             classes: Vec::new(),
+            add_path_clients: ByFamily::default(),
             policy,
             peer_addrs: Arc::new(Vec::new()),
             groups: Groups::default(),
@@ -234,7 +239,9 @@ impl Shard {
         } = b;
         for n in withdraw {
             let rx_id = n.path_id.map_or(0, |i| i.0);
-            self.change(family, n.prefix, peer, rx_id, |e, _| e.remove(peer, rx_id));
+            self.change(family, n.prefix, peer, rx_id, false, |e, _| {
+                e.remove(peer, rx_id)
+            });
         }
         let Some(attrs) = attrs else { return };
         if announce.is_empty() {
@@ -253,7 +260,9 @@ impl Shard {
                 tx_id: 0,
                 stale: false,
             };
-            self.change(family, n.prefix, peer, rx_id, |e, ctx| e.upsert(path, ctx));
+            self.change(family, n.prefix, peer, rx_id, true, |e, ctx| {
+                e.upsert(path, ctx)
+            });
         }
     }
 
@@ -264,7 +273,7 @@ impl Shard {
             .map_or(0, |c| c.info.router_id)
     }
 
-    /// Applies `f` to the entry of `prefix` (creating it if needed) and exports the
+    /// Applies `f` to the entry of `prefix` (creating it when `creates`) and exports the
     /// consequences. `f` returns the path it removed or replaced, if any.
     pub(crate) fn change(
         &mut self,
@@ -272,42 +281,49 @@ impl Shard {
         prefix: Prefix,
         peer: PeerId,
         rx_id: u32,
+        creates: bool,
         f: impl FnOnce(&mut PrefixEntry, &SelectCtx<'_>) -> Option<Path>,
     ) {
-        let (always, addrs) = self.select_ctx();
+        let addrs = self.peer_addrs.clone();
         let ctx = SelectCtx {
-            always_compare_med: always,
+            always_compare_med: self.policy.always_compare_med,
             peer_addrs: &addrs,
         };
-        let empty = PrefixEntry::default();
-        let mut mentioned: smallvec::SmallVec<[PeerId; 8]> = smallvec::SmallVec::new();
-        mentioned.push(peer);
-        let before = {
-            let e = self.table.get(&prefix).map_or(&empty, |a| &**a);
-            for p in &e.paths {
-                if !mentioned.contains(&p.peer) {
-                    mentioned.push(p.peer);
-                }
-            }
-            self.outcomes(family, e, &mentioned, &ctx)
+        let Shard {
+            table,
+            classes,
+            clients,
+            add_path_clients,
+            ..
+        } = self;
+        let view = ExportView {
+            classes,
+            clients,
+            add_path: add_path_clients.get(family),
         };
-        let entry = match self.table.get_mut(&prefix) {
+        let entry = match table.get_mut(&prefix) {
             Some(e) => Arc::make_mut(e),
-            None => {
-                self.table.insert(prefix, Arc::new(PrefixEntry::default()));
-                match self.table.get_mut(&prefix) {
+            None if creates => {
+                table.insert(prefix, Arc::new(PrefixEntry::default()));
+                match table.get_mut(&prefix) {
                     Some(e) => Arc::make_mut(e),
                     None => return,
                 }
             }
+            None => return,
         };
+        let mut mentioned: smallvec::SmallVec<[PeerId; 8]> = smallvec::SmallVec::new();
+        mentioned.push(peer);
+        for p in &entry.paths {
+            if !mentioned.contains(&p.peer) {
+                mentioned.push(p.peer);
+            }
+        }
+        let before = view.outcomes(family, entry, &mentioned, &ctx);
         let old = f(entry, &ctx);
         let now = entry.find(peer, rx_id).map(|p| p.accepted());
+        let after = view.outcomes(family, entry, &mentioned, &ctx);
         let empty_now = entry.is_empty();
-        let after = {
-            let e = self.table.get(&prefix).map_or(&empty, |a| &**a);
-            self.outcomes(family, e, &mentioned, &ctx)
-        };
         self.counters
             .adjust(peer, family, old.as_ref().map(|o| o.accepted()), now);
         if empty_now {
@@ -428,7 +444,7 @@ impl Shard {
             })
             .collect();
         for (prefix, rx_id) in victims {
-            self.change(prefix.family(), prefix, peer, rx_id, |e, _| {
+            self.change(prefix.family(), prefix, peer, rx_id, false, |e, _| {
                 e.remove(peer, rx_id)
             });
         }
@@ -475,6 +491,7 @@ impl Shard {
                     classes.push(Class {
                         rules: c.rules.clone(),
                         members: ByFamily::default(),
+                        active: ByFamily::default(),
                     });
                     classes.len() - 1
                 }
@@ -484,11 +501,21 @@ impl Shard {
                 if c.info.families.contains(f) && !c.info.tx.add_path_for(f) {
                     if let Some(class) = classes.get_mut(i) {
                         class.members.get_mut(f).insert(c.info.peer);
+                        *class.active.get_mut(f) = true;
                     }
                 }
             }
         }
         self.classes = classes;
+        let mut ap: ByFamily<Vec<PeerId>> = ByFamily::default();
+        for c in self.clients.iter().flatten() {
+            for f in Family::ALL {
+                if c.info.families.contains(f) && c.info.tx.add_path_for(f) {
+                    ap.get_mut(f).push(c.info.peer);
+                }
+            }
+        }
+        self.add_path_clients = ap;
     }
 
     /// Publishes the table for readers (O(1): the map is persistent).

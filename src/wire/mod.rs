@@ -45,7 +45,7 @@ pub use attr::mp_reach::{MpNextHop, MpReach};
 pub use attr::mp_unreach::MpUnreach;
 pub use attr::origin::Origin;
 pub use attr::unknown::RawAttr;
-pub use attr::{Attrs, PathAttributes};
+pub use attr::{Attrs, Overrides, PathAttributes};
 pub use capability::Capability;
 pub use ctx::ParseCtx;
 pub use error::{Action, DecodeError, Fault, IssueLog, UpdateIssue};

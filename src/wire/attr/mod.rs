@@ -30,7 +30,7 @@ use bytes::{BufMut, BytesMut};
 use super::error::{Action, Fault};
 
 pub(crate) use scan::{scan, AttrIndex, MpInfo};
-pub use set::PathAttributes;
+pub use set::{Overrides, PathAttributes};
 pub use view::Attrs;
 
 /// Attribute type codes (IANA "BGP Path Attributes").

@@ -15,6 +15,17 @@ use super::{atomic_aggregate, cluster_list, local_pref, med, next_hop, originato
 use crate::wire::ctx::ParseCtx;
 use crate::wire::types::Asn;
 
+/// Changes applied while encoding (see [`PathAttributes::encode_with`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// Replace NEXT_HOP (`Some(None)` leaves it out).
+    pub next_hop: Option<Option<Ipv4Addr>>,
+    /// Leave out LOCAL_PREF, ORIGINATOR_ID and CLUSTER_LIST (towards external peers).
+    pub strip_internal: bool,
+    /// Add OTC with this ASN when the set has none (RFC 9234).
+    pub otc_if_absent: Option<Asn>,
+}
+
 /// Every path attribute except MP_REACH_NLRI / MP_UNREACH_NLRI, owned. The AS path and
 /// aggregator always hold 4-octet ASNs; the encoder writes AS4_PATH / AS4_AGGREGATOR when a
 /// 2-octet session needs them. Empty lists mean the attribute is absent.
@@ -41,6 +52,12 @@ impl PathAttributes {
     /// Appends every attribute in ascending type order (RFC 4271 §5 recommends it). MP
     /// attributes are the caller's: they go first (RFC 7606 §5.1).
     pub fn encode(&self, ctx: &ParseCtx, out: &mut BytesMut) {
+        self.encode_with(ctx, &Overrides::default(), out);
+    }
+
+    /// As [`PathAttributes::encode`], with the changes of `o` applied on the way (so an
+    /// exporter needs no modified copy).
+    pub fn encode_with(&self, ctx: &ParseCtx, o: &Overrides, out: &mut BytesMut) {
         let mut unknown = self.unknown.iter().peekable();
         let mut flush_unknown_below = |ty: u8, out: &mut BytesMut| {
             while let Some(u) = unknown.next_if(|u| u.type_code < ty) {
@@ -53,13 +70,13 @@ impl PathAttributes {
         if let Some(p) = &self.as_path {
             as_path::emit(out, p, ctx.four_octet_as);
         }
-        if let Some(nh) = self.next_hop {
+        if let Some(nh) = o.next_hop.unwrap_or(self.next_hop) {
             next_hop::emit(out, nh);
         }
         if let Some(m) = self.med {
             med::emit(out, m);
         }
-        if let Some(lp) = self.local_pref {
+        if let Some(lp) = self.local_pref.filter(|_| !o.strip_internal) {
             local_pref::emit(out, lp);
         }
         if self.atomic_aggregate {
@@ -72,10 +89,10 @@ impl PathAttributes {
         if !self.communities.is_empty() {
             communities::emit(out, &self.communities);
         }
-        if let Some(id) = self.originator_id {
+        if let Some(id) = self.originator_id.filter(|_| !o.strip_internal) {
             originator_id::emit(out, id);
         }
-        if !self.cluster_list.is_empty() {
+        if !self.cluster_list.is_empty() && !o.strip_internal {
             cluster_list::emit(out, &self.cluster_list);
         }
         flush_unknown_below(16, out);
@@ -87,7 +104,7 @@ impl PathAttributes {
             large_communities::emit(out, &self.large_communities);
         }
         flush_unknown_below(35, out);
-        if let Some(asn) = self.otc {
+        if let Some(asn) = self.otc.or(o.otc_if_absent) {
             otc::emit(out, asn);
         }
         flush_unknown_below(255, out);
