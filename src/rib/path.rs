@@ -31,6 +31,8 @@ pub struct Path {
     pub tx_id: u16,
     /// Kept through the peer's graceful restart (RFC 4724), waiting to be refreshed.
     pub stale: bool,
+    /// When the path was received (seconds since the Unix epoch).
+    pub since: u32,
 }
 
 impl Path {
@@ -177,6 +179,7 @@ pub(crate) mod tests {
             verdict: Verdict::ACCEPT,
             tx_id: peer as u16,
             stale: false,
+            since: 0,
         }
     }
 

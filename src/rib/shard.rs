@@ -75,6 +75,13 @@ pub(crate) struct Class {
     pub active: ByFamily<bool>,
 }
 
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub(crate) fn unix_now() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs().min(u64::from(u32::MAX)) as u32)
+}
+
 pub struct Shard {
     pub(crate) index: usize,
     pub(crate) table: OrdMap<Prefix, Arc<PrefixEntry>>,
@@ -249,6 +256,7 @@ impl Shard {
         }
         let attrs = self.interner.intern(attrs);
         let router_id = self.router_id(peer);
+        let now = unix_now();
         for n in announce {
             let rx_id = n.path_id.map_or(0, |i| i.0);
             let path = Path {
@@ -259,6 +267,7 @@ impl Shard {
                 verdict,
                 tx_id: 0,
                 stale: false,
+                since: now,
             };
             self.change(family, n.prefix, peer, rx_id, true, |e, ctx| {
                 e.upsert(path, ctx)
