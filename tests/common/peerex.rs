@@ -83,7 +83,9 @@ impl Peerex {
             .arg("--config")
             .arg(&config)
             .arg("--log-level")
-            .arg(std::env::var("PEEREX_TEST_LOG").unwrap_or_else(|_| "peerex=debug,info".into()));
+            .arg(std::env::var("PEEREX_TEST_LOG").unwrap_or_else(|_| "peerex=debug,info".into()))
+            // Plain text: the log is a file that tests search and print.
+            .env("NO_COLOR", "1");
         let proc = Proc::spawn("peerex", cmd, &log, dir.path())?;
         let p = Peerex {
             proc,
