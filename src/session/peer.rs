@@ -647,6 +647,7 @@ impl Peer {
                         break End::Sent(Notification::max_prefixes(f.afi_safi(), mp.limit));
                     }
                     Some(Event::Refresh(f)) => {
+                        info!(family = %f, enhanced = neg.enhanced_route_refresh, "route refresh requested by the peer; sending the table again");
                         if neg.enhanced_route_refresh {
                             let mut b = BytesMut::new();
                             RouteRefresh { afi_safi: f.afi_safi(), kind: RefreshKind::Begin }.encode(&mut b);
