@@ -85,8 +85,10 @@ fn decode(ctx: &ParseCtx, files: &[PathBuf]) -> Result<(), String> {
 fn init_logs(filter: &str, json: bool) -> Result<(), String> {
     let filter =
         tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| format!("log filter: {e}"))?;
+    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let r = if json {
         builder.json().try_init()
