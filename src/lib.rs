@@ -15,6 +15,8 @@
 )]
 
 pub mod config;
+pub mod control;
+pub mod lg;
 pub mod policy;
 pub mod rib;
 pub mod server;

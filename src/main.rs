@@ -37,6 +37,20 @@ enum Command {
         /// Log as JSON lines instead of text.
         #[arg(long)]
         log_json: bool,
+        /// The control socket (overrides the configuration's [control] socket).
+        #[arg(long)]
+        control_socket: Option<PathBuf>,
+    },
+    /// Talk to a running server through its control socket.
+    Ctl {
+        /// The control socket.
+        #[arg(long, short, default_value = DEFAULT_SOCKET, env = "PEEREX_SOCKET")]
+        socket: PathBuf,
+        /// Print the raw JSON answer.
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        what: CtlCommand,
     },
     /// Validate a configuration file without starting anything.
     Check {
@@ -59,6 +73,138 @@ enum Command {
         ibgp: bool,
         files: Vec<PathBuf>,
     },
+}
+
+const DEFAULT_SOCKET: &str = "/run/peerex/peerex.sock";
+
+#[derive(Subcommand)]
+enum CtlCommand {
+    /// Server facts and totals.
+    Status,
+    /// Every peer with its state and counters.
+    Peers,
+    /// One peer's details, or an action on it.
+    Peer {
+        name: String,
+        #[arg(value_enum)]
+        action: Option<CtlPeerAction>,
+        /// Shutdown communication sent with disable/reset (RFC 9003).
+        #[arg(long, short)]
+        message: Option<String>,
+    },
+    /// Routes: of a prefix (longest match, or --exact), from a peer (--peer, --filtered for
+    /// rejected ones with reasons), or what a client receives (--to).
+    Routes {
+        prefix: Option<String>,
+        #[arg(long)]
+        exact: bool,
+        #[arg(long)]
+        peer: Option<String>,
+        #[arg(long)]
+        filtered: bool,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Read the configuration file again and apply what changed.
+    Reload {
+        /// Apply nothing; show what would change.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Dump the table.
+    Dump {
+        #[command(subcommand)]
+        what: DumpWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum DumpWhat {
+    /// An MRT TABLE_DUMP_V2 file (RFC 6396), readable by bgpdump.
+    Mrt { file: PathBuf },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CtlPeerAction {
+    Disable,
+    Enable,
+    Reset,
+    Refresh,
+}
+
+fn ctl(socket: PathBuf, json: bool, what: CtlCommand) -> Result<(), String> {
+    use peerex::control::{PeerAction, Request};
+    let req = match what {
+        CtlCommand::Status => Request::Status,
+        CtlCommand::Peers => Request::Peers,
+        CtlCommand::Peer {
+            name, action: None, ..
+        } => Request::Peer { name },
+        CtlCommand::Peer {
+            name,
+            action: Some(a),
+            message,
+        } => Request::PeerAction {
+            name,
+            action: match a {
+                CtlPeerAction::Disable => PeerAction::Disable,
+                CtlPeerAction::Enable => PeerAction::Enable,
+                CtlPeerAction::Reset => PeerAction::Reset,
+                CtlPeerAction::Refresh => PeerAction::Refresh,
+            },
+            message,
+        },
+        CtlCommand::Routes {
+            prefix,
+            exact,
+            peer,
+            filtered,
+            to,
+            offset,
+            limit,
+        } => Request::Routes {
+            prefix,
+            exact,
+            peer,
+            filtered,
+            to,
+            offset,
+            limit,
+        },
+        CtlCommand::Reload { dry_run } => Request::Reload { dry_run },
+        CtlCommand::Dump {
+            what: DumpWhat::Mrt { file },
+        } => {
+            // The server writes the file: make a relative path the caller's.
+            let file = std::env::current_dir()
+                .map(|d| d.join(&file))
+                .unwrap_or(file);
+            Request::DumpMrt {
+                file: file.display().to_string(),
+            }
+        }
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let resp = rt.block_on(peerex::control::client::request(&socket, &req))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&resp).map_err(|e| e.to_string())?
+        );
+    } else if let Some(v) = &resp.result {
+        println!("{}", peerex::control::render::render(&req, v));
+    }
+    match resp.error {
+        Some(e) if !resp.ok => Err(e),
+        _ => Ok(()),
+    }
 }
 
 fn decode(ctx: &ParseCtx, files: &[PathBuf]) -> Result<(), String> {
@@ -98,7 +244,12 @@ fn init_logs(filter: &str, json: bool) -> Result<(), String> {
     r.map_err(|e| format!("logging: {e}"))
 }
 
-fn run(config: PathBuf, log_level: &str, log_json: bool) -> Result<(), String> {
+fn run(
+    config: PathBuf,
+    log_level: &str,
+    log_json: bool,
+    control: Option<PathBuf>,
+) -> Result<(), String> {
     init_logs(log_level, log_json)?;
     let cfg = Config::load(&config).map_err(|e| e.to_string())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -107,7 +258,11 @@ fn run(config: PathBuf, log_level: &str, log_json: bool) -> Result<(), String> {
         .build()
         .map_err(|e| format!("runtime: {e}"))?;
     rt.block_on(async move {
+        let socket = control.unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET));
         let server = Server::start(cfg).await.map_err(|e| format!("cannot start: {e}"))?;
+        let listener = peerex::control::socket::bind(&socket, 0o600, None)
+            .map_err(|e| format!("control socket {}: {e}", socket.display()))?;
+        let control_task = tokio::spawn(peerex::control::socket::serve(listener, server.shared.clone()));
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
         let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
@@ -119,6 +274,8 @@ fn run(config: PathBuf, log_level: &str, log_json: bool) -> Result<(), String> {
                 _ = hup.recv() => tracing::warn!("SIGHUP: configuration reload is not available in this version; restart to apply changes"),
             }
         }
+        control_task.abort();
+        let _ = std::fs::remove_file(&socket);
         server.shutdown("route server shutting down").await;
         Ok(())
     })
@@ -131,7 +288,9 @@ fn main() -> ExitCode {
             config,
             log_level,
             log_json,
-        } => run(config, &log_level, log_json),
+            control_socket,
+        } => run(config, &log_level, log_json, control_socket),
+        Command::Ctl { socket, json, what } => ctl(socket, json, what),
         Command::Check { config } => match Config::load(&config) {
             Ok(c) => {
                 println!("{}: ok ({} peers)", config.display(), c.peers.len());

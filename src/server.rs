@@ -1,22 +1,39 @@
 //! Starting and stopping the route server: the RIB shards, one task per peer, the BGP
-//! listeners. Wiring only.
+//! listeners, and the shared state the control socket and looking glass read. Wiring only.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Instant, SystemTime};
 
+use arc_swap::ArcSwap;
 use tracing::{info, warn};
 
-use crate::config::Config;
-use crate::rib::{outq, ExportPolicy, PeerId, Rib, ShardMsg};
+use crate::config::{Config, PeerConfig};
+use crate::lg::{PeerDirectory, PeerEntry};
+use crate::policy::PeerId;
+use crate::rib::{outq, ExportPolicy, Rib, ShardMsg};
 use crate::session::listener::{self, PeerMap};
 use crate::session::peer::{self, PeerCmd, PeerHandle, PeerSetup};
 
+/// What the control socket and the looking glass share with the server.
+pub struct Shared {
+    pub config: ArcSwap<Config>,
+    pub rib: Arc<Rib>,
+    /// Peers by `PeerId`, for readers.
+    pub directory: ArcSwap<PeerDirectory>,
+    /// Running peer tasks by name.
+    handles: Mutex<BTreeMap<String, Arc<PeerHandle>>>,
+    /// Running peer tasks by address, for the listeners.
+    peer_map: PeerMap,
+    /// When the server started.
+    pub started: Instant,
+    pub started_at: SystemTime,
+}
+
 /// A running route server.
 pub struct Server {
-    pub config: Arc<Config>,
-    pub rib: Arc<Rib>,
-    pub peers: Vec<Arc<PeerHandle>>,
+    pub shared: Arc<Shared>,
     listeners: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -25,35 +42,107 @@ fn shard_count() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
+impl Shared {
+    /// The handle of the peer called `name`.
+    pub fn handle(&self, name: &str) -> Option<Arc<PeerHandle>> {
+        self.handles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    pub fn handles(&self) -> Vec<Arc<PeerHandle>> {
+        self.handles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Starts the task of a peer and makes it reachable by name, address and id.
+    fn start_peer(&self, id: PeerId, cfg: &PeerConfig) -> Arc<PeerHandle> {
+        let config = self.config.load();
+        let h = Arc::new(peer::spawn(PeerSetup {
+            id,
+            config: Arc::new(cfg.clone()),
+            server: Arc::new(config.server.clone()),
+            rib: self.rib.clone(),
+            queue_high: outq::DEFAULT_HIGH,
+        }));
+        self.handles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(cfg.name.clone(), h.clone());
+        if let Ok(mut m) = self.peer_map.write() {
+            m.insert(cfg.address, h.clone());
+        }
+        h
+    }
+
+    /// Rebuilds the directory readers see from the running handles.
+    fn publish_directory(&self) {
+        let mut peers: Vec<Option<PeerEntry>> = Vec::new();
+        for h in self.handles() {
+            let i = h.id.index();
+            if peers.len() <= i {
+                peers.resize(i + 1, None);
+            }
+            if let Some(slot) = peers.get_mut(i) {
+                *slot = Some(PeerEntry {
+                    id: h.id,
+                    config: h.config.clone(),
+                    status: h.status.clone(),
+                });
+            }
+        }
+        self.directory.store(Arc::new(PeerDirectory { peers }));
+    }
+
+    /// Peer addresses by id, for the RIB's selection tie-break.
+    async fn publish_addresses(&self) {
+        let dir = self.directory.load();
+        let addrs: Vec<IpAddr> = dir
+            .peers
+            .iter()
+            .map(|p| {
+                p.as_ref()
+                    .map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |p| {
+                        p.config.address
+                    })
+            })
+            .collect();
+        let addrs = Arc::new(addrs);
+        self.rib
+            .broadcast(|| ShardMsg::PeerAddrs(addrs.clone()))
+            .await;
+    }
+}
+
 impl Server {
     /// Starts everything the configuration describes.
     pub async fn start(config: Config) -> std::io::Result<Server> {
-        let config = Arc::new(config);
         let policy = Arc::new(ExportPolicy {
             rules: Vec::new(),
             local_asn: config.server.asn,
             always_compare_med: false,
         });
         let rib = Rib::start(shard_count(), policy)?;
-        let addrs: Vec<IpAddr> = config.peers.iter().map(|p| p.address).collect();
-        let addrs = Arc::new(addrs);
-        rib.broadcast(|| ShardMsg::PeerAddrs(addrs.clone())).await;
-        let server_cfg = Arc::new(config.server.clone());
-        let mut peers = Vec::new();
-        let map: PeerMap = Arc::new(RwLock::new(HashMap::new()));
+        let shared = Arc::new(Shared {
+            config: ArcSwap::from_pointee(config.clone()),
+            rib,
+            directory: ArcSwap::from_pointee(PeerDirectory::default()),
+            handles: Mutex::new(BTreeMap::new()),
+            peer_map: Arc::new(RwLock::new(HashMap::new())),
+            started: Instant::now(),
+            started_at: SystemTime::now(),
+        });
         for (i, p) in config.peers.iter().enumerate() {
-            let h = Arc::new(peer::spawn(PeerSetup {
-                id: PeerId(i as u32),
-                config: Arc::new(p.clone()),
-                server: server_cfg.clone(),
-                rib: rib.clone(),
-                queue_high: outq::DEFAULT_HIGH,
-            }));
-            if let Ok(mut m) = map.write() {
-                m.insert(p.address, h.clone());
-            }
-            peers.push(h);
+            shared.start_peer(PeerId(i as u32), p);
         }
+        shared.publish_directory();
+        shared.publish_addresses().await;
         let md5: Vec<(IpAddr, Vec<u8>)> = config
             .peers
             .iter()
@@ -66,19 +155,14 @@ impl Server {
         let mut listeners = Vec::new();
         for addr in &config.server.listen {
             let l = listener::bind(*addr, &md5)?;
-            listeners.push(tokio::spawn(listener::serve(l, map.clone())));
+            listeners.push(tokio::spawn(listener::serve(l, shared.peer_map.clone())));
         }
         info!(
-            peers = peers.len(),
-            shards = rib.shards(),
+            peers = config.peers.len(),
+            shards = shared.rib.shards(),
             "route server started"
         );
-        Ok(Server {
-            config,
-            rib,
-            peers,
-            listeners,
-        })
+        Ok(Server { shared, listeners })
     }
 
     /// Ceases every session with an administrative shutdown and stops.
@@ -86,19 +170,20 @@ impl Server {
         for l in &self.listeners {
             l.abort();
         }
-        for p in &self.peers {
+        let handles = self.shared.handles();
+        for p in &handles {
             let _ = p
                 .cmd
                 .send(PeerCmd::Shutdown(Some(message.to_string())))
                 .await;
         }
-        for p in self.peers.iter() {
+        for p in &handles {
             let t = std::time::Duration::from_secs(3);
             if tokio::time::timeout(t, wait(&p.task)).await.is_err() {
                 warn!(peer = %p.config.name, "peer task did not stop in time");
             }
         }
-        let rib = self.rib.clone();
+        let rib = self.shared.rib.clone();
         let _ = tokio::task::spawn_blocking(move || rib.shutdown()).await;
         info!("route server stopped");
     }

@@ -25,6 +25,7 @@ pub use crate::policy::ClientSet;
 pub use crate::policy::ExportRules;
 pub use api::{ClientInfo, ExportPolicy, RouteBatch, ShardCtl, ShardMsg};
 pub use attrs::RouteAttrs;
+pub use counters::RibCounters;
 pub use entry::PrefixEntry;
 pub use export::export_attrs;
 pub use handle::{shard_of, Rib};

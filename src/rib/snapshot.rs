@@ -71,6 +71,14 @@ impl RibSnapshot {
         })
     }
 
+    /// The most specific prefix that covers `p` (`p` itself included), with its entry.
+    pub fn longest_match_prefix(&self, p: &Prefix) -> Option<(Prefix, Arc<PrefixEntry>)> {
+        (0..=p.length()).rev().find_map(|len| {
+            let q = Prefix::new(p.addr(), len)?;
+            self.exact(&q).map(|e| (q, e))
+        })
+    }
+
     /// Every prefix and entry, shard by shard.
     pub fn iter(&self) -> impl Iterator<Item = (&Prefix, &Arc<PrefixEntry>)> {
         self.shards.iter().flat_map(|s| s.table.iter())

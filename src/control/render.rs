@@ -1,0 +1,197 @@
+//! Human-readable tables of control answers, for `peerex ctl` without `--json`.
+
+use serde_json::Value;
+
+use super::protocol::Request;
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(x) => x.clone(),
+        Value::Array(a) => a.iter().map(s).collect::<Vec<_>>().join(" "),
+        other => other.to_string(),
+    }
+}
+
+/// Lays out rows with a header, columns padded to their widest cell.
+fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut w: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            if let Some(x) = w.get_mut(i) {
+                *x = (*x).max(c.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<width$}", width = w.get(i).copied().unwrap_or(0)))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let mut out = line(header.iter().map(|h| h.to_string()).collect());
+    for r in rows {
+        out.push('\n');
+        out.push_str(&line(r));
+    }
+    out
+}
+
+fn uptime(v: &Value) -> String {
+    match v.as_u64() {
+        None => "-".into(),
+        Some(t) => {
+            let (d, h, m, sec) = (t / 86400, t / 3600 % 24, t / 60 % 60, t % 60);
+            if d > 0 {
+                format!("{d}d{h:02}h{m:02}m")
+            } else {
+                format!("{h:02}:{m:02}:{sec:02}")
+            }
+        }
+    }
+}
+
+fn routes(v: &Value) -> String {
+    let empty = Vec::new();
+    let list = v.get("routes").and_then(|r| r.as_array()).unwrap_or(&empty);
+    let rows = list
+        .iter()
+        .map(|r| {
+            let status = if r["accepted"].as_bool() == Some(true) {
+                match r["rank"].as_u64() {
+                    Some(1) => "best".to_string(),
+                    Some(n) => format!("#{n}"),
+                    None => "ok".into(),
+                }
+            } else {
+                format!(
+                    "filtered: {}",
+                    r["reasons"].as_array().map_or(String::new(), |a| a
+                        .iter()
+                        .map(s)
+                        .collect::<Vec<_>>()
+                        .join(", "))
+                )
+            };
+            vec![
+                s(&r["prefix"]),
+                s(&r["peer"]),
+                s(&r["next_hop"]),
+                s(&r["as_path"]),
+                s(&r["med"]),
+                s(&r["communities"]),
+                s(&r["large_communities"]),
+                status,
+            ]
+        })
+        .collect();
+    let mut out = table(
+        &[
+            "PREFIX",
+            "FROM",
+            "NEXT HOP",
+            "AS PATH",
+            "MED",
+            "COMMUNITIES",
+            "LARGE",
+            "STATUS",
+        ],
+        rows,
+    );
+    if let Some(total) = v.get("total").and_then(|t| t.as_u64()) {
+        if total as usize > list.len() {
+            let off = v.get("offset").and_then(|o| o.as_u64()).unwrap_or(0);
+            out.push_str(&format!("\n({} of {total} from offset {off})", list.len()));
+        }
+    }
+    out
+}
+
+/// Renders the answer to `req`.
+pub fn render(req: &Request, v: &Value) -> String {
+    match req {
+        Request::Status => {
+            let keys = [
+                "version",
+                "asn",
+                "router_id",
+                "config",
+                "peers",
+                "peers_established",
+                "prefixes",
+                "paths_accepted",
+                "paths_filtered",
+                "rib_shards",
+            ];
+            let mut out: Vec<String> = keys
+                .iter()
+                .map(|k| format!("{k:<18} {}", s(&v[*k])))
+                .collect();
+            out.insert(
+                4,
+                format!("{:<18} {}", "uptime", uptime(&v["uptime_seconds"])),
+            );
+            out.join("\n")
+        }
+        Request::Peers => {
+            let empty = Vec::new();
+            let rows = v
+                .as_array()
+                .unwrap_or(&empty)
+                .iter()
+                .map(|p| {
+                    vec![
+                        s(&p["name"]),
+                        s(&p["address"]),
+                        s(&p["asn"]),
+                        s(&p["state"]),
+                        uptime(&p["uptime_seconds"]),
+                        s(&p["routes_accepted"]),
+                        s(&p["routes_filtered"]),
+                        s(&p["last_error"]),
+                    ]
+                })
+                .collect();
+            table(
+                &[
+                    "NAME",
+                    "ADDRESS",
+                    "ASN",
+                    "STATE",
+                    "UPTIME",
+                    "ACCEPTED",
+                    "FILTERED",
+                    "LAST ERROR",
+                ],
+                rows,
+            )
+        }
+        Request::Peer { .. } => {
+            let mut out = Vec::new();
+            if let Some(o) = v.as_object() {
+                for (k, x) in o {
+                    let text = if k == "uptime_seconds" {
+                        uptime(x)
+                    } else {
+                        s(x)
+                    };
+                    out.push(format!("{k:<24} {text}"));
+                }
+            }
+            out.join("\n")
+        }
+        Request::Routes { .. } => routes(v),
+        Request::PeerAction { name, action, .. } => format!("{name}: {action:?} requested"),
+        Request::DumpMrt { .. } => format!(
+            "wrote {} ({} prefixes, {} paths)",
+            s(&v["file"]),
+            s(&v["prefixes"]),
+            s(&v["paths"])
+        ),
+        Request::Reload { .. } => serde_json::to_string_pretty(v).unwrap_or_default(),
+    }
+}

@@ -1,0 +1,99 @@
+//! Serving the control socket: a Unix socket with the configured mode (0600 by default) and
+//! group, any number of concurrent clients, one JSON request per line, bounded lengths.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tracing::{debug, info, warn};
+
+use super::commands;
+use super::protocol::{Request, Response, MAX_REQUEST};
+use crate::server::Shared;
+
+/// Binds the socket (replacing a stale one) and applies `mode` and `group`.
+pub fn bind(path: &Path, mode: u32, group: Option<u32>) -> std::io::Result<UnixListener> {
+    if path.exists() {
+        // A socket left by a previous run: refuse to steal it from a live server.
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                format!("{} is in use by a running server", path.display()),
+            ));
+        }
+        std::fs::remove_file(path)?;
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let l = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    if let Some(gid) = group {
+        std::os::unix::fs::chown(path, None, Some(gid))?;
+    }
+    Ok(l)
+}
+
+/// Accepts clients until the task is dropped.
+pub async fn serve(listener: UnixListener, shared: Arc<Shared>) {
+    info!("control socket ready");
+    loop {
+        match listener.accept().await {
+            Ok((s, _)) => {
+                tokio::spawn(client(s, shared.clone()));
+            }
+            Err(e) => {
+                warn!(error = %e, "control socket accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+async fn reply(w: &mut tokio::net::unix::OwnedWriteHalf, r: &Response) -> bool {
+    let mut line =
+        serde_json::to_string(r).unwrap_or_else(|_| r#"{"ok":false,"error":"internal"}"#.into());
+    line.push('\n');
+    w.write_all(line.as_bytes()).await.is_ok()
+}
+
+async fn client(s: UnixStream, shared: Arc<Shared>) {
+    let (rd, mut wr) = s.into_split();
+    let mut rd = BufReader::new(rd.take(u64::MAX));
+    loop {
+        let mut buf = Vec::new();
+        // Read one line, at most MAX_REQUEST octets.
+        let n = match (&mut rd)
+            .take(MAX_REQUEST as u64 + 1)
+            .read_until(b'\n', &mut buf)
+            .await
+        {
+            Ok(n) => n,
+            Err(_) => return,
+        };
+        if n == 0 {
+            return;
+        }
+        if buf.last() != Some(&b'\n') {
+            let msg = if buf.len() > MAX_REQUEST {
+                format!("request longer than {MAX_REQUEST} octets")
+            } else {
+                "request not terminated by a newline".into()
+            };
+            let _ = reply(&mut wr, &Response::err(msg)).await;
+            return;
+        }
+        let resp = match serde_json::from_slice::<Request>(&buf) {
+            Ok(req) => {
+                debug!(?req, "control request");
+                commands::handle(req, &shared).await
+            }
+            Err(e) => Response::err(format!("malformed request: {e}")),
+        };
+        if !reply(&mut wr, &resp).await {
+            return;
+        }
+    }
+}
