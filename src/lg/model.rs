@@ -296,7 +296,7 @@ pub fn routes_to(
         .iter()
         .filter_map(|(p, e)| snap.choice_for(client, p).map(|x| (*p, e.clone(), x)))
         .collect();
-    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all.sort_by_key(|a| a.0);
     let total = all.len();
     let page = all
         .iter()
