@@ -236,6 +236,7 @@ fn rules_from(bits: u16, client: usize) -> ExportRules {
         .collect();
     ExportRules {
         accepts_from: Some(Arc::new(set)),
+        ..ExportRules::default()
     }
 }
 

@@ -113,6 +113,7 @@ impl PrefixRange {
         let plen = prefix.length();
         let fmax = prefix.family().max_len();
         let suffix_col = col + ptext.chars().count();
+        let mut range_col = suffix_col;
         let (mut min, mut max) = (plen, plen);
         if let Some(body) = suffix.strip_prefix('{') {
             let body = body
@@ -143,6 +144,9 @@ impl PrefixRange {
             let mut seen_ge = false;
             let mut seen_le = false;
             while let Some((kcol, kw)) = toks.next() {
+                if !seen_ge && !seen_le {
+                    range_col = kcol;
+                }
                 let Some((vcol, v)) = toks.next() else {
                     return Err(err(kcol, format!("{kw:?} needs a length after it")));
                 };
@@ -170,13 +174,13 @@ impl PrefixRange {
         }
         if min < plen {
             return Err(err(
-                suffix_col,
+                range_col,
                 format!("length {min} is shorter than the prefix {prefix} itself"),
             ));
         }
         if max < min {
             return Err(err(
-                suffix_col,
+                range_col,
                 format!("empty length range {min} to {max} for {prefix}"),
             ));
         }
@@ -265,6 +269,21 @@ impl fmt::Display for AsnRange {
             write!(f, "{}-{}", self.first, self.last)
         }
     }
+}
+
+/// Sorts and merges overlapping or adjacent ranges.
+pub fn normalize_asns(mut v: Vec<AsnRange>) -> Vec<AsnRange> {
+    v.sort_unstable();
+    let mut out: Vec<AsnRange> = Vec::with_capacity(v.len());
+    for r in v {
+        match out.last_mut() {
+            Some(last) if r.first <= last.last.saturating_add(1) => {
+                last.last = last.last.max(r.last)
+            }
+            _ => out.push(r),
+        }
+    }
+    out
 }
 
 fn parse_asn(s: &str) -> Option<u32> {
@@ -361,8 +380,28 @@ mod tests {
         assert_eq!(v.len(), 2);
         let e = parse_prefix_file("10.0.0.0/8\n\n  10.0.0.0/33\n").unwrap_err();
         assert_eq!((e[0].line, e[0].column), (3, 3));
+        let e = parse_prefix_file("\n 10.0.0.0/16 le 8\n").unwrap_err();
+        assert_eq!((e[0].line, e[0].column), (2, 14));
         let many = "x\n".repeat(100);
         assert_eq!(parse_prefix_file(&many).unwrap_err().len(), MAX_FILE_ERRORS);
+    }
+
+    #[test]
+    fn tens_of_thousands_of_lines_load_fast() {
+        let mut text = String::from("# generated\n");
+        for i in 0..50_000u32 {
+            let a = 0x2d00_0000u32 + (i << 8);
+            let a = std::net::Ipv4Addr::from(a);
+            text.push_str(&format!("{a}/24\n{a}/24 le 24 # again\n"));
+        }
+        let t = std::time::Instant::now();
+        let v = parse_prefix_file(&text).unwrap();
+        assert_eq!(v.len(), 100_000);
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            t.elapsed()
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::defaults;
-use super::lists::{parse_prefix_file, AsnRange, PrefixRange};
+use super::lists::{normalize_asns, parse_prefix_file, AsnRange, PrefixRange};
 use super::model::{File, PeerFields, PolicySection, RpkiSection};
 use super::{ConfigError, Validator};
 
@@ -125,21 +125,6 @@ impl RpkiConfig {
     pub fn is_empty(&self) -> bool {
         self.vrp_files.is_empty() && self.rtr.is_empty()
     }
-}
-
-/// Sorts and merges overlapping or adjacent ranges.
-pub fn normalize_asns(mut v: Vec<AsnRange>) -> Vec<AsnRange> {
-    v.sort_unstable();
-    let mut out: Vec<AsnRange> = Vec::with_capacity(v.len());
-    for r in v {
-        match out.last_mut() {
-            Some(last) if r.first <= last.last.saturating_add(1) => {
-                last.last = last.last.max(r.last)
-            }
-            _ => out.push(r),
-        }
-    }
-    out
 }
 
 fn valid_name(s: &str) -> bool {
@@ -534,5 +519,165 @@ impl Validator<'_> {
             rtr: r.rtr.iter().map(|s| s.get_ref().clone()).collect(),
             rtr_retry,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, ConfigErrors};
+
+    const HEAD: &str = r#"
+[server]
+asn = 64500
+router_id = "192.0.2.1"
+
+[[peer]]
+name = "s1"
+asn = 101
+address = "192.0.2.2"
+role = "supplier"
+
+[[peer]]
+name = "m1"
+asn = 201
+address = "192.0.2.3"
+"#;
+
+    fn parse_at(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
+        Config::parse(text, path)
+    }
+
+    fn first_error(extra: &str) -> ConfigError {
+        let text = format!("{HEAD}{extra}");
+        parse_at(&text, Path::new("t.toml"))
+            .unwrap_err()
+            .0
+            .remove(0)
+    }
+
+    #[test]
+    fn defaults_resolve() {
+        let c = parse_at(HEAD, Path::new("t.toml")).unwrap();
+        let pc = &c.policy;
+        assert_eq!(pc.roles, ["supplier", "member", "service"]);
+        assert_eq!(pc.peers.len(), 2);
+        let (s1, m1) = (&pc.peers[0], &pc.peers[1]);
+        assert_eq!(s1.role, 0);
+        assert_eq!(m1.role, 1);
+        assert_eq!(s1.receive_from, [Selector::Role(1), Selector::Role(2)]);
+        assert_eq!(m1.receive_from, [Selector::All]);
+        assert_eq!(m1.send_to, [Selector::All]);
+        assert_eq!(m1.max_path_length, 64);
+        assert_eq!((m1.ipv4_lengths.min, m1.ipv4_lengths.max), (8, 24));
+        assert_eq!((m1.ipv6_lengths.min, m1.ipv6_lengths.max), (12, 48));
+        assert_eq!(m1.rpki, RpkiAction::Reject);
+        assert!(m1.prefixes.is_none() && m1.origin_asns.is_none());
+        assert!(m1.checks.first_as && m1.checks.next_hop && m1.checks.transit_free);
+        assert!(!m1.allow_blackhole && m1.accept_blackholes && m1.graceful_shutdown);
+        assert_eq!(pc.transit_free_asns.len(), 14);
+        assert!(!pc.rpki_communities);
+        assert!(c.rpki.is_empty());
+    }
+
+    #[test]
+    fn selectors_name_known_peers_and_roles() {
+        let e = first_error("receive_from = [\"s1\", \"nobody\"]\n");
+        assert_eq!((e.line, e.column), (16, 23), "{e}");
+        assert!(e.message.contains("unknown peer \"nobody\""), "{e}");
+        let e = first_error("send_to = [\"role:transit\"]\n");
+        assert_eq!((e.line, e.column), (16, 12), "{e}");
+        assert!(e.message.contains("unknown role \"transit\""), "{e}");
+        let e = first_error("send_to = [\"none\", \"s1\"]\n");
+        assert!(e.message.contains("cannot be combined"), "{e}");
+        let e = first_error("role = \"transit\"\n");
+        assert_eq!((e.line, e.column), (16, 8), "{e}");
+        let e = first_error("\n[role.transit]\nrole = \"member\"\n");
+        assert!(e.message.contains("cannot set `role`"), "{e}");
+        let c = parse_at(
+            &format!("{HEAD}role = \"transit\"\nreceive_from = [\"none\"]\n[role.transit]\nsend_to = [\"m1\"]\n"),
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.policy.roles[3], "transit");
+        let m1 = &c.policy.peers[1];
+        assert_eq!(m1.role, 3);
+        assert!(m1.receive_from.is_empty());
+        assert_eq!(m1.send_to, [Selector::Peer(1)]);
+    }
+
+    #[test]
+    fn value_errors_have_positions() {
+        let e = first_error("rpki = \"drop\"\n");
+        assert_eq!((e.line, e.column), (16, 8));
+        let e = first_error("ipv4_max_length = 33\n");
+        assert!(e.message.contains("above 32"), "{e}");
+        let e = first_error("ipv6_min_length = 64\n");
+        assert!(e.message.contains("above ipv6_max_length"), "{e}");
+        let e = first_error("max_path_length = 0\n");
+        assert_eq!(e.line, 16);
+        let e = first_error("origin_asns = [1, \"AS2x\"]\n");
+        assert_eq!((e.line, e.column), (16, 19), "{e}");
+        let e = first_error("origin_asns = [-1]\n");
+        assert!(e.message.contains("not an AS number"), "{e}");
+        let e = first_error("prefixes = [\"10.0.0.0/8 le 40\"]\n");
+        assert_eq!((e.line, e.column), (16, 28), "{e}");
+        let e = first_error("\n[policy]\nbogon_prefixes = [\"10.0.0.1/8\"]\n");
+        assert_eq!((e.line, e.column), (18, 20), "{e}");
+        let e = first_error("\n[policy]\nbogons = []\n");
+        assert!(e.message.contains("unknown field"), "{e}");
+        let e = first_error("\n[rpki]\nrtr = [\"localhost\"]\n");
+        assert!(e.message.contains("host:port"), "{e}");
+        let e = first_error("\n[rpki]\nfile_refresh = 0\n");
+        assert!(e.message.contains("at least 1 second"), "{e}");
+    }
+
+    #[test]
+    fn prefix_files_are_read_relative_to_the_config() {
+        let dir = std::env::temp_dir().join(format!("peerex-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("lists")).unwrap();
+        std::fs::write(
+            dir.join("lists/s1.txt"),
+            "# s1\n10.1.0.0/16 le 24\n\n2001:db8::/32{32,48}   # v6\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("lists/bad.txt"),
+            "10.1.0.0/16\n\n  10.2.0.0/16 le 8\n",
+        )
+        .unwrap();
+        let cfg_path = dir.join("peerex.toml");
+        let text = format!(
+            "{HEAD}prefix_files = [\"lists/s1.txt\"]\nprefixes = [\"192.0.2.0/24\"]\n\n[defaults]\nprefix_files = [\"lists/s1.txt\"]\n"
+        );
+        let c = parse_at(&text, &cfg_path).unwrap();
+        let s1 = c.policy.peers[0].prefixes.as_ref().unwrap();
+        let m1 = c.policy.peers[1].prefixes.as_ref().unwrap();
+        assert_eq!(s1.len(), 2);
+        assert_eq!(m1.len(), 3, "inline entries and the file");
+        assert_eq!(m1[0].to_string(), "192.0.2.0/24");
+        assert_eq!(m1[1].to_string(), "10.1.0.0/16{16,24}");
+        let text = format!("{HEAD}prefix_files = [\"lists/bad.txt\"]\n");
+        let e = parse_at(&text, &cfg_path).unwrap_err().0.remove(0);
+        assert!(e.file.ends_with("lists/bad.txt"), "{e}");
+        assert_eq!((e.line, e.column), (3, 15), "{e}");
+        let text = format!("{HEAD}prefix_files = [\"lists/missing.txt\"]\n");
+        let e = parse_at(&text, &cfg_path).unwrap_err().0.remove(0);
+        assert_eq!((e.line, e.column), (16, 17), "{e}");
+        assert!(e.message.contains("cannot read prefix file"), "{e}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn rpki_sources() {
+        let text = format!(
+            "{HEAD}\n[rpki]\nvrp_files = [\"vrps.json\"]\nrtr = [\"127.0.0.1:8282\", \"[::1]:323\"]\nrtr_retry = 5\n\n[policy]\nrpki_communities = true\n"
+        );
+        let c = parse_at(&text, Path::new("/etc/peerex/peerex.toml")).unwrap();
+        assert_eq!(c.rpki.vrp_files, [PathBuf::from("/etc/peerex/vrps.json")]);
+        assert_eq!(c.rpki.rtr.len(), 2);
+        assert_eq!(c.rpki.rtr_retry, Duration::from_secs(5));
+        assert_eq!(c.rpki.file_refresh, Duration::from_secs(60));
+        assert!(c.policy.rpki_communities);
     }
 }

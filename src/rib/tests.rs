@@ -95,6 +95,7 @@ fn rules_from_seed(seed: u64) -> Vec<ExportRules> {
                     .collect();
                 ExportRules {
                     accepts_from: Some(Arc::new(set)),
+                    ..ExportRules::default()
                 }
             }
         })
