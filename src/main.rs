@@ -31,10 +31,11 @@ enum Command {
     Run {
         #[arg(long, short, default_value = "config/peerex.toml")]
         config: PathBuf,
-        /// Log filter (tracing-subscriber syntax), e.g. "info" or "peerex=debug".
-        #[arg(long, default_value = "info", env = "PEEREX_LOG")]
-        log_level: String,
-        /// Log as JSON lines instead of text.
+        /// Log filter (tracing-subscriber syntax), e.g. "info" or "peerex=debug"; overrides
+        /// the configuration's [log] level.
+        #[arg(long, env = "PEEREX_LOG")]
+        log_level: Option<String>,
+        /// Log as JSON lines instead of text (or set [log] format = "json").
         #[arg(long)]
         log_json: bool,
         /// The control socket (overrides the configuration's [control] socket).
@@ -43,9 +44,12 @@ enum Command {
     },
     /// Talk to a running server through its control socket.
     Ctl {
-        /// The control socket.
-        #[arg(long, short, default_value = DEFAULT_SOCKET, env = "PEEREX_SOCKET")]
-        socket: PathBuf,
+        /// The control socket (default: the one in --config, else /run/peerex/peerex.sock).
+        #[arg(long, short, env = "PEEREX_SOCKET")]
+        socket: Option<PathBuf>,
+        /// Read the control socket path from this configuration file.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
         /// Print the raw JSON answer.
         #[arg(long)]
         json: bool,
@@ -74,8 +78,6 @@ enum Command {
         files: Vec<PathBuf>,
     },
 }
-
-const DEFAULT_SOCKET: &str = "/run/peerex/peerex.sock";
 
 #[derive(Subcommand)]
 enum CtlCommand {
@@ -136,7 +138,17 @@ enum CtlPeerAction {
     Refresh,
 }
 
-fn ctl(socket: PathBuf, json: bool, what: CtlCommand) -> Result<(), String> {
+fn ctl(
+    socket: Option<PathBuf>,
+    config: Option<PathBuf>,
+    json: bool,
+    what: CtlCommand,
+) -> Result<(), String> {
+    let socket = match (socket, config) {
+        (Some(s), _) => s,
+        (None, Some(c)) => Config::load(&c).map_err(|e| e.to_string())?.control.socket,
+        (None, None) => PathBuf::from(peerex::config::DEFAULT_CONTROL_SOCKET),
+    };
     use peerex::control::{PeerAction, Request};
     let req = match what {
         CtlCommand::Status => Request::Status,
@@ -246,21 +258,25 @@ fn init_logs(filter: &str, json: bool) -> Result<(), String> {
 
 fn run(
     config: PathBuf,
-    log_level: &str,
+    log_level: Option<String>,
     log_json: bool,
     control: Option<PathBuf>,
 ) -> Result<(), String> {
-    init_logs(log_level, log_json)?;
     let cfg = Config::load(&config).map_err(|e| e.to_string())?;
+    init_logs(
+        log_level.as_deref().unwrap_or(&cfg.log.level),
+        log_json || cfg.log.json,
+    )?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("peerex-io")
         .build()
         .map_err(|e| format!("runtime: {e}"))?;
     rt.block_on(async move {
-        let socket = control.unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET));
+        let socket = control.unwrap_or_else(|| cfg.control.socket.clone());
+        let (mode, group) = (cfg.control.mode, cfg.control.group);
         let server = Server::start(cfg).await.map_err(|e| format!("cannot start: {e}"))?;
-        let listener = peerex::control::socket::bind(&socket, 0o600, None)
+        let listener = peerex::control::socket::bind(&socket, mode, group)
             .map_err(|e| format!("control socket {}: {e}", socket.display()))?;
         let control_task = tokio::spawn(peerex::control::socket::serve(listener, server.shared.clone()));
         use tokio::signal::unix::{signal, SignalKind};
@@ -289,8 +305,13 @@ fn main() -> ExitCode {
             log_level,
             log_json,
             control_socket,
-        } => run(config, &log_level, log_json, control_socket),
-        Command::Ctl { socket, json, what } => ctl(socket, json, what),
+        } => run(config, log_level, log_json, control_socket),
+        Command::Ctl {
+            socket,
+            config,
+            json,
+            what,
+        } => ctl(socket, config, json, what),
         Command::Check { config } => match Config::load(&config) {
             Ok(c) => {
                 println!("{}: ok ({} peers)", config.display(), c.peers.len());

@@ -151,6 +151,44 @@ pub struct Config {
     pub policy: PolicyConfig,
     /// Where VRPs come from.
     pub rpki: RpkiConfig,
+    pub control: ControlConfig,
+    pub looking_glass: LookingGlassConfig,
+    pub log: LogConfig,
+}
+
+/// The control socket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControlConfig {
+    pub socket: PathBuf,
+    pub mode: u32,
+    pub group: Option<u32>,
+}
+
+/// The default control socket path.
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/peerex/peerex.sock";
+
+/// The looking glass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LookingGlassConfig {
+    pub listen: Option<SocketAddr>,
+    pub max_results: usize,
+}
+
+/// Logging.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogConfig {
+    pub level: String,
+    pub json: bool,
+}
+
+/// The gid of a group name in /etc/group.
+fn group_id(name: &str) -> Option<u32> {
+    let text = std::fs::read_to_string("/etc/group").ok()?;
+    text.lines().find_map(|l| {
+        let mut f = l.split(':');
+        (f.next()? == name).then_some(())?;
+        f.nth(1)?.parse().ok()
+    })
 }
 
 impl Config {
@@ -244,6 +282,84 @@ impl Validator<'_> {
             );
         }
         v
+    }
+
+    fn control(&mut self, c: &model::ControlSection, path: &Path) -> ControlConfig {
+        let socket = match &c.socket {
+            Some(s) => {
+                let p = PathBuf::from(s.get_ref());
+                if s.get_ref().is_empty() {
+                    self.at(s, "control socket path is empty".into());
+                }
+                match (p.is_relative(), path.parent()) {
+                    (true, Some(dir)) => dir.join(p),
+                    _ => p,
+                }
+            }
+            None => PathBuf::from(DEFAULT_CONTROL_SOCKET),
+        };
+        let mode = match &c.mode {
+            Some(m) => match u32::from_str_radix(m.get_ref().trim_start_matches("0o"), 8) {
+                Ok(v) if v <= 0o777 => v,
+                _ => {
+                    self.at(
+                        m,
+                        format!(
+                            "control mode {:?} is not an octal file mode like \"0600\"",
+                            m.get_ref()
+                        ),
+                    );
+                    0o600
+                }
+            },
+            None => 0o600,
+        };
+        let group = c.group.as_ref().and_then(|g| {
+            let name = g.get_ref();
+            let id = name.parse::<u32>().ok().or_else(|| group_id(name));
+            if id.is_none() {
+                self.at(g, format!("no group {name:?} in /etc/group"));
+            }
+            id
+        });
+        ControlConfig {
+            socket,
+            mode,
+            group,
+        }
+    }
+
+    fn looking_glass(&mut self, l: &model::LookingGlassSection) -> LookingGlassConfig {
+        let max_results = match &l.max_results {
+            Some(m) if *m.get_ref() == 0 => {
+                self.at(m, "max_results must be at least 1".into());
+                1000
+            }
+            Some(m) => *m.get_ref(),
+            None => 1000,
+        };
+        LookingGlassConfig {
+            listen: l.listen.as_ref().map(|a| *a.get_ref()),
+            max_results,
+        }
+    }
+
+    fn log(&mut self, l: &model::LogSection) -> LogConfig {
+        let json = match l.format.as_ref().map(|f| (f, f.get_ref().as_str())) {
+            None | Some((_, "text")) => false,
+            Some((_, "json")) => true,
+            Some((f, other)) => {
+                self.at(f, format!("log format {other:?}: use \"text\" or \"json\""));
+                false
+            }
+        };
+        LogConfig {
+            level: l
+                .level
+                .as_ref()
+                .map_or_else(|| "info".to_string(), |s| s.get_ref().clone()),
+            json,
+        }
     }
 
     fn resolve(&mut self, f: &File, path: &Path) -> Config {
@@ -369,6 +485,9 @@ impl Validator<'_> {
                 peers: peer_policies,
             },
             rpki,
+            control: self.control(&f.control, path),
+            looking_glass: self.looking_glass(&f.looking_glass),
+            log: self.log(&f.log),
         }
     }
 

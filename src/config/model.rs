@@ -26,6 +26,47 @@ pub struct File {
     /// `[rpki]`: where validated ROA payloads come from.
     #[serde(default)]
     pub rpki: RpkiSection,
+    /// `[control]`: the control socket.
+    #[serde(default)]
+    pub control: ControlSection,
+    /// `[looking_glass]`: the HTTP looking glass and metrics.
+    #[serde(default)]
+    pub looking_glass: LookingGlassSection,
+    /// `[log]`: logging.
+    #[serde(default)]
+    pub log: LogSection,
+}
+
+/// `[control]`: where the control socket is and who may use it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlSection {
+    /// Path of the Unix socket (relative paths are relative to the configuration file).
+    pub socket: Option<Spanned<String>>,
+    /// File mode, octal ("0600" by default; "0660" lets a group in).
+    pub mode: Option<Spanned<String>>,
+    /// Group owning the socket: a name from /etc/group or a number.
+    pub group: Option<Spanned<String>>,
+}
+
+/// `[looking_glass]`: the read-only HTTP API (and /metrics).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookingGlassSection {
+    /// Address to serve on; absent = no looking glass.
+    pub listen: Option<Spanned<std::net::SocketAddr>>,
+    /// Most routes one request may return (default 1,000).
+    pub max_results: Option<Spanned<usize>>,
+}
+
+/// `[log]`: how peerex logs (the command line's --log-level overrides `level`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// A filter in tracing-subscriber syntax: "info", "peerex=debug", …
+    pub level: Option<Spanned<String>>,
+    /// "text" (default) or "json".
+    pub format: Option<Spanned<String>>,
 }
 
 /// `[policy]`: lists every peer's import policy shares, and export tagging.
