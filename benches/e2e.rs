@@ -1,0 +1,782 @@
+//! End-to-end benchmark: peerex against BIRD 2 as route servers, driven over loopback by an
+//! in-repo load generator (issue #4).
+//!
+//! ```sh
+//! cargo bench --bench e2e                                   # all scenarios, full scale
+//! E2E_SCENARIOS=a,c E2E_SCALE=0.1 cargo bench --bench e2e   # a quick run
+//! E2E_NET=netns cargo bench --bench e2e                     # BIRD in arouteserver's layout
+//! ```
+//!
+//! Needs Linux and `bird` (Debian's bird2; `.ci/install-deps` installs it). Binding
+//! 127.64.x.y source addresses needs nothing (all of 127/8 is local on Linux);
+//! `E2E_NET=netns` needs root (`ip netns`, a veth pair). Not part of CI.
+//!
+//! # What it does
+//!
+//! For every scenario and every server, in one run: start the server fresh with a generated
+//! configuration (listening on 127.0.0.1:PORT, one passive session per emulated peer, no
+//! filters), connect P emulated peers from their own 127.64.x.y addresses with their own
+//! ASNs, wait until every session is up, then let the senders write their whole table at
+//! once (pre-encoded packed UPDATEs followed by End-of-RIB) and time until every client holds
+//! exactly what it should.
+//!
+//! Scenarios (`E2E_SCENARIOS`, default `a,b,c`):
+//! * `a`: 4 senders × 200,000 prefixes, 20 further clients that only receive. Every client
+//!   (the senders too) must hold every prefix it did not announce, from its owner.
+//! * `b`: 100 peers each sending 1,000 prefixes and receiving the other 99,000.
+//! * `c`: 10 peers announcing the same 100,000 prefixes with different paths. Per group of
+//!   prefixes one sender's path is clearly best (AS path length 2), the next sender's second
+//!   (length 3), the others' length 4; the winner rotates from group to group. Every peer
+//!   must hold every prefix with the best path, except the winner itself, which must hold the
+//!   second best (a client never gets its own path, and no path hiding).
+//!
+//! Every path has a realistic attribute set: ORIGIN, an AS path starting with the sender's
+//! ASN (a transit hop, a 4-octet origin AS), NEXT_HOP = the sender's address, two standard
+//! and one large community, and a MED in scenario `c`. Consecutive prefixes share one
+//! attribute set (same origin AS) in groups of `E2E_GROUP` (default 8), which is how the
+//! senders pack them into UPDATEs.
+//!
+//! # What it measures
+//!
+//! * **converge**: from just before the first UPDATE is written until the last client holds
+//!   its complete and correct table. Every client decodes every UPDATE with `peerex::wire`
+//!   and tracks, per prefix, whose path it holds (checked by the first AS of the path; the
+//!   NEXT_HOP is checked too), so "converged" means exactly the expected set, nothing missing
+//!   and nothing extra. After convergence the run waits `E2E_SETTLE_MS` (default 1000) and
+//!   checks that nothing changed any more.
+//! * **in**: prefix announcements received by the server per second, over the time until the
+//!   server had read every byte the senders wrote (sender socket has no unacknowledged bytes
+//!   (SIOCOUTQ) and the server's socket has no unread bytes (rx_queue in /proc/net/tcp)).
+//! * **out**: prefix announcements delivered to the clients per second over the convergence
+//!   time (every announcement counts, also one that replaces an earlier path; `delivered`
+//!   shows how many there were against the routes the clients must end up with).
+//! * **peak RSS**: VmHWM of the server process (summed over its child processes, if any),
+//!   read after convergence; **CPU**: user + system seconds the server used in the run.
+//!
+//! The table is printed and written as markdown to `target/e2e-report.md` (or
+//! `$CARGO_TARGET_DIR`), with the ratios against the issue's targets: peerex at least 5×
+//! faster to converge than BIRD, with at most half its peak memory. Server logs and configs
+//! stay in `target/e2e/<scenario>-<server>/`.
+//!
+//! # The servers
+//!
+//! * **peerex**: the release binary. The bench runs `cargo build --release --bin peerex`
+//!   first (bench targets get no `CARGO_BIN_EXE_*`) and uses `target/release/peerex`; set
+//!   `PEEREX_BIN=/path/to/peerex` to use a given binary instead (nothing is built then).
+//!   Logs at `info` (`E2E_PEEREX_LOG` to change).
+//! * **BIRD 2** (`bird` on the PATH), a route server with a view per client so that no path
+//!   is hidden, `rs client` sessions, empty filters (`import all; export all`) like peerex's
+//!   defaults, `interpret communities off`, `import keep filtered on`. The layout depends on
+//!   the transport:
+//!   - **loopback** (default, `E2E_BIRD_LAYOUT=pipes`): every client `pX` has its own table
+//!     `t_pX`; a pipe puts the client's routes into `master4` and every other client's
+//!     routes from `master4` into `t_pX` (the layout IXP-Manager generates for BIRD 2). The
+//!     pipe raises `preference` on what it brings into `t_pX`, so the client's own route
+//!     (which sits in `t_pX` too) never wins there: the client gets the best of the others'.
+//!     BIRD keeps a copy of nearly every path per client, which costs it memory and time.
+//!     Loopback needs `multihop` (BIRD gives 127/8 host scope, so a direct session on `lo`
+//!     is refused: "Invalid remote address") and `next hop keep on` (otherwise BIRD
+//!     rewrites the next hop between multihop peers). arouteserver's layout is impossible
+//!     here: multihop implies recursive next hops, and BIRD 2.0 says "BGP in recursive mode
+//!     prohibits sorted table".
+//!   - **netns** (`E2E_NET=netns`, default layout `secondary`): both servers run in network
+//!     namespace `e2e-rs` on 10.77.255.1, the peers on 10.77.x.y on the other end of a veth
+//!     pair, so BIRD sees directly connected neighbours and runs arouteserver's BIRD 2
+//!     layout: one `sorted` master table, every channel `secondary` (each client gets the
+//!     first path in the sorted list its export filter accepts, never its own) and
+//!     `import table on`. One copy of each path: the fair comparison for memory.
+//!   - `E2E_BIRD_LAYOUT=single` (either transport): one master table, no per-client view;
+//!     BIRD's cheapest configuration. Correct for `a` and `b` (a client's own route is the
+//!     only path of its prefixes there) but it hides paths, so `c` cannot converge with it.
+//!
+//!   `E2E_BIRD_IMPORT_TABLE=0|1` overrides `import table` (on only in `secondary`).
+//!
+//! # Other knobs
+//!
+//! `E2E_SERVERS` (default `peerex,bird`), `E2E_SCALE` (multiplies every prefix count,
+//! default 1), `E2E_GROUP` (prefixes per attribute set, default 8), `E2E_TIMEOUT` (seconds
+//! per run, default 600), `E2E_STALL` (give up when the server has read all input and no
+//! UPDATE arrived for this many seconds, default 20), `E2E_GEN_THREADS` (load generator
+//! threads, default 2), `E2E_TRACE_PREFIX=i` (print every change of prefix index `i` at every
+//! client, to debug a server that does not converge).
+//!
+//! # Fairness notes
+//!
+//! The load generator runs on the same machine as the server, so it takes CPU from it
+//! (decoding every UPDATE every client receives); it is the same generator for both servers.
+//! BIRD 2 is single-threaded; peerex may use every core. Anything else running on the
+//! machine skews the times: the notes give the load average before and after each run.
+
+#[path = "e2e/load.rs"]
+mod load;
+#[path = "e2e/net.rs"]
+mod net;
+#[path = "e2e/scenario.rs"]
+mod scenario;
+#[path = "e2e/servers.rs"]
+mod servers;
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use load::{ns_since, Peer};
+use scenario::Scenario;
+use servers::{BirdLayout, BirdOpts, Kind, Server};
+
+fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
+    match std::env::var(key) {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("{key}={v:?} is not a valid value")),
+        Err(_) => default,
+    }
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+}
+
+/// The peerex binary: `PEEREX_BIN`, or a fresh `cargo build --release --bin peerex`.
+fn peerex_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("PEEREX_BIN") {
+        return PathBuf::from(p);
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!("building the peerex release binary (cargo build --release --bin peerex)");
+    let st = Command::new(cargo)
+        .args(["build", "--release", "--bin", "peerex"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cannot run cargo");
+    assert!(st.success(), "cargo build --release --bin peerex failed");
+    target_dir().join("release").join("peerex")
+}
+
+/// One scenario against one server.
+struct Outcome {
+    scenario: String,
+    server: Kind,
+    /// Time to full convergence.
+    converge: Option<Duration>,
+    /// Time until the server had read everything the senders wrote.
+    ingest: Option<Duration>,
+    sent: u64,
+    expected_routes: u64,
+    delivered: u64,
+    peak_rss_kib: u64,
+    cpu_secs: f64,
+    error: Option<String>,
+    notes: Vec<String>,
+}
+
+impl Outcome {
+    fn in_rate(&self) -> Option<f64> {
+        self.ingest.map(|t| self.sent as f64 / t.as_secs_f64())
+    }
+    fn out_rate(&self) -> Option<f64> {
+        self.converge
+            .map(|t| self.delivered as f64 / t.as_secs_f64())
+    }
+}
+
+struct Settings {
+    /// Servers in a network namespace behind veth (E2E_NET=netns) instead of on loopback.
+    netns: bool,
+    timeout: Duration,
+    /// Give up when the server has read everything and nothing arrived for this long.
+    stall: Duration,
+    settle: Duration,
+    peerex: PathBuf,
+    bird: BirdOpts,
+}
+
+async fn connect_all(
+    sc: &Arc<Scenario>,
+    rs: SocketAddr,
+    epoch: Instant,
+) -> Result<Vec<Peer>, String> {
+    let mut set = tokio::task::JoinSet::new();
+    for p in 0..sc.peers {
+        let sc = sc.clone();
+        set.spawn(async move {
+            let t = Instant::now();
+            loop {
+                match Peer::connect(p, rs, sc.clone(), epoch).await {
+                    Ok(peer) => return Ok(peer),
+                    Err(e) if t.elapsed() > Duration::from_secs(30) => {
+                        return Err(format!("peer {p} could not establish its session: {e}"))
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+                }
+            }
+        });
+    }
+    let mut peers = Vec::new();
+    while let Some(r) = set.join_next().await {
+        peers.push(r.map_err(|e| e.to_string())??);
+    }
+    peers.sort_by_key(|p| p.index);
+    Ok(peers)
+}
+
+fn sum(peers: &[Peer], f: impl Fn(&load::RxStats) -> u64) -> u64 {
+    peers.iter().map(|p| f(&p.rx)).sum()
+}
+
+async fn run_one(sc: &Arc<Scenario>, kind: Kind, st: &Settings) -> Outcome {
+    let mut out = Outcome {
+        scenario: sc.name.to_string(),
+        server: kind,
+        converge: None,
+        ingest: None,
+        sent: sc.announcements_sent(),
+        expected_routes: sc.expected_routes(),
+        delivered: 0,
+        peak_rss_kib: 0,
+        cpu_secs: 0.0,
+        error: None,
+        notes: Vec::new(),
+    };
+    let dir = target_dir()
+        .join("e2e")
+        .join(format!("{}-{}", sc.name, kind.name()));
+    let mut server = match Server::start(kind, &dir, sc, &st.peerex, st.bird, st.netns) {
+        Ok(s) => s,
+        Err(e) => {
+            out.error = Some(e);
+            return out;
+        }
+    };
+    let load_before = loadavg();
+    let r = drive(sc, &mut server, st, &mut out).await;
+    out.notes.push(format!(
+        "load average (1 min) {load_before} before, {} after",
+        loadavg()
+    ));
+    out.peak_rss_kib = server.peak_rss_kib();
+    out.cpu_secs = server.cpu_secs();
+    if r.is_ok() {
+        let now = server.rss_kib();
+        out.peak_rss_kib = out.peak_rss_kib.max(now);
+        out.notes.push(format!(
+            "RSS after convergence {} (peak {})",
+            mib(now),
+            mib(out.peak_rss_kib)
+        ));
+    }
+    if let Err(e) = r {
+        out.error = Some(format!(
+            "{e}\n--- {} log tail ({}) ---\n{}",
+            kind.name(),
+            server.log.display(),
+            server.log_tail(10)
+        ));
+    }
+    server.stop();
+    out
+}
+
+async fn drive(
+    sc: &Arc<Scenario>,
+    server: &mut Server,
+    st: &Settings,
+    out: &mut Outcome,
+) -> Result<(), String> {
+    let epoch = Instant::now();
+    let rs = SocketAddr::new(IpAddr::V4(server.ip), server.port);
+    // Encode every sender's table before anything is timed.
+    let tables: Vec<Vec<bytes::Bytes>> = (0..sc.senders)
+        .map(|s| {
+            sc.updates(
+                s,
+                scenario::peer_addr(s),
+                &peerex::wire::ParseCtx::new(),
+                64 * 1024,
+            )
+        })
+        .collect();
+    let peers = connect_all(sc, rs, epoch).await?;
+    // Let the initial (empty) table exchange finish.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    if let Some(p) = peers.iter().find(|p| p.rx.closed.load(Ordering::Acquire)) {
+        return Err(format!(
+            "session of peer {} closed before the start: {:?}",
+            p.index,
+            p.rx.error.lock().unwrap()
+        ));
+    }
+    let base_delivered = sum(&peers, |r| r.announced.load(Ordering::Relaxed));
+    if base_delivered != 0 {
+        out.notes
+            .push(format!("{base_delivered} announcements before the start"));
+    }
+    let total_universe = (sc.universe() * sc.peers) as u64;
+    let t0 = Instant::now();
+    let t0_ns = ns_since(epoch);
+    let sends: Vec<_> = tables
+        .into_iter()
+        .zip(&peers)
+        .map(|(t, p)| p.spawn_send(t, epoch))
+        .collect();
+    let mut ingest_at: Option<u64> = None;
+    let mut last_progress = Instant::now();
+    let converged_ns = loop {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        if ingest_at.is_none() {
+            let senders = &peers[..sc.senders];
+            if senders
+                .iter()
+                .all(|p| p.sent_at_ns.load(Ordering::Acquire) != 0)
+            {
+                let rq = servers::server_rx_queues(server.pid(), server.port);
+                if senders
+                    .iter()
+                    .all(|p| p.unacked_bytes() == Some(0) && rq.get(&p.addr) == Some(&0))
+                {
+                    ingest_at = Some(ns_since(epoch));
+                }
+            }
+        }
+        if peers.iter().all(|p| p.rx.converged.load(Ordering::Acquire)) {
+            let t = peers
+                .iter()
+                .map(|p| p.rx.converged_at_ns.load(Ordering::Relaxed))
+                .max()
+                .unwrap_or(t0_ns);
+            break t.max(t0_ns);
+        }
+        if let Some(p) = peers.iter().find(|p| p.rx.closed.load(Ordering::Acquire)) {
+            return Err(format!(
+                "session of peer {} ended: {:?}",
+                p.index,
+                p.rx.error.lock().unwrap()
+            ));
+        }
+        if !server.alive() {
+            return Err("the server exited".into());
+        }
+        let last = peers
+            .iter()
+            .map(|p| p.rx.last_update_ns.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0)
+            .max(t0_ns);
+        if ingest_at.is_some() && ns_since(epoch).saturating_sub(last) > st.stall.as_nanos() as u64
+        {
+            let correct = sum(&peers, |r| r.correct.load(Ordering::Relaxed));
+            out.delivered = sum(&peers, |r| r.announced.load(Ordering::Relaxed)) - base_delivered;
+            return Err(format!(
+                "stalled without converging: the server read all input after {:.2} s, the last UPDATE \
+                 reached a client at {:.2} s, nothing since for {:?}; {correct} of {total_universe} \
+                 (client, prefix) states correct; {} announcements delivered\n{}",
+                ingest_at.unwrap_or(0).saturating_sub(t0_ns) as f64 / 1e9,
+                (last - t0_ns) as f64 / 1e9,
+                st.stall,
+                out.delivered,
+                mismatches(sc, &peers)
+            ));
+        }
+        if t0.elapsed() > st.timeout {
+            let correct = sum(&peers, |r| r.correct.load(Ordering::Relaxed));
+            let not: Vec<usize> = peers
+                .iter()
+                .filter(|p| !p.rx.converged.load(Ordering::Relaxed))
+                .map(|p| p.index)
+                .collect();
+            out.delivered = sum(&peers, |r| r.announced.load(Ordering::Relaxed)) - base_delivered;
+            return Err(format!(
+                "no convergence after {:?}: {correct} of {total_universe} (client, prefix) states correct; \
+                 clients not converged: {not:?}; {} delivered; server drained its input: {}\n{}",
+                st.timeout,
+                out.delivered,
+                ingest_at.is_some(),
+                mismatches(sc, &peers)
+            ));
+        }
+        if last_progress.elapsed() > Duration::from_secs(5) {
+            last_progress = Instant::now();
+            let correct = sum(&peers, |r| r.correct.load(Ordering::Relaxed));
+            eprintln!(
+                "  ... {:>6.1}s  {:>5.1}% of (client, prefix) states correct, {} announcements delivered{}",
+                t0.elapsed().as_secs_f64(),
+                100.0 * correct as f64 / total_universe.max(1) as f64,
+                sum(&peers, |r| r.announced.load(Ordering::Relaxed)) - base_delivered,
+                if ingest_at.is_some() { ", server has read all input" } else { "" }
+            );
+        }
+    };
+    let delivered_at_conv = sum(&peers, |r| r.announced.load(Ordering::Relaxed));
+    // The input is necessarily all read by now, except perhaps the End-of-RIB markers.
+    let t = Instant::now();
+    while ingest_at.is_none() && t.elapsed() < Duration::from_secs(5) {
+        let rq = servers::server_rx_queues(server.pid(), server.port);
+        if peers[..sc.senders]
+            .iter()
+            .all(|p| p.unacked_bytes() == Some(0) && rq.get(&p.addr) == Some(&0))
+        {
+            ingest_at = Some(ns_since(epoch));
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    for s in sends {
+        s.await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("sending failed: {e}"))?;
+    }
+    out.converge = Some(Duration::from_nanos(converged_ns - t0_ns));
+    out.ingest = ingest_at.map(|i| Duration::from_nanos(i.saturating_sub(t0_ns)));
+    tokio::time::sleep(st.settle).await;
+    let delivered = sum(&peers, |r| r.announced.load(Ordering::Relaxed));
+    out.delivered = delivered_at_conv - base_delivered;
+    if delivered != delivered_at_conv {
+        out.notes.push(format!(
+            "{} announcements arrived after convergence",
+            delivered - delivered_at_conv
+        ));
+    }
+    if let Some(p) = peers
+        .iter()
+        .find(|p| !p.rx.converged.load(Ordering::Acquire))
+    {
+        return Err(format!(
+            "peer {} lost its correct table after convergence",
+            p.index
+        ));
+    }
+    for (what, n) in [
+        (
+            "withdrawals",
+            sum(&peers, |r| r.withdrawn.load(Ordering::Relaxed)),
+        ),
+        (
+            "unknown prefixes",
+            sum(&peers, |r| r.strays.load(Ordering::Relaxed)),
+        ),
+        (
+            "announcements not from a sender",
+            sum(&peers, |r| r.foreign.load(Ordering::Relaxed)),
+        ),
+        (
+            "announcements with a changed NEXT_HOP",
+            sum(&peers, |r| r.nh_mismatch.load(Ordering::Relaxed)),
+        ),
+    ] {
+        if n > 0 {
+            out.notes.push(format!("{n} {what}"));
+        }
+    }
+    let updates = sum(&peers, |r| r.updates.load(Ordering::Relaxed));
+    out.notes.push(format!(
+        "{updates} UPDATE messages to clients ({:.1} prefixes each)",
+        delivered as f64 / updates.max(1) as f64
+    ));
+    Ok(())
+}
+
+/// What the clients hold that they should not, grouped by (client, expected, held).
+fn mismatches(sc: &Scenario, peers: &[Peer]) -> String {
+    use std::collections::BTreeMap;
+    let who = |v: u8| match v {
+        0 => "nothing".to_string(),
+        255 => "a path not from a sender".to_string(),
+        v => format!("sender {}'s path", v - 1),
+    };
+    let mut out = String::new();
+    let mut shown = 0;
+    for p in peers {
+        if shown == 4 {
+            let _ = writeln!(out, "  (further clients not shown)");
+            break;
+        }
+        let held = p.rx.held.lock().unwrap();
+        let mut groups: BTreeMap<(u8, u8), (usize, Vec<usize>)> = BTreeMap::new();
+        for (i, &h) in held.iter().enumerate() {
+            let e = sc.expected(p.index, i);
+            if h != e {
+                let g = groups.entry((e, h)).or_default();
+                g.0 += 1;
+                if g.1.len() < 3 {
+                    g.1.push(i);
+                }
+            }
+        }
+        if !groups.is_empty() {
+            shown += 1;
+        }
+        for ((e, h), (n, ex)) in groups.iter().take(4) {
+            let ex: Vec<String> = ex
+                .iter()
+                .map(|&i| format!("{}", scenario::prefix_of(i).prefix))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  peer {}: {n} prefixes hold {} instead of {} (e.g. {})",
+                p.index,
+                who(*h),
+                who(*e),
+                ex.join(", ")
+            );
+        }
+    }
+    out
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn secs(d: Option<Duration>) -> String {
+    d.map_or("-".into(), |d| format!("{:.2} s", d.as_secs_f64()))
+}
+
+fn rate(r: Option<f64>) -> String {
+    match r {
+        None => "-".into(),
+        Some(r) if r >= 1e6 => format!("{:.2} M/s", r / 1e6),
+        Some(r) => format!("{:.0} k/s", r / 1e3),
+    }
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+fn report(scenarios: &[Arc<Scenario>], outcomes: &[Outcome], st: &Settings) -> String {
+    let mut r = String::new();
+    let _ = writeln!(r, "# peerex vs BIRD 2: end-to-end convergence\n");
+    let _ = writeln!(
+        r,
+        "Machine: {} CPUs; transport: {}; BIRD layout `{:?}`, `import table {}`; generator and server share the machine.\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        if st.netns {
+            "veth into network namespace e2e-rs (10.77.0.0/16)"
+        } else {
+            "loopback (127.64.x.y to 127.0.0.1)"
+        },
+        st.bird.layout,
+        if st.bird.import_table { "on" } else { "off" },
+    );
+    let _ = writeln!(r, "| scenario | server | converge | in (server reads) | out (to clients) | delivered / routes | peak RSS | CPU |");
+    let _ = writeln!(r, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for o in outcomes {
+        let sc = scenarios.iter().find(|s| s.name == o.scenario);
+        let _ = writeln!(
+            r,
+            "| {} {} | {} | {} | {} | {} | {} / {} | {} | {:.1} s |",
+            o.scenario,
+            sc.map_or("", |s| s.description.as_str()),
+            o.server.name(),
+            if o.error.is_some() {
+                "FAILED".into()
+            } else {
+                secs(o.converge)
+            },
+            rate(o.in_rate()),
+            rate(o.out_rate()),
+            o.delivered,
+            o.expected_routes,
+            mib(o.peak_rss_kib),
+            o.cpu_secs,
+        );
+    }
+    let _ = writeln!(r, "\n| scenario | BIRD time / peerex time (target ≥ 5) | peerex RSS / BIRD RSS (target ≤ 0.5) | verdict |");
+    let _ = writeln!(r, "| --- | ---: | ---: | --- |");
+    for sc in scenarios {
+        let get = |k: Kind| {
+            outcomes
+                .iter()
+                .find(|o| o.scenario == sc.name && o.server == k)
+        };
+        let (Some(p), Some(b)) = (get(Kind::Peerex), get(Kind::Bird)) else {
+            continue;
+        };
+        let speed = match (p.converge, b.converge, &p.error, &b.error) {
+            (Some(pt), Some(bt), None, None) => Some(bt.as_secs_f64() / pt.as_secs_f64()),
+            _ => None,
+        };
+        let mem = (b.peak_rss_kib > 0).then(|| p.peak_rss_kib as f64 / b.peak_rss_kib as f64);
+        let verdict = match (speed, mem) {
+            (Some(s), Some(m)) => {
+                let mut v = Vec::new();
+                v.push(if s >= 5.0 {
+                    "speed met"
+                } else {
+                    "speed NOT met"
+                });
+                v.push(if m <= 0.5 {
+                    "memory met"
+                } else {
+                    "memory NOT met"
+                });
+                v.join(", ")
+            }
+            _ => "no comparison (a run failed)".into(),
+        };
+        let _ = writeln!(
+            r,
+            "| {} | {} | {} | {} |",
+            sc.name,
+            speed.map_or("-".into(), |s| format!("{s:.2}×")),
+            mem.map_or("-".into(), |m| format!("{m:.2}")),
+            verdict
+        );
+    }
+    let notes: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| o.error.is_some() || !o.notes.is_empty())
+        .collect();
+    if !notes.is_empty() {
+        let _ = writeln!(r, "\nNotes:\n");
+        for o in notes {
+            for n in &o.notes {
+                let _ = writeln!(r, "- {} / {}: {n}", o.scenario, o.server.name());
+            }
+            if let Some(e) = &o.error {
+                let _ = writeln!(
+                    r,
+                    "- {} / {}: FAILED: {}",
+                    o.scenario,
+                    o.server.name(),
+                    e.replace('\n', "\n  ")
+                );
+            }
+        }
+    }
+    r
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument is not supported (use E2E_SCENARIOS).
+    let scale: f64 = env_or("E2E_SCALE", 1.0);
+    let group: usize = env_or("E2E_GROUP", 8).max(1);
+    let wanted: String = env_or("E2E_SCENARIOS", "a,b,c".to_string());
+    let servers: String = env_or("E2E_SERVERS", "peerex,bird".to_string());
+    let servers: Vec<Kind> = servers
+        .split(',')
+        .map(|s| match s.trim() {
+            "peerex" => Kind::Peerex,
+            "bird" | "bird2" => Kind::Bird,
+            other => panic!("E2E_SERVERS: unknown server {other:?} (peerex, bird)"),
+        })
+        .collect();
+    let scenarios: Vec<Arc<Scenario>> = Scenario::all(scale, group)
+        .into_iter()
+        .filter(|s| wanted.split(',').any(|w| w.trim() == s.name))
+        .map(Arc::new)
+        .collect();
+    assert!(
+        !scenarios.is_empty(),
+        "E2E_SCENARIOS={wanted:?} names no scenario (a, b, c)"
+    );
+    for i in [0, 1, 65_535, 65_536, 799_999] {
+        assert_eq!(
+            scenario::index_of(&scenario::prefix_of(i), 800_000),
+            Some(i)
+        );
+    }
+    for sc in &scenarios {
+        assert!(sc.senders < 255 && sc.peers <= 250 * 250, "too many peers");
+        assert!(
+            sc.universe() < (236 << 16),
+            "scenario {} has more prefixes than the 20.0.0.0-255.255.255.0 /24 space",
+            sc.name
+        );
+    }
+    let netns = match env_or("E2E_NET", "loopback".to_string()).as_str() {
+        "loopback" => false,
+        "netns" => true,
+        other => panic!("E2E_NET={other:?}: use loopback or netns"),
+    };
+    let _ = scenario::NETNS.set(netns);
+    let layout = match std::env::var("E2E_BIRD_LAYOUT").ok().as_deref() {
+        None if netns => BirdLayout::Secondary,
+        None | Some("pipes") => BirdLayout::Pipes,
+        Some("secondary") if netns => BirdLayout::Secondary,
+        Some("secondary") => panic!(
+            "E2E_BIRD_LAYOUT=secondary needs E2E_NET=netns: BIRD 2.0 refuses sorted tables \
+             with the multihop sessions loopback needs"
+        ),
+        Some("single") => BirdLayout::Single,
+        Some(other) => panic!("E2E_BIRD_LAYOUT={other:?}: use secondary, pipes or single"),
+    };
+    let st = Settings {
+        netns,
+        timeout: Duration::from_secs(env_or("E2E_TIMEOUT", 600)),
+        settle: Duration::from_millis(env_or("E2E_SETTLE_MS", 1000)),
+        stall: Duration::from_secs(env_or("E2E_STALL", 20)),
+        peerex: if servers.contains(&Kind::Peerex) {
+            peerex_bin()
+        } else {
+            PathBuf::new()
+        },
+        bird: BirdOpts {
+            layout,
+            // arouteserver's layout has `import table on`; the others do without.
+            import_table: env_or::<u8>(
+                "E2E_BIRD_IMPORT_TABLE",
+                u8::from(layout == BirdLayout::Secondary),
+            ) != 0,
+        },
+    };
+    if netns {
+        let most = scenarios.iter().map(|s| s.peers).max().unwrap_or(0);
+        if let Err(e) = net::setup(most) {
+            net::teardown();
+            panic!("E2E_NET=netns: cannot set up the namespace (needs root): {e}");
+        }
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(env_or("E2E_GEN_THREADS", 2))
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let mut outcomes = Vec::new();
+    for sc in &scenarios {
+        for &k in &servers {
+            eprintln!(
+                "scenario {} ({}), {}: {} sessions, {} announcements in, {} routes expected at clients",
+                sc.name,
+                sc.description,
+                k.name(),
+                sc.peers,
+                sc.announcements_sent(),
+                sc.expected_routes()
+            );
+            let o = rt.block_on(run_one(sc, k, &st));
+            match &o.error {
+                None => eprintln!(
+                    "  converged in {} (server read all input after {}), peak RSS {}, CPU {:.1} s",
+                    secs(o.converge),
+                    secs(o.ingest),
+                    mib(o.peak_rss_kib),
+                    o.cpu_secs
+                ),
+                Some(e) => eprintln!("  FAILED: {e}"),
+            }
+            outcomes.push(o);
+        }
+    }
+    if netns {
+        net::teardown();
+    }
+    let text = report(&scenarios, &outcomes, &st);
+    println!("\n{text}");
+    let path = target_dir().join("e2e-report.md");
+    match std::fs::write(&path, &text) {
+        Ok(()) => eprintln!("report written to {}", path.display()),
+        Err(e) => eprintln!("cannot write {}: {e}", path.display()),
+    }
+    if outcomes.iter().any(|o| o.error.is_some()) {
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,315 @@
+//! The load generator's BGP speakers: one TCP session per emulated peer from its own
+//! 127.64.x.y address, an OPEN exchange, keepalives on time, a sender that writes the peer's
+//! pre-encoded table, and a receiver that decodes every UPDATE with `peerex::wire` and keeps,
+//! per prefix, which sender's path it currently holds, so it knows at every message whether
+//! it holds exactly what the scenario says it must.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use peerex::session::framing::FrameReader;
+use peerex::wire::{header, AfiSafi, Asn, Capability, Message, Open, ParseCtx};
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpSocket;
+use tokio::task::JoinHandle;
+
+use crate::scenario::{index_of, peer_addr, peer_router_id, Scenario, BASE_ASN};
+
+/// What one client has received, published by its reader task.
+#[derive(Default)]
+pub struct RxStats {
+    /// UPDATE messages.
+    pub updates: AtomicU64,
+    /// Prefix announcements (including replacements of an earlier path).
+    pub announced: AtomicU64,
+    pub withdrawn: AtomicU64,
+    /// Prefixes that are not part of the scenario.
+    pub strays: AtomicU64,
+    /// Announcements whose AS path does not start with a sender's ASN.
+    pub foreign: AtomicU64,
+    /// Announcements whose NEXT_HOP is not the originating sender's address.
+    pub nh_mismatch: AtomicU64,
+    /// Prefixes whose held path is the expected one (0 for "must not hold" counts too).
+    pub correct: AtomicU64,
+    /// Holds exactly the expected table now.
+    pub converged: AtomicBool,
+    /// When it last became converged, ns since the run's epoch.
+    pub converged_at_ns: AtomicU64,
+    /// When the last UPDATE arrived, ns since the run's epoch.
+    pub last_update_ns: AtomicU64,
+    pub closed: AtomicBool,
+    pub error: Mutex<Option<String>>,
+    /// Per prefix index: 0 (nothing) or s + 1 (sender s's path; 255 = not from a sender).
+    pub held: Mutex<Vec<u8>>,
+}
+
+pub struct Peer {
+    pub index: usize,
+    pub addr: Ipv4Addr,
+    pub rx: Arc<RxStats>,
+    writer: Arc<tokio::sync::Mutex<OwnedWriteHalf>>,
+    fd: RawFd,
+    /// When the sender finished writing, ns since epoch (0 = not yet).
+    pub sent_at_ns: Arc<AtomicU64>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+fn other(m: impl Into<String>) -> std::io::Error {
+    std::io::Error::other(m.into())
+}
+
+impl Peer {
+    /// Connects peer `index` of `sc` to the server at `rs` and completes the OPEN exchange.
+    pub async fn connect(
+        index: usize,
+        rs: SocketAddr,
+        sc: Arc<Scenario>,
+        epoch: Instant,
+    ) -> std::io::Result<Peer> {
+        let addr = peer_addr(index);
+        let asn = BASE_ASN + index as u32;
+        let sock = TcpSocket::new_v4()?;
+        sock.set_reuseaddr(true)?;
+        sock.bind(SocketAddr::new(IpAddr::V4(addr), 0))?;
+        let stream = tokio::time::timeout(Duration::from_secs(10), sock.connect(rs))
+            .await
+            .map_err(|_| other("connect timed out"))??;
+        stream.set_nodelay(true)?;
+        let fd = stream.as_raw_fd();
+        let (rd, mut wr) = stream.into_split();
+        let hold: u16 = 90;
+        let caps = vec![
+            Capability::Multiprotocol(AfiSafi::IPV4_UNICAST),
+            Capability::RouteRefresh,
+            Capability::FourOctetAs(Asn(asn)),
+        ];
+        let open = Open::new(Asn(asn), hold, peer_router_id(index), caps);
+        let mut b = BytesMut::new();
+        open.encode(&mut b);
+        header::encode_keepalive(&mut b);
+        wr.write_all(&b).await?;
+        let mut reader = FrameReader::new(rd);
+        let ctx = ParseCtx::new();
+        let first = tokio::time::timeout(Duration::from_secs(15), reader.next())
+            .await
+            .map_err(|_| other("no OPEN from the server"))?
+            .map_err(|e| other(e.to_string()))?;
+        let theirs = match Message::decode(first, &ctx) {
+            Ok(Message::Open(o)) => o,
+            Ok(Message::Notification(n)) => return Err(other(format!("NOTIFICATION: {n}"))),
+            other_msg => return Err(other(format!("expected OPEN, got {other_msg:?}"))),
+        };
+        let second = tokio::time::timeout(Duration::from_secs(15), reader.next())
+            .await
+            .map_err(|_| other("no KEEPALIVE from the server"))?
+            .map_err(|e| other(e.to_string()))?;
+        match Message::decode(second, &ctx) {
+            Ok(Message::Keepalive) => {}
+            Ok(Message::Notification(n)) => return Err(other(format!("NOTIFICATION: {n}"))),
+            other_msg => return Err(other(format!("expected KEEPALIVE, got {other_msg:?}"))),
+        }
+        let negotiated = hold.min(theirs.hold_time);
+        let rx = Arc::new(RxStats::default());
+        let writer = Arc::new(tokio::sync::Mutex::new(wr));
+        let mut tasks = Vec::new();
+        {
+            let rx = rx.clone();
+            tasks.push(tokio::spawn(async move {
+                receive(reader, ctx, index, sc, rx, epoch).await;
+            }));
+        }
+        if negotiated > 0 {
+            let w = writer.clone();
+            let every = Duration::from_millis(u64::from(negotiated) * 1000 / 3);
+            tasks.push(tokio::spawn(async move {
+                let mut ka = BytesMut::new();
+                header::encode_keepalive(&mut ka);
+                let ka = ka.freeze();
+                loop {
+                    tokio::time::sleep(every).await;
+                    if w.lock().await.write_all(&ka).await.is_err() {
+                        return;
+                    }
+                }
+            }));
+        }
+        Ok(Peer {
+            index,
+            addr,
+            rx,
+            writer,
+            fd,
+            sent_at_ns: Arc::new(AtomicU64::new(0)),
+            tasks,
+        })
+    }
+
+    /// Writes `chunks` (whole messages each), letting keepalives in between chunks; records
+    /// when the last byte was handed to the kernel.
+    pub fn spawn_send(
+        &self,
+        chunks: Vec<Bytes>,
+        epoch: Instant,
+    ) -> JoinHandle<std::io::Result<()>> {
+        let w = self.writer.clone();
+        let done = self.sent_at_ns.clone();
+        tokio::spawn(async move {
+            for c in chunks {
+                w.lock().await.write_all(&c).await?;
+            }
+            done.store(ns_since(epoch).max(1), Ordering::Release);
+            Ok(())
+        })
+    }
+
+    /// Bytes written but not yet acknowledged by the server's TCP (SIOCOUTQ).
+    pub fn unacked_bytes(&self) -> Option<u64> {
+        let mut v: libc::c_int = 0;
+        // SAFETY: `fd` belongs to this peer's socket, which lives as long as `self.writer`.
+        let r = unsafe { libc::ioctl(self.fd, libc::TIOCOUTQ, &mut v as *mut libc::c_int) };
+        (r == 0).then_some(v as u64)
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+pub fn ns_since(epoch: Instant) -> u64 {
+    epoch.elapsed().as_nanos() as u64
+}
+
+/// The reader: decodes every message and tracks, per prefix, whose path is held.
+async fn receive<R: tokio::io::AsyncRead + Unpin>(
+    mut reader: FrameReader<R>,
+    ctx: ParseCtx,
+    me: usize,
+    sc: Arc<Scenario>,
+    rx: Arc<RxStats>,
+    epoch: Instant,
+) {
+    let universe = sc.universe();
+    *rx.held.lock().unwrap() = vec![0u8; universe];
+    let mut correct = (0..universe).filter(|&i| sc.expected(me, i) == 0).count();
+    let senders: Vec<u32> = (0..sc.senders).map(|s| u32::from(peer_addr(s))).collect();
+    rx.correct.store(correct as u64, Ordering::Relaxed);
+    let trace: Option<usize> = std::env::var("E2E_TRACE_PREFIX")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let mut converged = correct == universe;
+    rx.converged.store(converged, Ordering::Release);
+    loop {
+        let frame = match reader.next().await {
+            Ok(f) => f,
+            Err(e) => {
+                *rx.error.lock().unwrap() = Some(format!("session ended: {e}"));
+                rx.closed.store(true, Ordering::Release);
+                return;
+            }
+        };
+        let u = match Message::decode(frame, &ctx) {
+            Ok(Message::Update(u)) => u,
+            Ok(Message::Notification(n)) => {
+                *rx.error.lock().unwrap() = Some(format!("NOTIFICATION from the server: {n}"));
+                rx.closed.store(true, Ordering::Release);
+                return;
+            }
+            Ok(_) => continue,
+            Err(e) => {
+                *rx.error.lock().unwrap() = Some(format!("undecodable message: {e}"));
+                rx.closed.store(true, Ordering::Release);
+                return;
+            }
+        };
+        rx.updates.fetch_add(1, Ordering::Relaxed);
+        let mut held = rx.held.lock().unwrap();
+        let mut apply = |i: usize, v: u8, correct: &mut usize| {
+            let exp = sc.expected(me, i);
+            if trace == Some(i) {
+                eprintln!(
+                    "  trace: {:.6}s peer {me} prefix {i}: {} (expected {exp})",
+                    epoch.elapsed().as_secs_f64(),
+                    if v == 0 {
+                        "withdrawn".to_string()
+                    } else {
+                        format!("sender {}", v - 1)
+                    }
+                );
+            }
+            if let Some(h) = held.get_mut(i) {
+                let old = *h;
+                if old == exp && v != exp {
+                    *correct -= 1;
+                } else if old != exp && v == exp {
+                    *correct += 1;
+                }
+                *h = v;
+            }
+        };
+        let mut withdrawn = 0u64;
+        let mut strays = 0u64;
+        for n in u.withdrawals() {
+            withdrawn += 1;
+            match index_of(&n, universe) {
+                Some(i) => apply(i, 0, &mut correct),
+                None => strays += 1,
+            }
+        }
+        let attrs = u.attrs();
+        let sender = attrs
+            .as_path()
+            .and_then(|p| p.first_asn())
+            .and_then(|a| a.0.checked_sub(BASE_ASN))
+            .map(|s| s as usize)
+            .filter(|s| *s < sc.senders);
+        // An announcement from no known sender can never be correct: hold it as 255.
+        let v = sender.map_or(u8::MAX, |s| s as u8 + 1);
+        let mut announced = 0u64;
+        for n in u.announced() {
+            announced += 1;
+            match index_of(&n, universe) {
+                Some(i) => apply(i, v, &mut correct),
+                None => strays += 1,
+            }
+        }
+        if announced > 0 {
+            match sender {
+                None => {
+                    rx.foreign.fetch_add(announced, Ordering::Relaxed);
+                }
+                Some(s) => {
+                    let nh = attrs.next_hop().map(u32::from);
+                    if nh != senders.get(s).copied() {
+                        rx.nh_mismatch.fetch_add(announced, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+        drop(held);
+        rx.announced.fetch_add(announced, Ordering::Relaxed);
+        rx.withdrawn.fetch_add(withdrawn, Ordering::Relaxed);
+        if strays > 0 {
+            rx.strays.fetch_add(strays, Ordering::Relaxed);
+        }
+        let now = ns_since(epoch);
+        rx.last_update_ns.store(now, Ordering::Relaxed);
+        rx.correct.store(correct as u64, Ordering::Relaxed);
+        let c = correct == universe;
+        if c != converged {
+            converged = c;
+            if c {
+                rx.converged_at_ns.store(now, Ordering::Relaxed);
+            }
+            rx.converged.store(c, Ordering::Release);
+        }
+    }
+}

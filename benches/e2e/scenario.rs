@@ -1,0 +1,261 @@
+//! The scenarios: who sends which prefixes with which attributes, and what every client must
+//! hold at the end (the reference the receivers check against, prefix by prefix).
+//!
+//! Prefixes are numbered 0..universe and map to the /24 `20.0.0.0 + (index << 8)`, so a
+//! receiver turns a received prefix back into its index with two integer operations.
+//! Peer `p` has ASN `BASE_ASN + p` and connects from 127.64.x.y; the first `senders` peers
+//! announce, every peer (senders included) is a client that receives.
+
+use std::net::Ipv4Addr;
+
+use bytes::{Bytes, BytesMut};
+use peerex::wire::update::{encode_end_of_rib, pack_announce};
+use peerex::wire::{
+    AsPath, Asn, Community, Family, LargeCommunity, MpNextHop, Nlri, Origin, ParseCtx,
+    PathAttributes, Prefix,
+};
+
+/// ASN of peer 0; peer `p` is `BASE_ASN + p` (2-octet, so it fits standard communities).
+pub const BASE_ASN: u32 = 65001;
+/// The route server's ASN (both servers).
+pub const RS_ASN: u32 = 64500;
+/// First octets of the prefix space: index 0 is 20.0.0.0/24.
+const PREFIX_BASE: u32 = 20 << 16;
+/// Well-known transit ASNs used as middle hops.
+const TRANSIT: [u32; 8] = [174, 1299, 2914, 3257, 3356, 6453, 6762, 6939];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Every sender announces its own prefixes; every client gets each prefix from its owner.
+    Disjoint,
+    /// Every sender announces the same prefixes with different paths; per attribute group
+    /// one sender has the clearly best path (AS path length 2), the next one the second best
+    /// (length 3), the others length 4. The winner rotates by group.
+    SamePrefixes,
+}
+
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Short name used in E2E_SCENARIOS and the report.
+    pub name: &'static str,
+    pub description: String,
+    /// Sessions in total (senders first).
+    pub peers: usize,
+    pub senders: usize,
+    /// Prefixes each sender announces.
+    pub per_sender: usize,
+    pub kind: Kind,
+    /// Consecutive prefixes sharing one attribute set (same origin AS), i.e. packed together.
+    pub group: usize,
+}
+
+impl Scenario {
+    /// The three scenarios, prefix counts multiplied by `scale`.
+    pub fn all(scale: f64, group: usize) -> Vec<Scenario> {
+        let n = |x: f64| ((x * scale).round() as usize).max(1);
+        vec![
+            Scenario {
+                name: "a",
+                description: format!(
+                    "4 senders x {} prefixes, 20 receiving clients",
+                    n(200_000.0)
+                ),
+                peers: 24,
+                senders: 4,
+                per_sender: n(200_000.0),
+                kind: Kind::Disjoint,
+                group,
+            },
+            Scenario {
+                name: "b",
+                description: format!(
+                    "100 peers each sending {} and receiving all the others'",
+                    n(1_000.0)
+                ),
+                peers: 100,
+                senders: 100,
+                per_sender: n(1_000.0),
+                kind: Kind::Disjoint,
+                group,
+            },
+            Scenario {
+                name: "c",
+                description: format!(
+                    "10 peers announcing the same {} prefixes with different paths",
+                    n(100_000.0)
+                ),
+                peers: 10,
+                senders: 10,
+                per_sender: n(100_000.0),
+                kind: Kind::SamePrefixes,
+                group,
+            },
+        ]
+    }
+
+    /// Distinct prefixes in the scenario.
+    pub fn universe(&self) -> usize {
+        match self.kind {
+            Kind::Disjoint => self.senders * self.per_sender,
+            Kind::SamePrefixes => self.per_sender,
+        }
+    }
+
+    /// What peer `peer` must hold for prefix `idx` at the end: 0 = nothing, `s + 1` = the
+    /// path of sender `s`. A client never gets its own path back; where its own is the best
+    /// it must get the second best (no path hiding).
+    #[inline]
+    pub fn expected(&self, peer: usize, idx: usize) -> u8 {
+        match self.kind {
+            Kind::Disjoint => {
+                let owner = idx / self.per_sender;
+                if owner == peer {
+                    0
+                } else {
+                    owner as u8 + 1
+                }
+            }
+            Kind::SamePrefixes => {
+                let w = (idx / self.group) % self.senders;
+                if w == peer {
+                    ((w + 1) % self.senders) as u8 + 1
+                } else {
+                    w as u8 + 1
+                }
+            }
+        }
+    }
+
+    /// Routes all clients together must hold at convergence.
+    pub fn expected_routes(&self) -> u64 {
+        let u = self.universe() as u64;
+        match self.kind {
+            Kind::Disjoint => {
+                self.peers as u64 * u - (self.senders.min(self.peers) * self.per_sender) as u64
+            }
+            Kind::SamePrefixes => self.peers as u64 * u,
+        }
+    }
+
+    /// Prefix announcements the server receives in total.
+    pub fn announcements_sent(&self) -> u64 {
+        (self.senders * self.per_sender) as u64
+    }
+
+    /// Indices announced by sender `s`.
+    fn indices(&self, s: usize) -> std::ops::Range<usize> {
+        match self.kind {
+            Kind::Disjoint => s * self.per_sender..(s + 1) * self.per_sender,
+            Kind::SamePrefixes => 0..self.per_sender,
+        }
+    }
+
+    /// The path attributes sender `s` uses for the group starting at prefix `idx`.
+    fn attrs(&self, s: usize, idx: usize, nh: Ipv4Addr) -> PathAttributes {
+        let g = idx / self.group;
+        let asn = BASE_ASN + s as u32;
+        let origin = 131_072 + (g % 60_000) as u32;
+        let t1 = TRANSIT[(g + s) % TRANSIT.len()];
+        let t2 = TRANSIT[(g + s + 3) % TRANSIT.len()];
+        let (path, med) = match self.kind {
+            Kind::Disjoint => (vec![asn, t1, origin], None),
+            Kind::SamePrefixes => {
+                let w = g % self.senders;
+                let path = if s == w {
+                    vec![asn, origin]
+                } else if s == (w + 1) % self.senders {
+                    vec![asn, t1, origin]
+                } else {
+                    vec![asn, t1, t2, origin]
+                };
+                // MED differs per path; it is only compared within one neighbour AS, so it
+                // never decides between these paths (each sender is its own neighbour AS).
+                (path, Some(10 * (s as u32 + 1)))
+            }
+        };
+        PathAttributes {
+            origin: Some(Origin::Igp),
+            as_path: Some(AsPath::sequence(path.into_iter().map(Asn))),
+            next_hop: Some(nh),
+            med,
+            communities: vec![
+                Community((asn << 16) | 100),
+                Community((asn << 16) | (1000 + (g % 16) as u32)),
+            ],
+            large_communities: vec![LargeCommunity {
+                global: asn,
+                local1: 1,
+                local2: (g % 100) as u32,
+            }],
+            ..PathAttributes::default()
+        }
+    }
+
+    /// Sender `s`'s whole table as packed UPDATEs followed by End-of-RIB, cut at message
+    /// boundaries into chunks of about `chunk` bytes (so keepalives can go in between).
+    pub fn updates(&self, s: usize, nh: Ipv4Addr, ctx: &ParseCtx, chunk: usize) -> Vec<Bytes> {
+        let mut chunks = Vec::new();
+        let mut out = BytesMut::new();
+        let range = self.indices(s);
+        let mut start = range.start;
+        while start < range.end {
+            let end = ((start / self.group + 1) * self.group).min(range.end);
+            let list: Vec<Nlri> = (start..end).map(prefix_of).collect();
+            let mut enc = BytesMut::new();
+            self.attrs(s, start, nh).encode(ctx, &mut enc);
+            pack_announce(
+                ctx,
+                Family::Ipv4Unicast,
+                &enc,
+                &MpNextHop::V4(nh),
+                &list,
+                &mut out,
+            )
+            .expect("attributes fit in an UPDATE");
+            if out.len() >= chunk {
+                chunks.push(out.split().freeze());
+            }
+            start = end;
+        }
+        encode_end_of_rib(Family::Ipv4Unicast, &mut out);
+        chunks.push(out.freeze());
+        chunks
+    }
+}
+
+/// The /24 of prefix index `idx`.
+pub fn prefix_of(idx: usize) -> Nlri {
+    let a = (PREFIX_BASE + idx as u32) << 8;
+    Nlri::new(Prefix::new(Ipv4Addr::from(a).into(), 24).expect("a /24 is valid"))
+}
+
+/// The index of a received prefix, if it is one of ours.
+#[inline]
+pub fn index_of(n: &Nlri, universe: usize) -> Option<usize> {
+    match n.prefix.addr() {
+        std::net::IpAddr::V4(a) if n.prefix.length() == 24 && n.path_id.is_none() => {
+            let i = (a.to_bits() >> 8).checked_sub(PREFIX_BASE)? as usize;
+            (i < universe).then_some(i)
+        }
+        _ => None,
+    }
+}
+
+/// Set once at start: the servers run in a network namespace behind a veth pair (see
+/// `net.rs`); peers then use 10.77.x.y instead of 127.64.x.y.
+pub static NETNS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// Address of peer `p` (127.64.x.y on loopback, 10.77.x.y in netns mode; y from 1 to 250).
+pub fn peer_addr(p: usize) -> Ipv4Addr {
+    let a = if NETNS.get().copied().unwrap_or(false) {
+        [10, 77]
+    } else {
+        [127, 64]
+    };
+    Ipv4Addr::new(a[0], a[1], (p / 250) as u8, (p % 250 + 1) as u8)
+}
+
+/// The BGP identifier of peer `p`.
+pub fn peer_router_id(p: usize) -> Ipv4Addr {
+    Ipv4Addr::new(10, 64, (p / 250) as u8, (p % 250 + 1) as u8)
+}

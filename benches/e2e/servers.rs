@@ -1,0 +1,416 @@
+//! The servers under test: the peerex release binary and BIRD 2 (`bird` from Debian's bird2),
+//! each started fresh per scenario with a generated configuration, listening on
+//! 127.0.0.1:PORT, with one passive session per emulated peer and no filters; plus what we
+//! measure on them from /proc (peak RSS, CPU time, the unread bytes of their sockets).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::net;
+use crate::scenario::{peer_addr, Scenario, BASE_ASN, RS_ASN};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Peerex,
+    Bird,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Peerex => "peerex",
+            Kind::Bird => "bird2",
+        }
+    }
+}
+
+/// How BIRD gives every client its own view (see [`bird_config`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BirdLayout {
+    /// arouteserver's: one sorted master table, `secondary` channels (netns mode only).
+    Secondary,
+    /// A table per client fed by a pipe from the master table (no path hiding).
+    Pipes,
+    /// One master table (hides paths: scenario c cannot converge).
+    Single,
+}
+
+/// Knobs for the BIRD configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct BirdOpts {
+    pub layout: BirdLayout,
+    /// `import table on` (an extra Adj-RIB-In copy per channel).
+    pub import_table: bool,
+}
+
+pub struct Server {
+    pub ip: Ipv4Addr,
+    pub port: u16,
+    pub log: PathBuf,
+    child: Child,
+}
+
+fn free_port() -> std::io::Result<u16> {
+    let l = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    Ok(l.local_addr()?.port())
+}
+
+impl Server {
+    pub fn start(
+        kind: Kind,
+        dir: &Path,
+        sc: &Scenario,
+        peerex_bin: &Path,
+        bird: BirdOpts,
+        netns: bool,
+    ) -> Result<Server, String> {
+        let ip = if netns {
+            net::SERVER_IP
+        } else {
+            Ipv4Addr::LOCALHOST
+        };
+        let _ = fs::remove_dir_all(dir);
+        fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let port = free_port().map_err(|e| format!("no free port: {e}"))?;
+        let log = dir.join(format!("{}.log", kind.name()));
+        let out = fs::File::create(&log).map_err(|e| e.to_string())?;
+        let err = out.try_clone().map_err(|e| e.to_string())?;
+        let program: &std::ffi::OsStr = match kind {
+            Kind::Peerex => peerex_bin.as_os_str(),
+            Kind::Bird => "bird".as_ref(),
+        };
+        // In netns mode `ip netns exec` execs the server in place: same pid.
+        let mut cmd = if netns {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", net::NS]).arg(program);
+            c
+        } else {
+            Command::new(program)
+        };
+        match kind {
+            Kind::Peerex => {
+                let cfg = dir.join("peerex.toml");
+                fs::write(&cfg, peerex_config(sc, ip, port)).map_err(|e| e.to_string())?;
+                cmd.arg("run")
+                    .arg("--config")
+                    .arg(&cfg)
+                    .arg("--log-level")
+                    .arg(std::env::var("E2E_PEEREX_LOG").unwrap_or_else(|_| "info".into()));
+            }
+            Kind::Bird => {
+                let cfg = dir.join("bird.conf");
+                fs::write(&cfg, bird_config(sc, ip, port, bird)).map_err(|e| e.to_string())?;
+                cmd.arg("-c")
+                    .arg(&cfg)
+                    .arg("-s")
+                    .arg(dir.join("bird.ctl"))
+                    .arg("-P")
+                    .arg(dir.join("bird.pid"))
+                    .arg("-f");
+            }
+        }
+        cmd.env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err));
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", kind.name()))?;
+        let mut s = Server {
+            ip,
+            port,
+            log,
+            child,
+        };
+        let t = Instant::now();
+        while !listening(s.pid(), ip, port) {
+            if !s.alive() || t.elapsed() > Duration::from_secs(20) {
+                return Err(format!(
+                    "{} did not start listening on {ip}:{port}:\n{}",
+                    kind.name(),
+                    s.log_tail(30)
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(s)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Peak resident memory (VmHWM) of the server's process and its children, in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        family(self.pid())
+            .into_iter()
+            .filter_map(|p| status_field(p, "VmHWM:"))
+            .sum()
+    }
+
+    /// Resident memory now (VmRSS) of the server's process and its children, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        family(self.pid())
+            .into_iter()
+            .filter_map(|p| status_field(p, "VmRSS:"))
+            .sum()
+    }
+
+    /// User + system CPU time of the server's process (and children), in seconds.
+    pub fn cpu_secs(&self) -> f64 {
+        // SAFETY: sysconf has no preconditions.
+        let tck = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        family(self.pid())
+            .into_iter()
+            .filter_map(|p| {
+                let s = fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+                // Fields after the ")" of the command name: state is field 3, utime 14.
+                let rest = s.rsplit_once(')')?.1;
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                let u: f64 = f.get(11)?.parse().ok()?;
+                let s: f64 = f.get(12)?.parse().ok()?;
+                Some((u + s) / tck)
+            })
+            .sum()
+    }
+
+    pub fn log_tail(&self, lines: usize) -> String {
+        let s = fs::read_to_string(&self.log).unwrap_or_default();
+        let v: Vec<&str> = s.lines().collect();
+        v[v.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// SIGTERM, then SIGKILL after 5 s.
+    pub fn stop(&mut self) {
+        if !self.alive() {
+            return;
+        }
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.pid() as libc::pid_t, libc::SIGTERM);
+        }
+        let t = Instant::now();
+        while self.alive() && t.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// `pid` and its descendants.
+fn family(pid: u32) -> Vec<u32> {
+    let mut out = vec![pid];
+    let mut i = 0;
+    let all: Vec<(u32, u32)> = fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| {
+                let p: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+                let pp = status_field(p, "PPid:")?;
+                Some((p, pp as u32))
+            })
+            .collect()
+        })
+        .unwrap_or_default();
+    while let Some(&p) = out.get(i) {
+        out.extend(all.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    out
+}
+
+fn status_field(pid: u32, key: &str) -> Option<u64> {
+    let s = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+/// /proc/net/tcp's hex form of an IPv4 address (the in-memory u32 on a little-endian host).
+fn hex_addr(a: Ipv4Addr) -> String {
+    format!("{:08X}", u32::from_ne_bytes(a.octets()))
+}
+
+/// Whether process `pid` (seen through its network namespace) listens on `ip`:`port` (or
+/// the wildcard).
+fn listening(pid: u32, ip: Ipv4Addr, port: u16) -> bool {
+    let p = format!("{port:04X}");
+    fs::read_to_string(format!("/proc/{pid}/net/tcp"))
+        .map(|s| {
+            s.lines().skip(1).any(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.get(3) == Some(&"0A")
+                    && f.get(1).is_some_and(|a| {
+                        a.ends_with(&format!(":{p}"))
+                            && (a.starts_with(&hex_addr(ip)) || a.starts_with("00000000"))
+                    })
+            })
+        })
+        .unwrap_or(false)
+}
+
+/// Unread bytes (rx_queue) of the server's established sockets on `port`, by remote address
+/// (read through the server's network namespace).
+pub fn server_rx_queues(pid: u32, port: u16) -> HashMap<Ipv4Addr, u64> {
+    let suffix = format!(":{port:04X}");
+    let mut m = HashMap::new();
+    let Ok(s) = fs::read_to_string(format!("/proc/{pid}/net/tcp")) else {
+        return m;
+    };
+    for l in s.lines().skip(1) {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let (Some(local), Some(remote), Some(st), Some(q)) =
+            (f.get(1), f.get(2), f.get(3), f.get(4))
+        else {
+            continue;
+        };
+        if *st != "01" || !local.ends_with(&suffix) {
+            continue;
+        }
+        let Some(rq) = q
+            .split_once(':')
+            .and_then(|(_, r)| u64::from_str_radix(r, 16).ok())
+        else {
+            continue;
+        };
+        let Some(ip) = remote
+            .split_once(':')
+            .and_then(|(a, _)| u32::from_str_radix(a, 16).ok())
+        else {
+            continue;
+        };
+        m.insert(Ipv4Addr::from(ip.to_ne_bytes()), rq);
+    }
+    m
+}
+
+/// peerex: its defaults (passive sessions, no import or export filters).
+fn peerex_config(sc: &Scenario, ip: Ipv4Addr, port: u16) -> String {
+    let mut c = String::new();
+    let _ = writeln!(
+        c,
+        "[server]\nasn = {RS_ASN}\nrouter_id = \"10.255.255.1\"\nlisten = [\"{ip}:{port}\"]\n"
+    );
+    for p in 0..sc.peers {
+        let _ = writeln!(
+            c,
+            "[[peer]]\nname = \"p{p}\"\nasn = {}\naddress = \"{}\"\n",
+            BASE_ASN + p as u32,
+            peer_addr(p)
+        );
+    }
+    c
+}
+
+/// BIRD 2 as a route server with a view per client (no path hiding), over loopback.
+///
+/// arouteserver's BIRD 2 layout (one `sorted` master table, `secondary` channels) is not
+/// possible here: loopback neighbours need `multihop`, multihop implies recursive next hops,
+/// and BIRD 2.0 refuses a sorted table in recursive mode ("BGP in recursive mode prohibits
+/// sorted table"); a direct session on `lo` is refused ("Invalid remote address": BIRD gives
+/// 127/8 host scope). So the default layout is IXP-Manager's: every client `pX` has its own
+/// table `t_pX`; a pipe puts the client's routes into `master4` and every other client's
+/// routes from `master4` into `t_pX`; the client's BGP channel exports the best route of
+/// `t_pX`. The pipe raises `preference` on routes it brings into `t_pX`, so a client's own
+/// route (which is in `t_pX` too, as it arrived there) never wins its table: the client gets
+/// the best route among the others' (its own is never returned, no path hiding).
+///
+/// Layout `single` (E2E_BIRD_LAYOUT=single) is one master table and no pipes: BIRD's
+/// cheapest configuration, but it hides paths (a client whose own route is best gets
+/// nothing), so scenario `c` cannot converge with it; it is a lower bound for `a` and `b`.
+///
+/// Both: `rs client`, `interpret communities off`, empty filters (`import all; export all`)
+/// like peerex's defaults, `next hop keep on` (BIRD otherwise rewrites the next hop between
+/// peers that are not on one interface).
+fn bird_config(sc: &Scenario, ip: Ipv4Addr, port: u16, o: BirdOpts) -> String {
+    let secondary = o.layout == BirdLayout::Secondary;
+    let mut c = String::new();
+    let w = &mut c;
+    let _ = writeln!(
+        w,
+        "# generated by benches/e2e/servers.rs (layout {:?})",
+        o.layout
+    );
+    let _ = writeln!(w, "router id 10.255.255.1;");
+    let _ = writeln!(
+        w,
+        "log stderr {{ info, remote, warning, error, auth, fatal, bug }};"
+    );
+    let _ = writeln!(w, "protocol device {{ }}");
+    let _ = writeln!(
+        w,
+        "ipv4 table master4{};",
+        if secondary { " sorted" } else { "" }
+    );
+    let _ = writeln!(w, "template bgp rs_client {{");
+    let _ = writeln!(w, "  local {ip} port {port} as {RS_ASN};");
+    let _ = writeln!(w, "  strict bind yes;");
+    if !secondary {
+        // Loopback: neighbours are not directly connected for BIRD.
+        let _ = writeln!(w, "  multihop;");
+    }
+    let _ = writeln!(w, "  passive on;");
+    let _ = writeln!(w, "  rs client;");
+    let _ = writeln!(w, "  interpret communities off;");
+    let _ = writeln!(w, "  enforce first as off;");
+    let _ = writeln!(w, "  hold time 90;");
+    let _ = writeln!(w, "  error wait time 1, 2;");
+    let _ = writeln!(w, "  ipv4 {{");
+    if secondary {
+        let _ = writeln!(w, "    table master4;");
+        let _ = writeln!(w, "    secondary;");
+    }
+    if o.import_table {
+        let _ = writeln!(w, "    import table on;");
+    }
+    let _ = writeln!(w, "    import keep filtered on;");
+    if !secondary {
+        let _ = writeln!(w, "    next hop keep on;");
+    }
+    let _ = writeln!(w, "    import all;");
+    let _ = writeln!(w, "    export all;");
+    let _ = writeln!(w, "  }};");
+    let _ = writeln!(w, "}}");
+    for p in 0..sc.peers {
+        let addr = peer_addr(p);
+        let asn = BASE_ASN + p as u32;
+        match o.layout {
+            BirdLayout::Single | BirdLayout::Secondary => {
+                let _ = writeln!(
+                    w,
+                    "protocol bgp p{p} from rs_client {{ neighbor {addr} as {asn}; }}"
+                );
+            }
+            BirdLayout::Pipes => {
+                let _ = writeln!(w, "ipv4 table t_p{p};");
+                let _ = writeln!(
+                    w,
+                    "protocol bgp p{p} from rs_client {{ neighbor {addr} as {asn}; ipv4 {{ table t_p{p}; }}; }}"
+                );
+                let _ = writeln!(
+                    w,
+                    "protocol pipe pp_p{p} {{ table master4; peer table t_p{p}; \
+                     import where proto = \"p{p}\"; \
+                     export filter {{ preference = 200; accept; }}; }}"
+                );
+            }
+        }
+    }
+    c
+}
