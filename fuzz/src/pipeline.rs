@@ -301,7 +301,12 @@ pub fn run(data: &[u8]) {
         };
         let (_, batches) = importers[peer].plan(&u);
         model_update(&mut model, peer, &u, &batches);
-        sim.apply(batches.into_iter().map(|(_, b)| ShardMsg::Routes(b)));
+        // Settings bit 6: flush only every fourth UPDATE (the shard batches its input).
+        if c & 0x40 != 0 && steps % 4 != 0 {
+            sim.queue(batches.into_iter().map(|(_, b)| ShardMsg::Routes(b)));
+        } else {
+            sim.apply(batches.into_iter().map(|(_, b)| ShardMsg::Routes(b)));
+        }
         if steps % 3 == 0 {
             sim.settle(|i, b| absorb(&mut received[i], b, &ctx_of(i)));
         }

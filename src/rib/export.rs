@@ -76,6 +76,10 @@ pub(crate) fn client_paths<'p>(
 #[derive(Default)]
 pub(crate) struct Groups {
     map: HashMap<GroupKey, Group, super::fxhash::FxBuild>,
+    /// Prefixes filed since the last flush. A prefix that changes again before the flush
+    /// forces one first: groups go out in no particular order, so two outcomes of one prefix
+    /// must never wait in the same batch.
+    pending: std::collections::HashSet<Prefix, super::fxhash::FxBuild>,
 }
 
 #[derive(PartialEq, Eq, Hash)]
@@ -100,6 +104,7 @@ impl Groups {
         mask: ClientSet,
         nlri: Nlri,
     ) {
+        self.pending.insert(nlri.prefix);
         let attrs = path.map(|p| p.attrs.clone());
         let key = GroupKey {
             family,
@@ -119,6 +124,10 @@ impl Groups {
 
     pub fn len(&self) -> usize {
         self.map.len()
+    }
+
+    fn holds(&self, p: &Prefix) -> bool {
+        self.pending.contains(p)
     }
 }
 
@@ -260,6 +269,9 @@ impl Shard {
         before: Outcomes,
         after: Outcomes,
     ) {
+        if self.groups.holds(&prefix) {
+            self.flush();
+        }
         let mentioned_set: ClientSet = mentioned.iter().copied().collect();
         for (i, (b, a)) in before.classes.iter().zip(after.classes.iter()).enumerate() {
             if same(b, a) {
@@ -301,6 +313,7 @@ impl Shard {
     /// Encodes and queues every pending group.
     pub(crate) fn flush(&mut self) {
         let local_asn = self.policy.local_asn;
+        self.groups.pending.clear();
         let mut groups = std::mem::take(&mut self.groups.map);
         for (key, group) in groups.drain() {
             let mut variants: SmallVec<[(Variant, SmallVec<[PeerId; 8]>); 2]> = SmallVec::new();

@@ -463,6 +463,9 @@ impl Shard {
     }
 
     fn set_policy(&mut self, p: Arc<ExportPolicy>) {
+        // Export what is pending under the old rules first: the re-export below compares
+        // old and new outcomes of the current table.
+        self.flush();
         // Work out each client's outcome under the old and the new rules, prefix by prefix.
         let old_classes = std::mem::take(&mut self.classes);
         let old_rules: Vec<Option<ExportRules>> = self

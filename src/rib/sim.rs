@@ -115,9 +115,19 @@ impl Sim {
 
     /// Hands messages to the shard and flushes its export.
     pub fn apply(&mut self, msgs: impl IntoIterator<Item = ShardMsg>) {
+        self.queue(msgs);
+        self.shard.flush();
+    }
+
+    /// Hands messages to the shard without flushing (as the shard does within a batch).
+    pub fn queue(&mut self, msgs: impl IntoIterator<Item = ShardMsg>) {
         for m in msgs {
             self.shard.message(m);
         }
+    }
+
+    /// Encodes and queues what the shard has pending.
+    pub fn flush(&mut self) {
         self.shard.flush();
     }
 
@@ -157,6 +167,7 @@ impl Sim {
                     sink(i, b);
                 }
             }
+            self.shard.flush();
             let pending: Vec<PeerId> =
                 std::mem::take(&mut *self.refills.lock().unwrap_or_else(|e| e.into_inner()));
             for p in pending {

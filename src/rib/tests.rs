@@ -369,13 +369,18 @@ fn attrs_for(peer: u32, a: &Ann, prefix: Prefix) -> Arc<RouteAttrs> {
     ))
 }
 
-fn run(ops: Vec<Op>, add_path_max: Vec<Option<u16>>, seed: u64, high: usize) {
+/// `batch`: how many operations the shard takes before it flushes its export (the shard
+/// batches up to 256 messages in production).
+fn run(ops: Vec<Op>, add_path_max: Vec<Option<u16>>, seed: u64, high: usize, batch: usize) {
     let mut h = Harness::new(add_path_max, seed, high);
+    // The sessions' initial (empty) dumps complete first, as when peers connect; after that
+    // changes take the direct export path.
+    h.settle();
     let mut rules = rules_from_seed(seed);
     let mut model: HashMap<(u32, usize), Ann> = HashMap::new();
     let pfx = prefixes();
     let mut tag = 1u32;
-    for op in ops {
+    for (step, op) in ops.into_iter().enumerate() {
         match op {
             Op::Announce {
                 peer,
@@ -427,8 +432,11 @@ fn run(ops: Vec<Op>, add_path_max: Vec<Option<u16>>, seed: u64, high: usize) {
                 })));
             }
         }
-        h.shard.flush();
+        if (step + 1) % batch == 0 {
+            h.shard.flush();
+        }
     }
+    h.shard.flush();
     h.settle();
     check(&h, &model, &rules);
     // Withdrawing everything leaves the RIB and every client empty.
@@ -470,8 +478,9 @@ proptest! {
         add_path in proptest::collection::vec(prop_oneof![4 => Just(None), 1 => Just(Some(0u16)), 1 => Just(Some(2u16))], PEERS as usize),
         seed in any::<u64>(),
         high in prop_oneof![Just(200usize), Just(1_000_000usize)],
+        batch in prop_oneof![Just(1usize), Just(7), Just(1000)],
     ) {
-        run(ops, add_path, seed, high);
+        run(ops, add_path, seed, high, batch);
     }
 }
 

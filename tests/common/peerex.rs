@@ -76,7 +76,17 @@ impl Peerex {
     /// Starts peerex on a configuration written by the caller, which listens on `port`.
     pub fn start_with_config(dir: &TempDir, cfg: &str, port: u16) -> Result<Peerex> {
         let config = dir.join("peerex.toml");
-        std::fs::write(&config, cfg)?;
+        let mut cfg = cfg.to_string();
+        if !cfg.contains("[control]") {
+            // Each instance gets its own control socket: the default path under /run is one
+            // per machine, and tests run side by side.
+            let _ = write!(
+                cfg,
+                "\n[control]\nsocket = \"{}\"\n",
+                dir.join("peerex.sock").display()
+            );
+        }
+        std::fs::write(&config, &cfg)?;
         let log = dir.join("peerex.log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_peerex"));
         cmd.arg("run")
