@@ -584,6 +584,8 @@ impl Peer {
             .await;
 
         let (ev_tx, mut ev_rx) = mpsc::channel::<Event>(8);
+        let ev_tx_check = ev_tx.clone();
+        let mut max_warned = false;
         let reader_task = tokio::spawn(
             reader_loop(
                 reader,
@@ -638,6 +640,10 @@ impl Peer {
                     Some(Event::Received(n)) => break End::Received(n),
                     Some(Event::MaxPrefix(f, count)) => {
                         let Some(mp) = self.cfg.max_prefixes else { continue };
+                        if max_warned && mp.action == MaxPrefixAction::Warn {
+                            continue;
+                        }
+                        max_warned = true;
                         warn!(family = %f, count, limit = mp.limit, "maximum prefixes exceeded");
                         match mp.action {
                             MaxPrefixAction::Warn => continue,
@@ -695,6 +701,17 @@ impl Peer {
                 _ = check.tick() => {
                     if writing && last_progress.elapsed() > send_hold {
                         break End::Sent(Notification::new(NotifCode::SendHoldTimerExpired(0), Bytes::new()));
+                    }
+                    // The reader checks after each UPDATE, but the shards count a batch only
+                    // once they have applied it: the last UPDATE of a burst is caught here.
+                    if let Some(mp) = self.cfg.max_prefixes {
+                        for f in neg.families.iter() {
+                            let (acc, rej) = self.rib.counters().paths(self.id, f);
+                            if acc + rej > u64::from(mp.limit) {
+                                let _ = ev_tx_check.try_send(Event::MaxPrefix(f, acc + rej));
+                                break;
+                            }
+                        }
                     }
                 }
                 r = async {
