@@ -11,7 +11,7 @@ use tracing::{info, warn};
 
 use crate::config::{Config, PeerConfig};
 use crate::lg::{PeerDirectory, PeerEntry};
-use crate::policy::PeerId;
+use crate::policy::{PeerId, Policies, RpkiFeed, VrpTable};
 use crate::rib::{outq, ExportPolicy, Rib, ShardMsg};
 use crate::session::listener::{self, PeerMap};
 use crate::session::peer::{self, PeerCmd, PeerHandle, PeerSetup};
@@ -29,6 +29,10 @@ pub struct Shared {
     /// When the server started.
     pub started: Instant,
     pub started_at: SystemTime,
+    /// The compiled policy in force (replaced whole on reload).
+    pub policies: ArcSwap<Policies>,
+    /// The VRP sources (kept running while the server runs).
+    pub rpki: RpkiFeed,
 }
 
 /// A running route server.
@@ -100,6 +104,18 @@ impl Shared {
         self.directory.store(Arc::new(PeerDirectory { peers }));
     }
 
+    /// Compiles the policy of `config` (peer `i` having id `ids[i]`), makes it current, and
+    /// has the RIB evaluate every held path again and correct what each client receives:
+    /// no session is touched.
+    pub async fn apply_policy(&self, config: &Config, ids: &[PeerId]) {
+        let policies = Arc::new(Policies::with_ids(config, ids));
+        self.policies.store(policies.clone());
+        let policy = Arc::new(export_policy(config, policies));
+        self.rib
+            .broadcast(|| ShardMsg::Policy(policy.clone()))
+            .await;
+    }
+
     /// Peer addresses by id, for the RIB's selection tie-break.
     async fn publish_addresses(&self) {
         let dir = self.directory.load();
@@ -123,12 +139,11 @@ impl Shared {
 impl Server {
     /// Starts everything the configuration describes.
     pub async fn start(config: Config) -> std::io::Result<Server> {
-        let policy = Arc::new(ExportPolicy {
-            rules: Vec::new(),
-            local_asn: config.server.asn,
-            always_compare_med: false,
-        });
+        let policies = Arc::new(Policies::new(&config));
+        let policy = Arc::new(export_policy(&config, policies.clone()));
         let rib = Rib::start(shard_count(), policy)?;
+        let rpki = RpkiFeed::start(&config.rpki);
+        tokio::spawn(forward_vrps(rpki.subscribe(), rib.clone()));
         let shared = Arc::new(Shared {
             config: ArcSwap::from_pointee(config.clone()),
             rib,
@@ -137,6 +152,8 @@ impl Server {
             peer_map: Arc::new(RwLock::new(HashMap::new())),
             started: Instant::now(),
             started_at: SystemTime::now(),
+            policies: ArcSwap::new(policies),
+            rpki,
         });
         for (i, p) in config.peers.iter().enumerate() {
             shared.start_peer(PeerId(i as u32), p);
@@ -192,5 +209,40 @@ impl Server {
 async fn wait(t: &tokio::task::JoinHandle<()>) {
     while !t.is_finished() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// The RIB's export settings for `config` under `policies`.
+fn export_policy(config: &Config, policies: Arc<Policies>) -> ExportPolicy {
+    ExportPolicy {
+        rules: policies.export_rules().to_vec(),
+        local_asn: config.server.asn,
+        always_compare_med: false,
+        policies: Some(policies),
+    }
+}
+
+/// Hands every new VRP table to the shards with what changed since the one they have.
+async fn forward_vrps(
+    mut rx: tokio::sync::watch::Receiver<crate::policy::RpkiUpdate>,
+    rib: Arc<Rib>,
+) {
+    let mut generation = 0;
+    let mut table = Arc::new(VrpTable::empty());
+    while rx.changed().await.is_ok() {
+        let update = rx.borrow_and_update().clone();
+        let changes = update.changes_for(generation, &table);
+        info!(
+            vrps = update.table.len(),
+            generation = update.generation,
+            "VRPs updated; revalidating affected routes"
+        );
+        rib.broadcast(|| ShardMsg::Vrps {
+            table: update.table.clone(),
+            changes: changes.clone(),
+        })
+        .await;
+        generation = update.generation;
+        table = update.table;
     }
 }

@@ -93,7 +93,7 @@ fn attrs(tag: u32) -> RouteAttrs {
         as_path: vec![64512 + tag, 4_200_000_000 + tag],
         med: Some(100 + tag),
         communities: vec![(65000, tag as u16), (65001, 7)],
-        large_communities: vec![(4_200_000_000 + tag, 1, 2), (RS_ASN, 0, tag)],
+        large_communities: vec![(4_200_000_000 + tag, 1, 2), (64_499, 0, tag)],
         ..Default::default()
     }
 }

@@ -41,13 +41,19 @@ async fn two_hundred_sessions_reach_established() {
     for (i, a) in addrs.iter().enumerate() {
         let a = *a;
         set.spawn(async move {
-            Speaker::connect(a, target, 4_200_010_000 + i as u32, SpeakerOpts::default()).await
+            let s =
+                Speaker::connect(a, target, 4_200_010_000 + i as u32, SpeakerOpts::default()).await;
+            (i, s)
         });
     }
     let mut speakers = Vec::new();
     while let Some(r) = set.join_next().await {
-        speakers.push(r.unwrap().expect("session did not reach Established"));
+        let (i, s) = r.unwrap();
+        speakers.push((i, s.expect("session did not reach Established")));
     }
+    // In peer order: speaker 0 is AS 4200010000, whose routes must start with that AS.
+    speakers.sort_by_key(|(i, _)| *i);
+    let speakers: Vec<_> = speakers.into_iter().map(|(_, s)| s).collect();
     assert_eq!(speakers.len(), 200);
     // Every session got its End-of-RIB (the initial, empty table) and none was closed.
     wait(

@@ -300,12 +300,18 @@ pub fn server_rx_queues(pid: u32, port: u16) -> HashMap<Ipv4Addr, u64> {
     m
 }
 
-/// peerex: its defaults (passive sessions, no import or export filters).
+/// peerex: passive sessions, and the import checks that make sense for generated routes
+/// from private ASNs (first AS, path length, AS_SET, prefix lengths); bogon lists, next hop
+/// and RPKI off, as in the BIRD configuration.
 fn peerex_config(sc: &Scenario, ip: Ipv4Addr, port: u16) -> String {
     let mut c = String::new();
     let _ = writeln!(
         c,
         "[server]\nasn = {RS_ASN}\nrouter_id = \"10.255.255.1\"\nlisten = [\"{ip}:{port}\"]\n"
+    );
+    let _ = writeln!(
+        c,
+        "[defaults]\nreject_bogon_asns = false\nreject_bogon_prefixes = false\ncheck_next_hop = false\nrpki = \"off\"\nipv4_max_length = 32\nipv6_max_length = 128\n"
     );
     for p in 0..sc.peers {
         let _ = writeln!(

@@ -167,6 +167,10 @@ pub struct RouteView {
     pub reason_codes: Vec<u32>,
     /// Place in selection order among the prefix's accepted paths (1 = best), 0 if rejected.
     pub rank: usize,
+    /// RPKI origin validation state: valid, not found, not checked or invalid.
+    pub rpki: String,
+    /// An accepted RFC 7999 blackhole (exported only to clients that take blackholes).
+    pub blackhole: bool,
     pub stale: bool,
     /// Seconds since the Unix epoch when received.
     pub since: u32,
@@ -227,6 +231,8 @@ pub fn route_view(
             .filter_map(|r| r.euro_ix_code())
             .collect(),
         rank,
+        rpki: path.rpki.name().to_string(),
+        blackhole: path.blackhole,
         stale: path.stale,
         since: path.since,
     }

@@ -235,6 +235,13 @@ fn is_control(c: Community, rs16: Option<u16>) -> bool {
     }
 }
 
+/// Does `attrs` carry anything [`strip_control_communities`] would remove?
+pub fn has_control_communities(attrs: &PathAttributes, rs_asn: Asn) -> bool {
+    let rs16 = u16::try_from(rs_asn.0).ok();
+    attrs.communities.iter().any(|c| is_control(*c, rs16))
+        || attrs.large_communities.iter().any(|c| c.global == rs_asn.0)
+}
+
 /// Removes the server's control communities before export: every form in the module table,
 /// any standard community `RS:*` and any large community `RS:*:*` (so the informational tags
 /// of another route server hop are not confused with ours either).

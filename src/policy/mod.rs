@@ -24,8 +24,8 @@ pub mod verdict;
 mod tests;
 
 pub use actions::{
-    export_attributes, prepend_first_as, reject_communities, rpki_community,
-    strip_control_communities, ActionCtx, PathActions,
+    export_attributes, has_control_communities, prepend_first_as, reject_communities,
+    rpki_community, strip_control_communities, ActionCtx, PathActions,
 };
 pub use asnset::AsnSet;
 pub use clientset::{ClientSet, PeerId, MAX_PEERS};

@@ -45,74 +45,78 @@ impl ExportRules {
     }
 }
 
-/// The peers a selector list names.
-fn resolve(list: &[Selector], by_role: &[ClientSet], all: &ClientSet) -> ClientSet {
-    let mut out = ClientSet::new();
-    for s in list {
-        match s {
-            Selector::All => return all.clone(),
-            Selector::Role(r) => {
-                if let Some(set) = by_role.get(*r) {
-                    out = out.union(set);
-                }
-            }
-            Selector::Peer(i) => out.insert(PeerId(*i as u32)),
-        }
-    }
-    out
-}
-
-/// Export rules per client (by peer index): client C takes routes from S when S is in C's
-/// `receive_from` and C is in S's `send_to`.
-pub fn compile_export_rules(cfg: &PolicyConfig) -> Vec<ExportRules> {
-    let n = cfg.peers.len();
-    let all: ClientSet = (0..n as u32).map(PeerId).collect();
+/// Export rules per client, indexed by [`PeerId`]: client C takes routes from S when S is in
+/// C's `receive_from` and C is in S's `send_to`. `ids[i]` is the id of `cfg.peers[i]`; ids
+/// not given to any peer get the default rules.
+pub fn compile_export_rules(cfg: &PolicyConfig, ids: &[PeerId]) -> Vec<ExportRules> {
+    let id_of = |i: usize| ids.get(i).copied().unwrap_or(PeerId(i as u32));
+    let all: ClientSet = (0..cfg.peers.len()).map(id_of).collect();
     let mut by_role = vec![ClientSet::new(); cfg.roles.len()];
     for (i, p) in cfg.peers.iter().enumerate() {
         if let Some(set) = by_role.get_mut(p.role) {
-            set.insert(PeerId(i as u32));
+            set.insert(id_of(i));
         }
     }
-    let send: Vec<ClientSet> = cfg
+    let resolve = |list: &[Selector]| -> ClientSet {
+        let mut out = ClientSet::new();
+        for s in list {
+            match s {
+                Selector::All => return all.clone(),
+                Selector::Role(r) => {
+                    if let Some(set) = by_role.get(*r) {
+                        out = out.union(set);
+                    }
+                }
+                Selector::Peer(i) => out.insert(id_of(*i)),
+            }
+        }
+        out
+    };
+    let send: HashMap<PeerId, ClientSet> = cfg
         .peers
         .iter()
-        .map(|p| resolve(&p.send_to, &by_role, &all))
+        .enumerate()
+        .map(|(i, p)| (id_of(i), resolve(&p.send_to)))
         .collect();
     let mut shared: HashMap<ClientSet, Arc<ClientSet>> = HashMap::new();
-    cfg.peers
-        .iter()
-        .enumerate()
-        .map(|(c, p)| {
-            let me = PeerId(c as u32);
-            let mut accepts = resolve(&p.receive_from, &by_role, &all);
-            let selected_itself = accepts.contains(me);
-            for s in accepts.clone().iter() {
-                if !send.get(s.index()).is_some_and(|t| t.contains(me)) {
-                    accepts.remove(s);
-                }
+    let len = (0..cfg.peers.len())
+        .map(|i| id_of(i).index() + 1)
+        .max()
+        .unwrap_or(0);
+    let mut out = vec![ExportRules::default(); len];
+    for (c, p) in cfg.peers.iter().enumerate() {
+        let me = id_of(c);
+        let mut accepts = resolve(&p.receive_from);
+        let selected_itself = accepts.contains(me);
+        for s in accepts.clone().iter() {
+            if !send.get(&s).is_some_and(|t| t.contains(me)) {
+                accepts.remove(s);
             }
-            // A client never gets its own routes back, so whether it is in its own set does
-            // not matter: keep it as selected, so that clients whose selections read alike
-            // ("all but X", "the members") share one set, and one export class in the RIB.
-            if selected_itself {
-                accepts.insert(me);
-            }
-            let accepts_from = if accepts == all {
-                None
-            } else {
-                Some(
-                    shared
-                        .entry(accepts.clone())
-                        .or_insert_with(|| Arc::new(accepts))
-                        .clone(),
-                )
-            };
-            ExportRules {
+        }
+        // A client never gets its own routes back, so whether it is in its own set does
+        // not matter: keep it as selected, so that clients whose selections read alike
+        // ("all but X", "the members") share one set, and one export class in the RIB.
+        if selected_itself {
+            accepts.insert(me);
+        }
+        let accepts_from = if accepts == all {
+            None
+        } else {
+            Some(
+                shared
+                    .entry(accepts.clone())
+                    .or_insert_with(|| Arc::new(accepts))
+                    .clone(),
+            )
+        };
+        if let Some(slot) = out.get_mut(me.index()) {
+            *slot = ExportRules {
                 accepts_from,
                 rejects_blackholes: !p.accept_blackholes,
-            }
-        })
-        .collect()
+            };
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -107,6 +107,13 @@ impl RejectSet {
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
+    pub fn union(self, other: RejectSet) -> RejectSet {
+        RejectSet(self.0 | other.0)
+    }
+    /// The reasons the session finds (not import policy): they survive re-evaluation.
+    pub fn session_part(self) -> RejectSet {
+        RejectSet(self.0 & (1 << (RejectReason::OtcLeak as u32)))
+    }
     pub fn iter(self) -> impl Iterator<Item = RejectReason> {
         RejectReason::ALL
             .into_iter()

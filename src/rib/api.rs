@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::attrs::RouteAttrs;
 use super::outq::OutQueue;
 use super::path::PeerId;
-use crate::policy::{ExportRules, Verdict};
+use crate::policy::{ExportRules, Policies, Verdict, VrpChanges, VrpTable};
 use crate::wire::{Asn, Family, FamilySet, Nlri, ParseCtx};
 
 /// Route changes from one peer for one family, all sharing one attribute set.
@@ -48,6 +48,9 @@ pub struct ExportPolicy {
     pub local_asn: Asn,
     /// Compare MED across neighbouring ASes.
     pub always_compare_med: bool,
+    /// Import policy per peer, the control-community context and export tagging. `None`
+    /// accepts everything (what the RIB's own tests and benches use).
+    pub policies: Option<Arc<Policies>>,
 }
 
 impl ExportPolicy {
@@ -93,8 +96,14 @@ pub enum ShardMsg {
         peer: PeerId,
         family: Family,
     },
-    /// The export policy changed: re-evaluate what every client receives.
+    /// The policy changed: import verdicts of every held path are evaluated again and what
+    /// every client receives is corrected (soft reconfiguration).
     Policy(Arc<ExportPolicy>),
+    /// New VRPs: paths of the prefixes `changes` covers are validated again.
+    Vrps {
+        table: Arc<VrpTable>,
+        changes: Arc<VrpChanges>,
+    },
     /// Peer addresses for the selection tie-break, by peer index.
     PeerAddrs(Arc<Vec<std::net::IpAddr>>),
 }

@@ -23,8 +23,10 @@ use super::entry::PrefixEntry;
 use super::outq::OutItem;
 use super::path::{choose, choose_many, Path, PeerId, SelectCtx};
 use super::shard::{Class, Client, Shard};
-use crate::policy::ClientSet;
-use crate::policy::ExportRules;
+use crate::policy::{
+    export_attributes, has_control_communities, prepend_first_as, ClientSet, ExportRules, Policies,
+    RpkiState,
+};
 use crate::wire::update::{pack_announce, pack_withdraw};
 use crate::wire::{Asn, Family, MpNextHop, Nlri, Overrides, ParseCtx, PathAttributes, Prefix};
 
@@ -56,7 +58,7 @@ pub(crate) fn client_choice<'p>(
     rules: &ExportRules,
     ctx: &SelectCtx<'_>,
 ) -> Option<&'p Path> {
-    choose(&entry.paths, ctx, |p| p.peer != c && rules.accepts(p.peer))
+    choose(&entry.paths, ctx, |p| p.allowed_for(c, rules))
 }
 
 /// The paths of ADD-PATH client `c`.
@@ -67,7 +69,7 @@ pub(crate) fn client_paths<'p>(
 ) -> SmallVec<[&'p Path; 4]> {
     let me = c.info.peer;
     choose_many(&entry.paths, ctx, usize::from(c.info.add_path_max), |p| {
-        p.peer != me && c.rules.accepts(p.peer)
+        p.allowed_for(me, &c.rules)
     })
 }
 
@@ -86,12 +88,49 @@ pub(crate) struct Groups {
 struct GroupKey {
     family: Family,
     attrs: usize,
+    tag: Tag,
     add_path: bool,
     mask: ClientSet,
 }
 
+/// What, beyond the received attributes, decides the attributes a client is sent.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub(crate) struct Tag {
+    pub rpki: RpkiState,
+    pub blackhole: bool,
+    /// Times the first AS is prepended (control communities).
+    pub prepend: u8,
+}
+
+/// A path as exported: its attributes and tag.
+#[derive(Clone, Debug)]
+pub(crate) struct Exported {
+    pub attrs: Arc<RouteAttrs>,
+    pub tag: Tag,
+}
+
+impl Exported {
+    /// `p` as sent to a client for which it is prepended `prepend` times.
+    pub fn of(p: &Path, prepend: u8) -> Exported {
+        Exported {
+            attrs: p.attrs.clone(),
+            tag: Tag {
+                rpki: p.rpki,
+                blackhole: p.blackhole,
+                prepend,
+            },
+        }
+    }
+
+    fn key(e: Option<&Exported>) -> (usize, Tag) {
+        e.map_or((0, Tag::default()), |e| {
+            (Arc::as_ptr(&e.attrs) as usize, e.tag)
+        })
+    }
+}
+
 struct Group {
-    attrs: Option<Arc<RouteAttrs>>,
+    export: Option<Exported>,
     nlri: Vec<Nlri>,
 }
 
@@ -99,23 +138,24 @@ impl Groups {
     fn add(
         &mut self,
         family: Family,
-        path: Option<&Path>,
+        export: Option<Exported>,
         add_path: bool,
         mask: ClientSet,
         nlri: Nlri,
     ) {
         self.pending.insert(nlri.prefix);
-        let attrs = path.map(|p| p.attrs.clone());
+        let (attrs, tag) = Exported::key(export.as_ref());
         let key = GroupKey {
             family,
-            attrs: attrs.as_ref().map_or(0, |a| Arc::as_ptr(a) as usize),
+            attrs,
+            tag,
             add_path,
             mask,
         };
         self.map
             .entry(key)
             .or_insert_with(|| Group {
-                attrs,
+                export,
                 nlri: Vec::new(),
             })
             .nlri
@@ -179,26 +219,46 @@ pub fn export_attrs(
     a
 }
 
+/// The attributes to send instead of the received ones, when they differ: control
+/// communities removed, the RPKI tag and a blackhole's NO_EXPORT added, the first AS
+/// prepended. `None` when the received attributes go out as they are.
+fn rewritten(ra: &RouteAttrs, tag: &Tag, policies: Option<&Policies>) -> Option<PathAttributes> {
+    let pol = policies?;
+    let rs = pol.rs_asn();
+    let tag_rpki = pol.rpki_communities();
+    if !tag_rpki && !tag.blackhole && tag.prepend == 0 && !has_control_communities(&ra.attrs, rs) {
+        return None;
+    }
+    let mut a = export_attributes(&ra.attrs, rs, tag_rpki.then_some(tag.rpki), tag.blackhole);
+    prepend_first_as(&mut a, tag.prepend);
+    Some(a)
+}
+
 fn encode(
     family: Family,
-    attrs: Option<&Arc<RouteAttrs>>,
+    export: Option<&Exported>,
     nlri: &[Nlri],
     v: &Variant,
     local_asn: Asn,
+    policies: Option<&Policies>,
 ) -> Option<Bytes> {
     let mut out = BytesMut::new();
-    match attrs {
+    match export {
         None => {
             pack_withdraw(&v.tx, family, nlri, &mut out).ok()?;
         }
-        Some(ra) => {
+        Some(ex) => {
+            let ra = &ex.attrs;
             let o = export_overrides(ra, family, &v.tx, v.add_otc, local_asn);
             if family == Family::Ipv4Unicast && o.next_hop == Some(None) {
                 tracing::warn!(%family, "route without an IPv4 next hop not exported");
                 return None;
             }
             let mut enc = BytesMut::new();
-            ra.attrs.encode_with(&v.tx, &o, &mut enc);
+            match rewritten(ra, &ex.tag, policies) {
+                Some(a) => a.encode_with(&v.tx, &o, &mut enc),
+                None => ra.attrs.encode_with(&v.tx, &o, &mut enc),
+            }
             if let Err(e) = pack_announce(&v.tx, family, &enc, &ra.next_hop, nlri, &mut out) {
                 tracing::warn!(%family, error = %e, "route not exported");
                 return None;
@@ -232,7 +292,7 @@ impl ExportView<'_> {
                 if !*class.active.get(family) {
                     None
                 } else {
-                    choose(&entry.paths, ctx, |p| class.rules.accepts(p.peer)).cloned()
+                    choose(&entry.paths, ctx, |p| p.allowed_for_class(&class.rules)).cloned()
                 }
             })
             .collect();
@@ -282,15 +342,17 @@ impl Shard {
             };
             let mask = class.members.get(family).difference(&mentioned_set);
             if !mask.is_empty() {
-                self.groups
-                    .add(family, a.as_ref(), false, mask, Nlri::new(prefix));
+                let ex = a
+                    .as_ref()
+                    .map(|p| Exported::of(p, p.actions.default_prepends()));
+                self.groups.add(family, ex, false, mask, Nlri::new(prefix));
             }
         }
         for ((c, b), (_, a)) in before.clients.iter().zip(after.clients.iter()) {
             if !same(b, a) {
                 let mask: ClientSet = std::iter::once(*c).collect();
-                self.groups
-                    .add(family, a.as_ref(), false, mask, Nlri::new(prefix));
+                let ex = a.as_ref().map(|p| Exported::of(p, p.actions.prepends(*c)));
+                self.groups.add(family, ex, false, mask, Nlri::new(prefix));
             }
         }
         for ((c, bl), (_, al)) in before.add_path.iter().zip(after.add_path.iter()) {
@@ -298,7 +360,8 @@ impl Shard {
             for p in al {
                 if !bl.iter().any(|q| q.tx_id == p.tx_id && q.same_as(p)) {
                     let n = Nlri::with_path_id(prefix, u32::from(p.tx_id));
-                    self.groups.add(family, Some(p), true, mask.clone(), n);
+                    let ex = Exported::of(p, p.actions.prepends(*c));
+                    self.groups.add(family, Some(ex), true, mask.clone(), n);
                 }
             }
             for q in bl {
@@ -313,6 +376,7 @@ impl Shard {
     /// Encodes and queues every pending group.
     pub(crate) fn flush(&mut self) {
         let local_asn = self.policy.local_asn;
+        let policies = self.policy.policies.clone();
         self.groups.pending.clear();
         let mut groups = std::mem::take(&mut self.groups.map);
         for (key, group) in groups.drain() {
@@ -322,7 +386,7 @@ impl Shard {
                     continue;
                 };
                 if client.sync.waiting() || client.info.queue.is_behind() {
-                    mark_dirty(client, key.add_path, group.attrs.is_none(), &group.nlri);
+                    mark_dirty(client, key.add_path, group.export.is_none(), &group.nlri);
                     continue;
                 }
                 let v = Variant {
@@ -335,9 +399,14 @@ impl Shard {
                 }
             }
             for (v, list) in variants {
-                let Some(bytes) =
-                    encode(key.family, group.attrs.as_ref(), &group.nlri, &v, local_asn)
-                else {
+                let Some(bytes) = encode(
+                    key.family,
+                    group.export.as_ref(),
+                    &group.nlri,
+                    &v,
+                    local_asn,
+                    policies.as_deref(),
+                ) else {
                     continue;
                 };
                 for c in list {
@@ -345,7 +414,7 @@ impl Shard {
                         continue;
                     };
                     if !client.info.queue.try_push(bytes.clone()) {
-                        mark_dirty(client, key.add_path, group.attrs.is_none(), &group.nlri);
+                        mark_dirty(client, key.add_path, group.export.is_none(), &group.nlri);
                     }
                 }
             }
@@ -386,6 +455,7 @@ impl Shard {
             peer_addrs: &addrs,
         };
         let local_asn = self.policy.local_asn;
+        let policies = self.policy.policies.clone();
         let index = self.index;
         let table = &self.table;
         let Some(Some(client)) = self.clients.get_mut(peer.index()) else {
@@ -395,15 +465,17 @@ impl Shard {
             tx: client.info.tx,
             add_otc: client.info.add_otc,
         };
-        // What to send, per family: (attrs or withdrawal, add-path) → prefixes.
-        let mut out: Vec<(Family, Option<Arc<RouteAttrs>>, Vec<Nlri>)> = Vec::new();
-        let mut add = |family: Family, attrs: Option<&Arc<RouteAttrs>>, n: Nlri| {
-            let key = attrs.map(|a| Arc::as_ptr(a) as usize);
-            match out.iter_mut().find(|(f, a, _)| {
-                *f == family && a.as_ref().map(|a| Arc::as_ptr(a) as usize) == key
-            }) {
+        // What to send, per family: (attributes and tag, or withdrawal) → prefixes.
+        let mut out: Vec<(Family, Option<Exported>, Vec<Nlri>)> = Vec::new();
+        let mut add = |family: Family, p: Option<&Path>, n: Nlri| {
+            let ex = p.map(|p| Exported::of(p, p.actions.prepends(peer)));
+            let key = Exported::key(ex.as_ref());
+            match out
+                .iter_mut()
+                .find(|(f, e, _)| *f == family && Exported::key(e.as_ref()) == key)
+            {
                 Some((_, _, list)) => list.push(n),
-                None => out.push((family, attrs.cloned(), vec![n])),
+                None => out.push((family, ex, vec![n])),
             }
         };
         let empty = PrefixEntry::default();
@@ -434,15 +506,13 @@ impl Shard {
                     for p in paths {
                         add(
                             family,
-                            Some(&p.attrs),
+                            Some(p),
                             Nlri::with_path_id(prefix, u32::from(p.tx_id)),
                         );
                     }
                 } else {
-                    match client_choice(entry, peer, &client.rules, &ctx) {
-                        Some(p) => add(family, Some(&p.attrs), Nlri::new(prefix)),
-                        None => add(family, None, Nlri::new(prefix)),
-                    }
+                    let choice = client_choice(entry, peer, &client.rules, &ctx);
+                    add(family, choice, Nlri::new(prefix));
                 }
             }
         } else if let Some(mut dump) = client.sync.dump {
@@ -467,12 +537,12 @@ impl Shard {
                     for p in client_paths(entry, client, &ctx) {
                         add(
                             family,
-                            Some(&p.attrs),
+                            Some(p),
                             Nlri::with_path_id(*prefix, u32::from(p.tx_id)),
                         );
                     }
                 } else if let Some(p) = client_choice(entry, peer, &client.rules, &ctx) {
-                    add(family, Some(&p.attrs), Nlri::new(*prefix));
+                    add(family, Some(p), Nlri::new(*prefix));
                 }
             }
             if finished {
@@ -484,8 +554,15 @@ impl Shard {
         }
         // Queue the whole step, even past the high mark: a prefix's paths may need several
         // messages, and refusing some would resend them all next time without progress.
-        for (family, attrs, nlri) in out {
-            if let Some(bytes) = encode(family, attrs.as_ref(), &nlri, &variant, local_asn) {
+        for (family, ex, nlri) in out {
+            if let Some(bytes) = encode(
+                family,
+                ex.as_ref(),
+                &nlri,
+                &variant,
+                local_asn,
+                policies.as_deref(),
+            ) {
                 client.info.queue.push_forced(bytes);
             }
         }
@@ -517,11 +594,12 @@ impl Shard {
             .flatten()
             .filter_map(|c| {
                 let old = old_rules.get(c.info.peer.index()).cloned().flatten()?;
-                let same_rules = match (&old.accepts_from, &c.rules.accepts_from) {
-                    (None, None) => true,
-                    (Some(a), Some(b)) => a == b,
-                    _ => false,
-                };
+                let same_rules = old.rejects_blackholes == c.rules.rejects_blackholes
+                    && match (&old.accepts_from, &c.rules.accepts_from) {
+                        (None, None) => true,
+                        (Some(a), Some(b)) => a == b,
+                        _ => false,
+                    };
                 (!same_rules).then(|| (c.info.peer, old))
             })
             .collect();
@@ -541,14 +619,13 @@ impl Shard {
                 if c.add_path(family) {
                     let me = *peer;
                     let max = usize::from(c.info.add_path_max);
-                    let before = choose_many(&entry.paths, &ctx, max, |p| {
-                        p.peer != me && old.accepts(p.peer)
-                    });
+                    let before = choose_many(&entry.paths, &ctx, max, |p| p.allowed_for(me, old));
                     let after = client_paths(entry, c, &ctx);
                     for p in &after {
                         if !before.iter().any(|q| q.tx_id == p.tx_id) {
                             let n = Nlri::with_path_id(*prefix, u32::from(p.tx_id));
-                            self.groups.add(family, Some(p), true, mask.clone(), n);
+                            let ex = Exported::of(p, p.actions.prepends(me));
+                            self.groups.add(family, Some(ex), true, mask.clone(), n);
                         }
                     }
                     for q in &before {
@@ -561,8 +638,10 @@ impl Shard {
                     let b = client_choice(entry, *peer, old, &ctx).cloned();
                     let a = client_choice(entry, *peer, &c.rules, &ctx).cloned();
                     if !same(&b, &a) {
-                        self.groups
-                            .add(family, a.as_ref(), false, mask, Nlri::new(*prefix));
+                        let ex = a
+                            .as_ref()
+                            .map(|p| Exported::of(p, p.actions.prepends(*peer)));
+                        self.groups.add(family, ex, false, mask, Nlri::new(*prefix));
                     }
                 }
             }

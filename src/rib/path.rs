@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use super::attrs::RouteAttrs;
 pub use crate::policy::PeerId;
-use crate::policy::Verdict;
+use crate::policy::{PathActions, RpkiState, Verdict};
 
 /// One path of one prefix: what a peer announced, and what import policy made of it.
 #[derive(Clone, Debug)]
@@ -27,6 +27,12 @@ pub struct Path {
     /// The source peer's BGP identifier (tie-break).
     pub router_id: u32,
     pub verdict: Verdict,
+    /// RPKI origin validation state (shown, and tagged on export when configured).
+    pub rpki: RpkiState,
+    /// An accepted RFC 7999 blackhole: only clients that take blackholes get it.
+    pub blackhole: bool,
+    /// The route server's control communities the path carries (who gets it, prepends).
+    pub actions: PathActions,
     /// The identifier this path carries towards ADD-PATH clients; unique within the prefix.
     pub tx_id: u16,
     /// Kept through the peer's graceful restart (RFC 4724), waiting to be refreshed.
@@ -46,6 +52,25 @@ impl Path {
             && self.rx_id == other.rx_id
             && Arc::ptr_eq(&self.attrs, &other.attrs)
             && self.verdict == other.verdict
+            && self.rpki == other.rpki
+            && self.blackhole == other.blackhole
+            && self.actions == other.actions
+    }
+
+    /// Does `client` (not the source) take this path under `rules`? The class-wide form,
+    /// for clients no control community names, is [`Path::allowed_for_class`].
+    #[inline]
+    pub fn allowed_for(&self, client: PeerId, rules: &crate::policy::ExportRules) -> bool {
+        self.peer != client
+            && rules.accepts_path(self.peer, self.blackhole)
+            && self.actions.allows(client)
+    }
+
+    /// Does a client with `rules` that the path's control communities do not name, and that
+    /// is not the path's source, take it?
+    #[inline]
+    pub fn allowed_for_class(&self, rules: &crate::policy::ExportRules) -> bool {
+        rules.accepts_path(self.peer, self.blackhole) && self.actions.default_allows()
     }
 }
 
@@ -177,6 +202,9 @@ pub(crate) mod tests {
             rx_id: 0,
             router_id,
             verdict: Verdict::ACCEPT,
+            rpki: RpkiState::NotChecked,
+            blackhole: false,
+            actions: PathActions::default(),
             tx_id: peer as u16,
             stale: false,
             since: 0,

@@ -18,8 +18,9 @@ use super::entry::PrefixEntry;
 use super::export::{ExportView, Groups};
 use super::path::{Path, PeerId, SelectCtx};
 use super::snapshot::ShardSnapshot;
-use crate::policy::ClientSet;
-use crate::policy::ExportRules;
+use crate::policy::{
+    ClientSet, ExportRules, PathActions, Policies, RpkiState, Verdict, VrpChanges, VrpTable,
+};
 use crate::wire::{ByFamily, Family, FamilySet, Prefix};
 
 /// How often a changed table is published to readers.
@@ -92,6 +93,8 @@ pub struct Shard {
     pub(crate) add_path_clients: ByFamily<Vec<PeerId>>,
     pub(crate) policy: Arc<ExportPolicy>,
     pub(crate) peer_addrs: Arc<Vec<IpAddr>>,
+    /// The VRPs import policy validates against.
+    pub(crate) vrps: Arc<VrpTable>,
     pub(crate) groups: Groups,
     pub(crate) counters: Arc<RibCounters>,
     /// Clients asking for a refill, in order.
@@ -120,6 +123,7 @@ impl Shard {
             add_path_clients: ByFamily::default(),
             policy,
             peer_addrs: Arc::new(Vec::new()),
+            vrps: Arc::new(VrpTable::empty()),
             groups: Groups::default(),
             counters,
             refill: VecDeque::new(),
@@ -229,6 +233,12 @@ impl Shard {
             }
             ShardMsg::StaleTimer { peer, after } => self.arm_stale_timer(peer, after),
             ShardMsg::Policy(p) => self.set_policy(p),
+            ShardMsg::Vrps { table, changes } => {
+                self.flush();
+                self.vrps = table;
+                self.reevaluate(false, Some(&changes));
+                self.flush();
+            }
             ShardMsg::PeerAddrs(a) => {
                 self.peer_addrs = a;
             }
@@ -246,7 +256,7 @@ impl Shard {
         } = b;
         for n in withdraw {
             let rx_id = n.path_id.map_or(0, |i| i.0);
-            self.change(family, n.prefix, peer, rx_id, false, |e, _| {
+            self.change(family, n.prefix, peer, rx_id, false, &[], |e, _| {
                 e.remove(peer, rx_id)
             });
         }
@@ -257,19 +267,35 @@ impl Shard {
         let attrs = self.interner.intern(attrs);
         let router_id = self.router_id(peer);
         let now = unix_now();
+        // Import policy: the attribute half once per batch, the prefix half per prefix.
+        let policies = self.policy.policies.clone();
+        let vrps = self.vrps.clone();
+        let import = policies.as_deref().and_then(|p| p.import(peer));
+        let prepared = import.map(|i| i.prepare(&attrs.attrs, &attrs.next_hop));
+        let actions = policies.as_deref().map_or_else(PathActions::default, |p| {
+            PathActions::new(&attrs.attrs, p.action_ctx())
+        });
+        let named: smallvec::SmallVec<[PeerId; 4]> = actions.mentioned().collect();
         for n in announce {
             let rx_id = n.path_id.map_or(0, |i| i.0);
+            let (verdict, rpki, blackhole) = match &prepared {
+                Some(pr) => merge(verdict, pr.evaluate(&n.prefix, &vrps)),
+                None => (verdict, RpkiState::NotChecked, false),
+            };
             let path = Path {
                 attrs: attrs.clone(),
                 peer,
                 rx_id,
                 router_id,
                 verdict,
+                rpki,
+                blackhole,
+                actions: actions.clone(),
                 tx_id: 0,
                 stale: false,
                 since: now,
             };
-            self.change(family, n.prefix, peer, rx_id, true, |e, ctx| {
+            self.change(family, n.prefix, peer, rx_id, true, &named, |e, ctx| {
                 e.upsert(path, ctx)
             });
         }
@@ -283,7 +309,9 @@ impl Shard {
     }
 
     /// Applies `f` to the entry of `prefix` (creating it when `creates`) and exports the
-    /// consequences. `f` returns the path it removed or replaced, if any.
+    /// consequences. `f` returns the path it removed or replaced, if any. `named`: the
+    /// clients the control communities of a path `f` adds name.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn change(
         &mut self,
         family: Family,
@@ -291,6 +319,7 @@ impl Shard {
         peer: PeerId,
         rx_id: u32,
         creates: bool,
+        named: &[PeerId],
         f: impl FnOnce(&mut PrefixEntry, &SelectCtx<'_>) -> Option<Path>,
     ) {
         let addrs = self.peer_addrs.clone();
@@ -323,9 +352,13 @@ impl Shard {
         };
         let mut mentioned: smallvec::SmallVec<[PeerId; 8]> = smallvec::SmallVec::new();
         mentioned.push(peer);
+        for &c in named {
+            add_unique(&mut mentioned, c);
+        }
         for p in &entry.paths {
-            if !mentioned.contains(&p.peer) {
-                mentioned.push(p.peer);
+            add_unique(&mut mentioned, p.peer);
+            for c in p.actions.mentioned() {
+                add_unique(&mut mentioned, c);
             }
         }
         let before = view.outcomes(family, entry, &mentioned, &ctx);
@@ -453,7 +486,7 @@ impl Shard {
             })
             .collect();
         for (prefix, rx_id) in victims {
-            self.change(prefix.family(), prefix, peer, rx_id, false, |e, _| {
+            self.change(prefix.family(), prefix, peer, rx_id, false, &[], |e, _| {
                 e.remove(peer, rx_id)
             });
         }
@@ -463,17 +496,27 @@ impl Shard {
     }
 
     fn set_policy(&mut self, p: Arc<ExportPolicy>) {
-        // Export what is pending under the old rules first: the re-export below compares
-        // old and new outcomes of the current table.
+        // Export what is pending under the old policy first: what follows compares old and
+        // new outcomes of the current table.
         self.flush();
-        // Work out each client's outcome under the old and the new rules, prefix by prefix.
-        let old_classes = std::mem::take(&mut self.classes);
+        let import_changed = match (&self.policy.policies, &p.policies) {
+            (None, None) => false,
+            (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
+            _ => true,
+        };
         let old_rules: Vec<Option<ExportRules>> = self
             .clients
             .iter()
             .map(|c| c.as_ref().map(|c| c.rules.clone()))
             .collect();
         self.policy = p;
+        // First the new import policy under the old export rules (the classes still hold
+        // them), then the new export rules over the re-evaluated table.
+        if import_changed {
+            self.reevaluate(true, None);
+            self.flush();
+        }
+        let old_classes = std::mem::take(&mut self.classes);
         for c in self.clients.iter_mut().flatten() {
             c.rules = self.policy.rules(c.info.peer);
         }
@@ -482,21 +525,94 @@ impl Shard {
         self.flush();
     }
 
+    /// Evaluates import policy again for the paths of every prefix (`vrps`: only the
+    /// prefixes the VRP changes cover) and exports what changed. `actions`: the control
+    /// community context changed too.
+    pub(crate) fn reevaluate(&mut self, actions: bool, vrps: Option<&VrpChanges>) {
+        let Some(policies) = self.policy.policies.clone() else {
+            return;
+        };
+        let table = self.vrps.clone();
+        let keys: Vec<Prefix> = match vrps {
+            Some(c) if c.is_empty() => return,
+            Some(c) if !c.is_everything() => self
+                .table
+                .keys()
+                .filter(|k| c.affects(k))
+                .copied()
+                .collect(),
+            _ => self.table.keys().copied().collect(),
+        };
+        for prefix in keys {
+            let Some(entry) = self.table.get(&prefix) else {
+                continue;
+            };
+            let mut fresh: smallvec::SmallVec<[(usize, Path); 4]> = smallvec::SmallVec::new();
+            for (i, p) in entry.paths.iter().enumerate() {
+                let n = evaluate_path(&policies, &table, p, &prefix, actions);
+                if !n.same_as(p) {
+                    fresh.push((i, n));
+                }
+            }
+            if fresh.is_empty() {
+                continue;
+            }
+            self.replace_paths(prefix, fresh);
+            if self.groups.len() > 1024 {
+                self.flush();
+            }
+        }
+    }
+
+    /// Replaces paths of `prefix` (by position) with re-evaluated ones, exporting the result.
+    fn replace_paths(&mut self, prefix: Prefix, fresh: smallvec::SmallVec<[(usize, Path); 4]>) {
+        let family = prefix.family();
+        let addrs = self.peer_addrs.clone();
+        let ctx = SelectCtx {
+            always_compare_med: self.policy.always_compare_med,
+            peer_addrs: &addrs,
+        };
+        let Shard {
+            table,
+            classes,
+            clients,
+            add_path_clients,
+            counters,
+            ..
+        } = self;
+        let view = ExportView {
+            classes,
+            clients,
+            add_path: add_path_clients.get(family),
+        };
+        let Some(entry) = table.get_mut(&prefix).map(Arc::make_mut) else {
+            return;
+        };
+        let mut mentioned: smallvec::SmallVec<[PeerId; 8]> = smallvec::SmallVec::new();
+        for p in entry.paths.iter().chain(fresh.iter().map(|(_, p)| p)) {
+            add_unique(&mut mentioned, p.peer);
+            for c in p.actions.mentioned() {
+                add_unique(&mut mentioned, c);
+            }
+        }
+        let before = view.outcomes(family, entry, &mentioned, &ctx);
+        for (i, n) in fresh {
+            if let Some(slot) = entry.paths.get_mut(i) {
+                counters.adjust(n.peer, family, Some(slot.accepted()), Some(n.accepted()));
+                *slot = n;
+            }
+        }
+        entry.resort(&ctx);
+        let after = view.outcomes(family, entry, &mentioned, &ctx);
+        self.changed = true;
+        self.export_change(family, prefix, &mentioned, before, after);
+    }
+
     pub(crate) fn rebuild_classes(&mut self) {
         let mut classes: Vec<Class> = Vec::new();
         for c in self.clients.iter_mut().flatten() {
-            let key = c
-                .rules
-                .accepts_from
-                .as_ref()
-                .map(|s| Arc::as_ptr(s) as usize);
-            let pos = classes.iter().position(|k| {
-                k.rules
-                    .accepts_from
-                    .as_ref()
-                    .map(|s| Arc::as_ptr(s) as usize)
-                    == key
-            });
+            let key = c.rules.class_key();
+            let pos = classes.iter().position(|k| k.rules.class_key() == key);
             let i = match pos {
                 Some(i) => i,
                 None => {
@@ -543,4 +659,47 @@ impl Shard {
         self.changed = false;
         self.last_publish = Instant::now();
     }
+}
+
+fn add_unique(v: &mut smallvec::SmallVec<[PeerId; 8]>, p: PeerId) {
+    if !v.contains(&p) {
+        v.push(p);
+    }
+}
+
+/// A path's verdict from the session (`session`) and import policy's outcome together:
+/// (verdict, RPKI state, blackhole).
+fn merge(session: Verdict, o: crate::policy::ImportOutcome) -> (Verdict, RpkiState, bool) {
+    let verdict = Verdict {
+        local_pref: o.verdict.local_pref,
+        rejects: o.verdict.rejects.union(session.rejects),
+    };
+    (verdict, o.rpki, o.blackhole && verdict.accepted())
+}
+
+/// `p` evaluated again under `policies` and `vrps` (its control communities read again
+/// when `actions`). Reasons the session found stay.
+fn evaluate_path(
+    policies: &Policies,
+    vrps: &VrpTable,
+    p: &Path,
+    prefix: &Prefix,
+    actions: bool,
+) -> Path {
+    let mut n = p.clone();
+    let session = Verdict::reject(p.verdict.rejects.session_part());
+    let (verdict, rpki, blackhole) = match policies.import(p.peer) {
+        Some(ip) => merge(
+            session,
+            ip.evaluate(prefix, &p.attrs.attrs, &p.attrs.next_hop, vrps),
+        ),
+        None => (session, RpkiState::NotChecked, false),
+    };
+    n.verdict = verdict;
+    n.rpki = rpki;
+    n.blackhole = blackhole;
+    if actions {
+        n.actions = PathActions::new(&p.attrs.attrs, policies.action_ctx());
+    }
+    n
 }

@@ -49,6 +49,7 @@ impl Sim {
             rules: peers.iter().map(|p| p.rules.clone()).collect(),
             local_asn,
             always_compare_med: false,
+            policies: None,
         });
         let mut shard = Shard::new(
             0,

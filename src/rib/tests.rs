@@ -2,7 +2,9 @@
 //! withdrawals from several peers, random per-client export restrictions, ADD-PATH clients,
 //! slow clients (small queues drained at random) and policy changes, what every client has
 //! received — decoded from the very bytes queued for it — equals a per-client best-path
-//! computation over everything announced.
+//! computation over everything announced. With import policy on, announcements also carry
+//! the route server's control communities (do not announce to X, announce only to X, prepend
+//! to X) and a path-length limit that policy changes move, so re-evaluation is exercised.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
@@ -21,11 +23,61 @@ use super::shard::Shard;
 use super::snapshot::ShardSnapshot;
 use crate::policy::ClientSet;
 use crate::policy::ExportRules;
-use crate::policy::Verdict;
+use crate::policy::{Policies, Verdict};
 use crate::wire::{
-    AsPath, Asn, Community, Family, FamilySet, MpNextHop, Nlri, Origin, ParseCtx, PathAttributes,
-    Prefix, Update,
+    AsPath, Asn, Community, Family, FamilySet, LargeCommunity, MpNextHop, Nlri, Origin, ParseCtx,
+    PathAttributes, Prefix, Update,
 };
+
+/// The route server's ASN in these tests (the control communities' `RS`).
+const RS: u32 = 64500;
+
+/// A peer's ASN.
+fn asn(p: u32) -> u32 {
+    65001 + p
+}
+
+/// What a path's control communities ask (with import policy on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ctl {
+    None,
+    /// `RS:0:X`: not to peer k.
+    Exclude(u32),
+    /// `0:RS` and `RS:1:X`: to peer k only.
+    OnlyTo(u32),
+    /// `RS:102:X`: prepended twice towards peer k.
+    Prepend(u32),
+}
+
+impl Ctl {
+    fn allows(self, client: u32) -> bool {
+        match self {
+            Ctl::Exclude(k) => client != k,
+            Ctl::OnlyTo(k) => client == k,
+            Ctl::None | Ctl::Prepend(_) => true,
+        }
+    }
+}
+
+/// Import policy for the six peers: only the AS path length limit is checked.
+fn policies(max_path_length: u32) -> Arc<Policies> {
+    let mut text = format!(
+        "[server]\nasn = {RS}\nrouter_id = \"192.0.2.1\"\nlisten = [\"127.0.0.1:1179\"]\n\
+         [defaults]\nreject_bogon_asns = false\nreject_bogon_prefixes = false\n\
+         check_next_hop = false\ncheck_first_as = false\nrpki = \"off\"\n\
+         max_path_length = {max_path_length}\n"
+    );
+    for p in 0..PEERS {
+        text.push_str(&format!(
+            "[[peer]]\nname = \"p{p}\"\nasn = {}\naddress = \"127.0.0.{}\"\n",
+            asn(p),
+            10 + p
+        ));
+    }
+    let c = crate::config::Config::parse(&text, std::path::Path::new("t.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    Arc::new(Policies::new(&c))
+}
 
 const PEERS: u32 = 6;
 
@@ -44,6 +96,7 @@ struct Ann {
     hops: usize,
     med: u32,
     tag: u32,
+    ctl: Ctl,
 }
 
 #[derive(Clone, Debug)]
@@ -54,6 +107,9 @@ enum Op {
         neighbor: u32,
         hops: usize,
         med: u32,
+        /// 0..=4 none, 5 exclude, 6 only to, 7 prepend (to peer `ctl_peer`).
+        ctl: u8,
+        ctl_peer: u32,
     },
     Withdraw {
         peer: u32,
@@ -69,12 +125,14 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        6 => (0..PEERS, 0..9usize, 0..3u32, 1..4usize, 0..3u32).prop_map(|(peer, prefix, n, hops, med)| Op::Announce {
+        6 => (0..PEERS, 0..9usize, 0..3u32, 1..4usize, 0..3u32, 0..8u8, 0..PEERS).prop_map(|(peer, prefix, n, hops, med, ctl, ctl_peer)| Op::Announce {
             peer,
             prefix,
             neighbor: 100 * (n + 1),
             hops,
-            med
+            med,
+            ctl,
+            ctl_peer,
         }),
         3 => (0..PEERS, 0..9usize).prop_map(|(peer, prefix)| Op::Withdraw { peer, prefix }),
         2 => (0..PEERS).prop_map(|peer| Op::Drain { peer }),
@@ -118,12 +176,18 @@ fn router_id(p: u32) -> u32 {
 }
 
 impl Harness {
-    fn new(add_path_max: Vec<Option<u16>>, seed: u64, high: usize) -> Self {
+    fn new(
+        add_path_max: Vec<Option<u16>>,
+        seed: u64,
+        high: usize,
+        policies: Option<Arc<Policies>>,
+    ) -> Self {
         let (ctl_tx, _ctl_rx) = mpsc::unbounded_channel::<ShardCtl>();
         let policy = Arc::new(ExportPolicy {
             rules: rules_from_seed(seed),
             local_asn: Asn(65000),
             always_compare_med: false,
+            policies,
         });
         let mut shard = Shard::new(
             0,
@@ -150,7 +214,7 @@ impl Harness {
             }
             shard.message(ShardMsg::ClientUp(Arc::new(ClientInfo {
                 peer: PeerId(p),
-                asn: Asn(65001 + p),
+                asn: Asn(asn(p)),
                 router_id: router_id(p),
                 families: FamilySet::ALL,
                 tx,
@@ -190,7 +254,8 @@ impl Harness {
                         for w in u.withdrawals() {
                             rx.remove(&(w.prefix, w.path_id.map_or(0, |i| i.0)));
                         }
-                        let tag = u.attrs().communities().next().map(|c| c.0);
+                        // The tag survives export: `1:tag` is nobody's control community.
+                        let tag = u.attrs().communities().next().map(|c| c.0 & 0xffff);
                         for a in u.announced() {
                             rx.insert((a.prefix, a.path_id.map_or(0, |i| i.0)), tag.unwrap());
                         }
@@ -294,7 +359,8 @@ fn preorder_key(p: u32, a: &Ann) -> (usize, u32, u32) {
     (a.hops, router_id(p), p)
 }
 
-fn check(h: &Harness, model: &HashMap<(u32, usize), Ann>, rules: &[ExportRules]) {
+/// `max_hops`: import policy's path length limit (paths longer are rejected).
+fn check(h: &Harness, model: &HashMap<(u32, usize), Ann>, rules: &[ExportRules], max_hops: usize) {
     let pfx = prefixes();
     for c in 0..PEERS {
         let mut expect: BTreeMap<(Prefix, u32), u32> = BTreeMap::new();
@@ -302,6 +368,7 @@ fn check(h: &Harness, model: &HashMap<(u32, usize), Ann>, rules: &[ExportRules])
             let cands: Vec<(u32, &Ann)> = (0..PEERS)
                 .filter(|q| *q != c && rules[c as usize].accepts(PeerId(*q)))
                 .filter_map(|q| model.get(&(q, i)).map(|a| (q, a)))
+                .filter(|(_, a)| a.hops <= max_hops && a.ctl.allows(c))
                 .collect();
             match h.add_path_max[c as usize] {
                 None => {
@@ -348,6 +415,17 @@ fn check(h: &Harness, model: &HashMap<(u32, usize), Ann>, rules: &[ExportRules])
 }
 
 fn attrs_for(peer: u32, a: &Ann, prefix: Prefix) -> Arc<RouteAttrs> {
+    let mut communities = vec![Community(0x0001_0000 | a.tag)];
+    let mut large = Vec::new();
+    match a.ctl {
+        Ctl::None => {}
+        Ctl::Exclude(k) => large.push(LargeCommunity::new(RS, 0, asn(k))),
+        Ctl::OnlyTo(k) => {
+            communities.push(Community(RS));
+            large.push(LargeCommunity::new(RS, 1, asn(k)));
+        }
+        Ctl::Prepend(k) => large.push(LargeCommunity::new(RS, 102, asn(k))),
+    }
     let mut path = vec![Asn(a.neighbor)];
     path.extend((1..a.hops).map(|i| Asn(64500 + i as u32)));
     let nh = match prefix {
@@ -362,7 +440,8 @@ fn attrs_for(peer: u32, a: &Ann, prefix: Prefix) -> Arc<RouteAttrs> {
             origin: Some(Origin::Igp),
             as_path: Some(AsPath::sequence(path)),
             med: Some(a.med),
-            communities: vec![Community(a.tag)],
+            communities,
+            large_communities: large,
             ..PathAttributes::default()
         },
         nh,
@@ -371,8 +450,19 @@ fn attrs_for(peer: u32, a: &Ann, prefix: Prefix) -> Arc<RouteAttrs> {
 
 /// `batch`: how many operations the shard takes before it flushes its export (the shard
 /// batches up to 256 messages in production).
-fn run(ops: Vec<Op>, add_path_max: Vec<Option<u16>>, seed: u64, high: usize, batch: usize) {
-    let mut h = Harness::new(add_path_max, seed, high);
+/// `with_policy`: import policy on (control communities, path length limit 2 or 3).
+fn run(
+    ops: Vec<Op>,
+    add_path_max: Vec<Option<u16>>,
+    seed: u64,
+    high: usize,
+    batch: usize,
+    with_policy: bool,
+) {
+    let compiled = with_policy.then(|| [policies(2), policies(3)]);
+    let mut limit = 3usize;
+    let current = |limit: usize| compiled.as_ref().map(|c| c[limit - 2].clone());
+    let mut h = Harness::new(add_path_max, seed, high, current(limit));
     // The sessions' initial (empty) dumps complete first, as when peers connect; after that
     // changes take the direct export path.
     h.settle();
@@ -388,13 +478,23 @@ fn run(ops: Vec<Op>, add_path_max: Vec<Option<u16>>, seed: u64, high: usize, bat
                 neighbor,
                 hops,
                 med,
+                ctl,
+                ctl_peer,
             } => {
                 tag += 1;
+                let ctl = match ctl {
+                    _ if !with_policy => Ctl::None,
+                    5 => Ctl::Exclude(ctl_peer),
+                    6 => Ctl::OnlyTo(ctl_peer),
+                    7 => Ctl::Prepend(ctl_peer),
+                    _ => Ctl::None,
+                };
                 let a = Ann {
                     neighbor,
                     hops,
                     med,
                     tag,
+                    ctl,
                 };
                 let p = pfx[prefix];
                 h.shard.message(ShardMsg::Routes(RouteBatch {
@@ -425,10 +525,14 @@ fn run(ops: Vec<Op>, add_path_max: Vec<Option<u16>>, seed: u64, high: usize, bat
             }
             Op::Policy { seed } => {
                 rules = rules_from_seed(seed);
+                if seed & (1 << 63) != 0 {
+                    limit = 5 - limit;
+                }
                 h.shard.message(ShardMsg::Policy(Arc::new(ExportPolicy {
                     rules: rules.clone(),
                     local_asn: Asn(65000),
                     always_compare_med: false,
+                    policies: current(limit),
                 })));
             }
         }
@@ -438,7 +542,8 @@ fn run(ops: Vec<Op>, add_path_max: Vec<Option<u16>>, seed: u64, high: usize, bat
     }
     h.shard.flush();
     h.settle();
-    check(&h, &model, &rules);
+    let max_hops = if with_policy { limit } else { usize::MAX };
+    check(&h, &model, &rules, max_hops);
     // Withdrawing everything leaves the RIB and every client empty.
     let mut keys: Vec<(u32, usize)> = model.keys().copied().collect();
     keys.sort();
@@ -455,7 +560,7 @@ fn run(ops: Vec<Op>, add_path_max: Vec<Option<u16>>, seed: u64, high: usize, bat
         model.remove(&(peer, prefix));
         h.shard.flush();
         h.settle();
-        check(&h, &model, &rules);
+        check(&h, &model, &rules, max_hops);
     }
     assert!(h.shard.table.is_empty());
     h.shard.interner.sweep();
@@ -479,8 +584,9 @@ proptest! {
         seed in any::<u64>(),
         high in prop_oneof![Just(200usize), Just(1_000_000usize)],
         batch in prop_oneof![Just(1usize), Just(7), Just(1000)],
+        with_policy in any::<bool>(),
     ) {
-        run(ops, add_path, seed, high, batch);
+        run(ops, add_path, seed, high, batch, with_policy);
     }
 }
 

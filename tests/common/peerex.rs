@@ -47,6 +47,11 @@ pub struct Peerex {
     pub log: PathBuf,
 }
 
+/// Import checks for tests that are about sessions and the RIB, not filters: the daemons
+/// announce private and documentation space from private ASNs with next hops other than
+/// their own address, which a production route server rightly refuses.
+pub const LAB_DEFAULTS: &str = "reject_bogon_asns = false\nreject_bogon_prefixes = false\ncheck_next_hop = false\nrpki = \"off\"\nipv4_max_length = 32\nipv6_max_length = 128\n";
+
 /// The route server's ASN in tests.
 pub const RS_ASN: u32 = 64500;
 
@@ -54,6 +59,17 @@ impl Peerex {
     /// Writes a configuration for `peers` (listening on 127.0.0.1 and ::1 on a fresh port)
     /// and starts `peerex run`. `server_extra` is added to `[server]`.
     pub fn start(dir: &TempDir, peers: &[PeerexPeer], server_extra: &str) -> Result<Peerex> {
+        Self::start_with_defaults(dir, peers, server_extra, LAB_DEFAULTS)
+    }
+
+    /// Like [`start`](Self::start), with `defaults` as the body of `[defaults]` (and any
+    /// further top-level tables after it, e.g. `[policy]` or `[rpki]`).
+    pub fn start_with_defaults(
+        dir: &TempDir,
+        peers: &[PeerexPeer],
+        server_extra: &str,
+        defaults: &str,
+    ) -> Result<Peerex> {
         let port = unique_port();
         let mut cfg = String::new();
         let _ = writeln!(
@@ -63,6 +79,7 @@ impl Peerex {
         let _ = writeln!(cfg, "listen = [\"127.0.0.1:{port}\", \"[::1]:{port}\"]");
         cfg.push_str(server_extra);
         cfg.push('\n');
+        let _ = writeln!(cfg, "[defaults]\n{defaults}");
         for p in peers {
             let _ = writeln!(
                 cfg,
