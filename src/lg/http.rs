@@ -2,9 +2,10 @@
 //! address, routes GET requests to the handlers of our API (`api.rs`), the birdwatcher
 //! shape (`birdwatcher.rs`) and `/metrics`, and answers every mistake with a JSON error.
 //!
-//! Handlers read snapshots only; they run on the blocking pool, at most `workers` at a time,
-//! so a flood of requests queues here (bounded by the connection limit) instead of taking
-//! the runtime threads that drive BGP sessions, and never touches the RIB shards' threads.
+//! Handlers read snapshots only; they run on the looking glass's own worker threads (half
+//! the cores, at the lowest CPU priority: `pool.rs`), so a flood of requests queues there
+//! (bounded by the connection limit) instead of taking CPU from the runtime threads that
+//! drive BGP sessions or from the RIB shards' threads.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 
 use super::api::{self, Ctx, Which};
+use super::pool::Pool;
 use super::query::{percent_decode, ApiError, Query};
 use super::{birdwatcher, metrics};
 use crate::server::Shared;
@@ -169,7 +171,7 @@ fn response(r: Reply) -> Response<Full<Bytes>> {
 async fn handle(
     req: Request<Incoming>,
     ctx: Ctx,
-    work: Arc<Semaphore>,
+    pool: Pool,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut r = response(Reply::error(&ApiError {
@@ -185,26 +187,25 @@ async fn handle(
     }
     let path = req.uri().path().to_string();
     let query = req.uri().query().map(str::to_string);
-    let Ok(permit) = work.acquire_owned().await else {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let queued = pool.try_run(move || {
+        let _ = tx.send(dispatch(&ctx, &path, query.as_deref()));
+    });
+    if !queued {
         return Ok(response(Reply::error(&ApiError::unavailable(
-            "shutting down",
+            "the looking glass is busy; try again",
         ))));
-    };
-    let r = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        dispatch(&ctx, &path, query.as_deref())
-    })
-    .await;
-    Ok(response(match r {
+    }
+    Ok(response(match rx.await {
         Ok(r) => r,
-        Err(e) => {
-            warn!(error = %e, "looking-glass handler failed");
+        Err(_) => {
+            warn!("looking-glass handler failed");
             Reply::error(&ApiError::internal("the request could not be answered"))
         }
     }))
 }
 
-/// Handlers running at once: half the cores, at least one — the rest stay with the RIB.
+/// Worker threads: half the cores, at least one.
 fn workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
@@ -212,7 +213,13 @@ fn workers() -> usize {
 /// Serves the looking glass on `listener` until the task is aborted.
 pub async fn serve(listener: TcpListener, ctx: Ctx) {
     let conns = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let work = Arc::new(Semaphore::new(workers()));
+    let work = match Pool::new(workers(), MAX_CONNECTIONS) {
+        Ok(p) => p,
+        Err(e) => {
+            warn!(error = %e, "looking glass: cannot start its worker threads");
+            return;
+        }
+    };
     loop {
         let (stream, remote) = match listener.accept().await {
             Ok(x) => x,

@@ -7,6 +7,7 @@ pub mod birdwatcher;
 pub mod http;
 pub mod metrics;
 pub mod model;
+pub mod pool;
 pub mod query;
 pub mod reasons;
 pub mod stats;
