@@ -14,3 +14,6 @@ pub mod stats;
 pub mod why;
 
 pub use model::{PeerDirectory, PeerEntry, PeerView, RouteView};
+
+#[cfg(test)]
+mod tests;
