@@ -275,7 +275,16 @@ fn run(
     rt.block_on(async move {
         let socket = control.unwrap_or_else(|| cfg.control.socket.clone());
         let (mode, group) = (cfg.control.mode, cfg.control.group);
+        let lg = cfg.looking_glass.clone();
         let server = Server::start(cfg).await.map_err(|e| format!("cannot start: {e}"))?;
+        let lg_task = match lg.listen {
+            Some(addr) => Some(
+                peerex::lg::http::start(addr, server.shared.clone(), lg.max_results)
+                    .await
+                    .map_err(|e| format!("looking glass {addr}: {e}"))?,
+            ),
+            None => None,
+        };
         let listener = peerex::control::socket::bind(&socket, mode, group)
             .map_err(|e| format!("control socket {}: {e}", socket.display()))?;
         let control_task = tokio::spawn(peerex::control::socket::serve(listener, server.shared.clone()));
@@ -291,6 +300,9 @@ fn run(
             }
         }
         control_task.abort();
+        if let Some(t) = lg_task {
+            t.abort();
+        }
         let _ = std::fs::remove_file(&socket);
         server.shutdown("route server shutting down").await;
         Ok(())

@@ -1,6 +1,19 @@
 //! `lg`: the read-only looking glass — views of peers and routes built from RIB snapshots
-//! and the peer directory. Never mutates anything.
+//! and the peer directory, served over HTTP (our JSON API, the birdwatcher shape for
+//! Alice-LG, and Prometheus `/metrics`). Never mutates anything. See docs/lg.md.
 
+pub mod api;
+pub mod birdwatcher;
+pub mod http;
+pub mod metrics;
 pub mod model;
+pub mod pool;
+pub mod query;
+pub mod reasons;
+pub mod stats;
+pub mod why;
 
 pub use model::{PeerDirectory, PeerEntry, PeerView, RouteView};
+
+#[cfg(test)]
+mod tests;

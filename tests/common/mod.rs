@@ -60,6 +60,7 @@ pub mod bird;
 pub mod exabgp;
 pub mod frr;
 pub mod gobgp;
+pub mod http;
 pub mod json;
 pub mod net;
 pub mod peerex;

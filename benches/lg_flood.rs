@@ -1,0 +1,354 @@
+//! Does a flood of looking-glass requests slow UPDATE processing? (issue 6)
+//!
+//! ```sh
+//! cargo bench --bench lg_flood                         # defaults below
+//! LGF_PREFIXES=20000 LGF_RUNS=3 cargo bench --bench lg_flood
+//! ```
+//!
+//! Runs the real peerex release binary (built first, or `PEEREX_BIN`) with a looking glass,
+//! and the e2e bench's load generator (`benches/e2e/{scenario,load}.rs`): `LGF_SENDERS`
+//! (default 2) peers announce `LGF_PREFIXES` (default 50,000) prefixes each, `LGF_CLIENTS`
+//! (default 2) further peers only receive; the time from the first UPDATE written to every
+//! client holding its exact table is one sample. Samples alternate between *quiet* (no HTTP
+//! traffic) and *flood* (`LGF_FLOODERS`, default 8, threads sending looking-glass requests
+//! back to back over fresh connections for the whole run: status, neighbours, /metrics,
+//! birdwatcher protocols, prefix lookups, `why`, and a neighbour's routes pages), with a
+//! fresh server per sample, `LGF_RUNS` (default 5) samples each. Prints both medians, the
+//! ratio flood/quiet, and how many requests the flood got answered.
+//!
+//! Not a test: nothing is asserted about the ratio; it is a figure for the report.
+
+#[allow(dead_code)]
+#[path = "e2e/load.rs"]
+mod load;
+#[allow(dead_code)]
+#[path = "e2e/scenario.rs"]
+mod scenario;
+
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use load::Peer;
+use scenario::{Kind, Scenario, BASE_ASN, RS_ASN};
+
+fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+}
+
+fn peerex_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("PEEREX_BIN") {
+        return PathBuf::from(p);
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!("building the peerex release binary (cargo build --release --bin peerex)");
+    let st = Command::new(cargo)
+        .args(["build", "--release", "--bin", "peerex"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cannot run cargo");
+    assert!(st.success(), "cargo build --release --bin peerex failed");
+    target_dir().join("release").join("peerex")
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("no free port");
+    l.local_addr().expect("local address").port()
+}
+
+struct Server {
+    child: Child,
+    bgp: SocketAddr,
+    lg: SocketAddr,
+}
+
+impl Server {
+    fn start(bin: &Path, dir: &Path, sc: &Scenario) -> Server {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).expect("bench directory");
+        let (bgp, lg) = (free_port(), free_port());
+        let mut c = String::new();
+        let _ = writeln!(
+            c,
+            "[server]\nasn = {RS_ASN}\nrouter_id = \"10.255.255.1\"\nlisten = [\"127.0.0.1:{bgp}\"]\n"
+        );
+        let _ = writeln!(
+            c,
+            "[control]\nsocket = \"{}\"\n",
+            dir.join("peerex.sock").display()
+        );
+        let _ = writeln!(
+            c,
+            "[looking_glass]\nlisten = \"127.0.0.1:{lg}\"\nmax_results = 1000\n"
+        );
+        for p in 0..sc.peers {
+            let _ = writeln!(
+                c,
+                "[[peer]]\nname = \"p{p}\"\nasn = {}\naddress = \"{}\"\n",
+                BASE_ASN + p as u32,
+                scenario::peer_addr(p)
+            );
+        }
+        let cfg = dir.join("peerex.toml");
+        std::fs::write(&cfg, c).expect("config");
+        let log = std::fs::File::create(dir.join("peerex.log")).expect("log");
+        let child = Command::new(bin)
+            .arg("run")
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--log-level")
+            .arg("warn")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("cannot start peerex");
+        let lg = SocketAddr::from((Ipv4Addr::LOCALHOST, lg));
+        let t = Instant::now();
+        while TcpStream::connect(lg).is_err() {
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "peerex did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Server {
+            child,
+            bgp: SocketAddr::from((Ipv4Addr::LOCALHOST, bgp)),
+            lg,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SIGTERM, then wait.
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One GET over a fresh connection; the status code (0 on failure).
+fn get(lg: SocketAddr, target: &str) -> u16 {
+    let Ok(mut s) = TcpStream::connect(lg) else {
+        return 0;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+    if write!(
+        s,
+        "GET {target} HTTP/1.1\r\nHost: lg\r\nConnection: close\r\n\r\n"
+    )
+    .is_err()
+    {
+        return 0;
+    }
+    let mut buf = Vec::with_capacity(64 * 1024);
+    if s.read_to_end(&mut buf).is_err() {
+        return 0;
+    }
+    buf.get(9..12)
+        .and_then(|c| std::str::from_utf8(c).ok())
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+const TARGETS: &[&str] = &[
+    "/api/v1/status",
+    "/api/v1/neighbours",
+    "/metrics",
+    "/protocols/bgp",
+    "/api/v1/routes?prefix=20.0.3.7",
+    "/api/v1/why?prefix=20.0.9.0/24&neighbour=p2",
+    "/api/v1/neighbours/p0/routes/accepted?page=3&limit=200",
+    "/routes/protocol/p1",
+    "/api/v1/neighbours/p2/routes/exported?limit=100",
+];
+
+/// Floods `lg` from `n` threads until `stop`; counts answered requests.
+fn flood(
+    lg: SocketAddr,
+    n: usize,
+    stop: Arc<AtomicBool>,
+    served: Arc<AtomicU64>,
+) -> Vec<std::thread::JoinHandle<()>> {
+    (0..n)
+        .map(|i| {
+            let (stop, served) = (stop.clone(), served.clone());
+            std::thread::spawn(move || {
+                let mut k = i;
+                while !stop.load(Ordering::Relaxed) {
+                    let t = TARGETS[k % TARGETS.len()];
+                    if get(lg, t) == 200 {
+                        served.fetch_add(1, Ordering::Relaxed);
+                    }
+                    k += 1;
+                }
+            })
+        })
+        .collect()
+}
+
+/// One sample: time to convergence, and requests served meanwhile.
+async fn sample(bin: &Path, sc: &Arc<Scenario>, flooders: usize, tag: &str) -> (Duration, u64) {
+    let dir = target_dir().join("lg_flood").join(tag);
+    let server = Server::start(bin, &dir, sc);
+    let epoch = Instant::now();
+    let tables: Vec<Vec<bytes::Bytes>> = (0..sc.senders)
+        .map(|s| {
+            sc.updates(
+                s,
+                scenario::peer_addr(s),
+                &peerex::wire::ParseCtx::new(),
+                64 * 1024,
+            )
+        })
+        .collect();
+    let mut peers: Vec<Peer> = Vec::new();
+    for p in 0..sc.peers {
+        let t = Instant::now();
+        loop {
+            match Peer::connect(p, server.bgp, sc.clone(), epoch).await {
+                Ok(peer) => {
+                    peers.push(peer);
+                    break;
+                }
+                Err(e) if t.elapsed() > Duration::from_secs(30) => {
+                    panic!("peer {p} could not establish its session: {e}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+            }
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let served = Arc::new(AtomicU64::new(0));
+    let threads = if flooders > 0 {
+        let t = flood(server.lg, flooders, stop.clone(), served.clone());
+        // Let the flood reach full speed before the clock starts.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        t
+    } else {
+        Vec::new()
+    };
+    let before = served.load(Ordering::Relaxed);
+    let t0 = Instant::now();
+    let t0_ns = load::ns_since(epoch);
+    let sends: Vec<_> = tables
+        .into_iter()
+        .zip(&peers)
+        .map(|(t, p)| p.spawn_send(t, epoch))
+        .collect();
+    let converged_ns = loop {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        if peers.iter().all(|p| p.rx.converged.load(Ordering::Acquire)) {
+            break peers
+                .iter()
+                .map(|p| p.rx.converged_at_ns.load(Ordering::Relaxed))
+                .max()
+                .unwrap_or(t0_ns)
+                .max(t0_ns);
+        }
+        if let Some(p) = peers.iter().find(|p| p.rx.closed.load(Ordering::Acquire)) {
+            panic!(
+                "session of peer {} ended: {:?}",
+                p.index,
+                p.rx.error.lock().unwrap()
+            );
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(300),
+            "no convergence after 300 s"
+        );
+    };
+    let during = served.load(Ordering::Relaxed) - before;
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    for s in sends {
+        let _ = s.await;
+    }
+    drop(peers);
+    drop(server);
+    (Duration::from_nanos(converged_ns - t0_ns), during)
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let per_sender: usize = env_or("LGF_PREFIXES", 50_000);
+    let senders: usize = env_or("LGF_SENDERS", 2);
+    let clients: usize = env_or("LGF_CLIENTS", 2);
+    let runs: usize = env_or("LGF_RUNS", 5).max(1);
+    let flooders: usize = env_or("LGF_FLOODERS", 8).max(1);
+    let _ = scenario::NETNS.set(false);
+    let bin = peerex_bin();
+    let sc = Arc::new(Scenario {
+        name: "lg",
+        description: String::new(),
+        peers: senders + clients,
+        senders,
+        per_sender,
+        kind: Kind::Disjoint,
+        group: 8,
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (mut quiet, mut flooded, mut requests) = (Vec::new(), Vec::new(), Vec::new());
+    println!(
+        "lg_flood: {senders} senders x {per_sender} prefixes, {clients} receiving clients, \
+         {flooders} flood threads, {runs} samples each, cores: {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    for i in 0..runs {
+        let (q, _) = rt.block_on(sample(&bin, &sc, 0, &format!("quiet-{i}")));
+        let (f, n) = rt.block_on(sample(&bin, &sc, flooders, &format!("flood-{i}")));
+        println!(
+            "  sample {i}: quiet {:>8.3} s   flood {:>8.3} s   ({n} LG requests answered during the flood run, {:.0}/s)",
+            q.as_secs_f64(),
+            f.as_secs_f64(),
+            n as f64 / f.as_secs_f64()
+        );
+        quiet.push(q);
+        flooded.push(f);
+        requests.push(n);
+    }
+    let (mq, mf) = (median(&mut quiet), median(&mut flooded));
+    println!(
+        "median convergence: quiet {:.3} s, with LG flood {:.3} s, ratio flood/quiet {:.3}",
+        mq.as_secs_f64(),
+        mf.as_secs_f64(),
+        mf.as_secs_f64() / mq.as_secs_f64()
+    );
+}
