@@ -43,9 +43,12 @@ impl TableStats {
         let mut with_accepted = 0u64;
         let mut only_from = vec![0u64; n];
         for shard in &snap.shards {
-            let restricted: Vec<_> = up
+            let every: Vec<_> = up
                 .iter()
                 .map(|p| (p.id, shard.policy.rules(p.id)))
+                .collect();
+            let restricted: Vec<_> = every
+                .iter()
                 .filter(|(_, r)| r.accepts_from.is_some())
                 .collect();
             for (prefix, entry) in shard.table.iter() {
@@ -61,6 +64,28 @@ impl TableStats {
                 };
                 if let Some(x) = st.preferred.get_mut(first.peer.index()) {
                     *x += 1;
+                }
+                // Control communities or a blackhole: who gets it depends on more than the
+                // source, so every client is counted one by one.
+                let plain = entry
+                    .paths
+                    .iter()
+                    .take_while(|p| p.accepted())
+                    .all(|p| p.actions.is_default() && !p.blackhole);
+                if !plain {
+                    for (c, rules) in &every {
+                        let gets = entry
+                            .paths
+                            .iter()
+                            .take_while(|p| p.accepted())
+                            .any(|p| p.allowed_for(*c, rules));
+                        if gets {
+                            if let Some(x) = st.exported.get_mut(c.index()) {
+                                *x += 1;
+                            }
+                        }
+                    }
+                    continue;
                 }
                 with_accepted += 1;
                 let single = entry

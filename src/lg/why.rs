@@ -105,6 +105,19 @@ pub fn explain(
                         name(p.peer)
                     ),
                 )
+            } else if p.blackhole && rules.rejects_blackholes {
+                (
+                    false,
+                    "client_rejects_blackholes",
+                    "a blackhole route, and the client does not take blackholes".to_string(),
+                )
+            } else if !p.actions.allows(client.id) {
+                (
+                    false,
+                    "control_community_excludes_client",
+                    "the path's control communities do not announce it to the client"
+                        .to_string(),
+                )
             } else if is_choice(p) {
                 (
                     true,
