@@ -50,8 +50,8 @@ enum Command {
         /// Read the control socket path from this configuration file.
         #[arg(long, short)]
         config: Option<PathBuf>,
-        /// Print the raw JSON answer.
-        #[arg(long)]
+        /// Print the raw JSON answer (may follow the subcommand: `ctl peer NAME --json`).
+        #[arg(long, global = true)]
         json: bool,
         #[command(subcommand)]
         what: CtlCommand,
@@ -146,7 +146,7 @@ fn ctl(
 ) -> Result<(), String> {
     let socket = match (socket, config) {
         (Some(s), _) => s,
-        (None, Some(c)) => Config::load(&c).map_err(|e| e.to_string())?.control.socket,
+        (None, Some(c)) => Config::control_socket_of(&c).map_err(|e| e.to_string())?,
         (None, None) => PathBuf::from(peerex::config::DEFAULT_CONTROL_SOCKET),
     };
     use peerex::control::{PeerAction, Request};

@@ -227,6 +227,37 @@ impl Config {
         }
     }
 
+    /// The control socket a configuration file names, read leniently: `peerex ctl --config`
+    /// must reach the server even when the file has since been edited into an invalid one
+    /// (that is when `reload` is needed to report the errors). Fails only when the file cannot
+    /// be read or is not TOML at all.
+    pub fn control_socket_of(path: &Path) -> Result<PathBuf, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![ConfigError {
+                file: path.display().to_string(),
+                line: 0,
+                column: 0,
+                message: format!("cannot read: {e}"),
+            }])
+        })?;
+        let table: toml::Table = match toml::from_str(&text) {
+            Ok(t) => t,
+            Err(_) => return Config::parse(&text, path).map(|c| c.control.socket),
+        };
+        let socket = table
+            .get("control")
+            .and_then(|c| c.get("socket"))
+            .and_then(|s| s.as_str())
+            .filter(|s| !s.is_empty());
+        Ok(match socket {
+            Some(s) => match (Path::new(s).is_relative(), path.parent()) {
+                (true, Some(dir)) => dir.join(s),
+                _ => PathBuf::from(s),
+            },
+            None => PathBuf::from(DEFAULT_CONTROL_SOCKET),
+        })
+    }
+
     pub fn peer(&self, name: &str) -> Option<&PeerConfig> {
         self.peers.iter().find(|p| p.name == name)
     }
