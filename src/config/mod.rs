@@ -2,6 +2,7 @@
 //! settings the rest of peerex reads. Never: applying a configuration.
 
 pub mod defaults;
+pub mod diff;
 pub mod lists;
 mod model;
 mod policy;
@@ -16,6 +17,7 @@ use toml::Spanned;
 
 use crate::wire::{Asn, Family, FamilySet};
 
+pub use diff::{diff, ConfigDiff, ResetPeer};
 pub use lists::{AsnRange, PrefixRange};
 pub use model::{File, PeerEntry, PeerFields};
 pub use policy::{
