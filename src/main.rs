@@ -287,7 +287,15 @@ fn run(
             tokio::select! {
                 _ = term.recv() => break,
                 _ = int.recv() => break,
-                _ = hup.recv() => tracing::warn!("SIGHUP: configuration reload is not available in this version; restart to apply changes"),
+                _ = hup.recv() => {
+                    let shared = server.shared.clone();
+                    tokio::spawn(async move {
+                        match peerex::reload::reload(&shared, false).await {
+                            Ok(r) => tracing::info!(summary = %r.summary(), "SIGHUP: configuration reloaded"),
+                            Err(e) => tracing::error!(error = %e, "SIGHUP: configuration not reloaded; the running one stays"),
+                        }
+                    });
+                }
             }
         }
         control_task.abort();
