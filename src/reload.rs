@@ -208,7 +208,13 @@ async fn apply(shared: &Shared, new: Config, d: &ConfigDiff) -> Vec<String> {
                 stale_for: None,
             })
             .await;
-        if h.config.md5_password.is_some() {
+        // Clear its TCP-MD5 key, unless a peer of the new file keeps a key for the address
+        // (set again below; clearing it first would open a window without one).
+        let rekeyed = new
+            .peers
+            .iter()
+            .any(|p| p.address == h.config.address && p.md5_password.is_some());
+        if h.config.md5_password.is_some() && !rekeyed {
             listener_md5(shared, &h.config, None);
         }
         shared.retire_peer_id(id);
