@@ -799,6 +799,33 @@ port = 1790
     }
 
     #[test]
+    fn control_socket_is_found_even_in_an_invalid_file() {
+        let dir = std::env::temp_dir().join(format!("peerex-sock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("p.toml");
+        // Invalid (hold time 2), but the socket is still named.
+        let text = format!(
+            "{}\n[control]\nsocket = \"ctl.sock\"\n",
+            BASE.replace("hold_time = 9", "hold_time = 2")
+        );
+        std::fs::write(&path, text).unwrap();
+        assert!(Config::load(&path).is_err());
+        assert_eq!(
+            Config::control_socket_of(&path).unwrap(),
+            dir.join("ctl.sock")
+        );
+        std::fs::write(&path, BASE).unwrap();
+        assert_eq!(
+            Config::control_socket_of(&path).unwrap(),
+            PathBuf::from(DEFAULT_CONTROL_SOCKET)
+        );
+        std::fs::write(&path, "[server\n").unwrap();
+        let e = Config::control_socket_of(&path).unwrap_err();
+        assert_eq!(e.0[0].line, 1, "{e}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
     fn errors_name_the_line() {
         let e = first_error(&BASE.replace("hold_time = 9", "hold_time = 2"));
         assert_eq!(
