@@ -18,6 +18,7 @@ pub mod config;
 pub mod control;
 pub mod lg;
 pub mod policy;
+pub mod reload;
 pub mod rib;
 pub mod server;
 pub mod session;

@@ -50,8 +50,8 @@ enum Command {
         /// Read the control socket path from this configuration file.
         #[arg(long, short)]
         config: Option<PathBuf>,
-        /// Print the raw JSON answer.
-        #[arg(long)]
+        /// Print the raw JSON answer (may follow the subcommand: `ctl peer NAME --json`).
+        #[arg(long, global = true)]
         json: bool,
         #[command(subcommand)]
         what: CtlCommand,
@@ -146,7 +146,7 @@ fn ctl(
 ) -> Result<(), String> {
     let socket = match (socket, config) {
         (Some(s), _) => s,
-        (None, Some(c)) => Config::load(&c).map_err(|e| e.to_string())?.control.socket,
+        (None, Some(c)) => Config::control_socket_of(&c).map_err(|e| e.to_string())?,
         (None, None) => PathBuf::from(peerex::config::DEFAULT_CONTROL_SOCKET),
     };
     use peerex::control::{PeerAction, Request};
@@ -296,7 +296,15 @@ fn run(
             tokio::select! {
                 _ = term.recv() => break,
                 _ = int.recv() => break,
-                _ = hup.recv() => tracing::warn!("SIGHUP: configuration reload is not available in this version; restart to apply changes"),
+                _ = hup.recv() => {
+                    let shared = server.shared.clone();
+                    tokio::spawn(async move {
+                        match peerex::reload::reload(&shared, false).await {
+                            Ok(r) => tracing::info!(summary = %r.summary(), "SIGHUP: configuration reloaded"),
+                            Err(e) => tracing::error!(error = %e, "SIGHUP: configuration not reloaded; the running one stays"),
+                        }
+                    });
+                }
             }
         }
         control_task.abort();

@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime};
 use arc_swap::ArcSwap;
 use tracing::{info, warn};
 
-use crate::config::{Config, PeerConfig};
+use crate::config::{Config, PeerConfig, ServerConfig};
 use crate::lg::{PeerDirectory, PeerEntry};
 use crate::policy::{PeerId, Policies, RpkiFeed, VrpTable};
 use crate::rib::{outq, ExportPolicy, Rib, ShardMsg};
@@ -33,6 +33,12 @@ pub struct Shared {
     pub policies: ArcSwap<Policies>,
     /// The VRP sources (kept running while the server runs).
     pub rpki: RpkiFeed,
+    /// Peer ids to hand out (reload gives new and reset peers fresh ones).
+    ids: Mutex<crate::reload::IdPool>,
+    /// One reload at a time (control socket and SIGHUP).
+    pub(crate) reload_lock: tokio::sync::Mutex<()>,
+    /// The BGP listeners, for TCP-MD5 keys of peers added on reload.
+    pub(crate) listeners: Mutex<Vec<Arc<tokio::net::TcpListener>>>,
 }
 
 /// A running route server.
@@ -66,12 +72,16 @@ impl Shared {
     }
 
     /// Starts the task of a peer and makes it reachable by name, address and id.
-    fn start_peer(&self, id: PeerId, cfg: &PeerConfig) -> Arc<PeerHandle> {
-        let config = self.config.load();
+    pub(crate) fn start_peer(
+        &self,
+        id: PeerId,
+        cfg: &PeerConfig,
+        server: &ServerConfig,
+    ) -> Arc<PeerHandle> {
         let h = Arc::new(peer::spawn(PeerSetup {
             id,
             config: Arc::new(cfg.clone()),
-            server: Arc::new(config.server.clone()),
+            server: Arc::new(server.clone()),
             rib: self.rib.clone(),
             queue_high: outq::DEFAULT_HIGH,
         }));
@@ -85,8 +95,36 @@ impl Shared {
         h
     }
 
-    /// Rebuilds the directory readers see from the running handles.
-    fn publish_directory(&self) {
+    /// Removes the peer called `name` from the name and address maps; its task keeps running.
+    pub(crate) fn unlist_peer(&self, name: &str) -> Option<Arc<PeerHandle>> {
+        let h = self
+            .handles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name)?;
+        if let Ok(mut m) = self.peer_map.write() {
+            if m.get(&h.config.address).is_some_and(|x| Arc::ptr_eq(x, &h)) {
+                m.remove(&h.config.address);
+            }
+        }
+        Some(h)
+    }
+
+    /// A fresh peer id (see [`crate::reload::IdPool`]).
+    pub(crate) fn new_peer_id(&self) -> Option<PeerId> {
+        self.ids.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// Gives back the id of a peer whose routes have left the RIB.
+    pub(crate) fn retire_peer_id(&self, id: PeerId) {
+        self.ids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retire(id);
+    }
+
+    /// Rebuilds the directory readers see from the running handles (descriptions from `cfg`).
+    pub(crate) fn publish_directory(&self, cfg: &Config) {
         let mut peers: Vec<Option<PeerEntry>> = Vec::new();
         for h in self.handles() {
             let i = h.id.index();
@@ -94,14 +132,41 @@ impl Shared {
                 peers.resize(i + 1, None);
             }
             if let Some(slot) = peers.get_mut(i) {
+                let config = match cfg.peer(&h.config.name) {
+                    Some(c) if c.description != h.config.description => Arc::new(PeerConfig {
+                        description: c.description.clone(),
+                        ..(*h.config).clone()
+                    }),
+                    _ => h.config.clone(),
+                };
                 *slot = Some(PeerEntry {
                     id: h.id,
-                    config: h.config.clone(),
+                    config,
                     status: h.status.clone(),
                 });
             }
         }
         self.directory.store(Arc::new(PeerDirectory { peers }));
+    }
+
+    /// The id of every peer of `cfg`, in its order: `fresh` for peers about to start, the
+    /// running task's for the others.
+    pub(crate) fn ids_for(
+        &self,
+        cfg: &Config,
+        fresh: &std::collections::HashMap<String, PeerId>,
+    ) -> Vec<PeerId> {
+        cfg.peers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                fresh
+                    .get(&p.name)
+                    .copied()
+                    .or_else(|| self.handle(&p.name).map(|h| h.id))
+                    .unwrap_or(PeerId(i as u32))
+            })
+            .collect()
     }
 
     /// Compiles the policy of `config` (peer `i` having id `ids[i]`), makes it current, and
@@ -117,7 +182,7 @@ impl Shared {
     }
 
     /// Peer addresses by id, for the RIB's selection tie-break.
-    async fn publish_addresses(&self) {
+    pub(crate) async fn publish_addresses(&self) {
         let dir = self.directory.load();
         let addrs: Vec<IpAddr> = dir
             .peers
@@ -154,11 +219,14 @@ impl Server {
             started_at: SystemTime::now(),
             policies: ArcSwap::new(policies),
             rpki,
+            ids: Mutex::new(crate::reload::IdPool::new(config.peers.len())),
+            reload_lock: tokio::sync::Mutex::new(()),
+            listeners: Mutex::new(Vec::new()),
         });
         for (i, p) in config.peers.iter().enumerate() {
-            shared.start_peer(PeerId(i as u32), p);
+            shared.start_peer(PeerId(i as u32), p, &config.server);
         }
-        shared.publish_directory();
+        shared.publish_directory(&config);
         shared.publish_addresses().await;
         let md5: Vec<(IpAddr, Vec<u8>)> = config
             .peers
@@ -171,7 +239,12 @@ impl Server {
             .collect();
         let mut listeners = Vec::new();
         for addr in &config.server.listen {
-            let l = listener::bind(*addr, &md5)?;
+            let l = Arc::new(listener::bind(*addr, &md5)?);
+            shared
+                .listeners
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(l.clone());
             listeners.push(tokio::spawn(listener::serve(l, shared.peer_map.clone())));
         }
         info!(

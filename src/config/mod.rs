@@ -2,6 +2,7 @@
 //! settings the rest of peerex reads. Never: applying a configuration.
 
 pub mod defaults;
+pub mod diff;
 pub mod lists;
 mod model;
 mod policy;
@@ -16,6 +17,7 @@ use toml::Spanned;
 
 use crate::wire::{Asn, Family, FamilySet};
 
+pub use diff::{diff, ConfigDiff, ResetPeer};
 pub use lists::{AsnRange, PrefixRange};
 pub use model::{File, PeerEntry, PeerFields};
 pub use policy::{
@@ -227,6 +229,37 @@ impl Config {
         }
     }
 
+    /// The control socket a configuration file names, read leniently: `peerex ctl --config`
+    /// must reach the server even when the file has since been edited into an invalid one
+    /// (that is when `reload` is needed to report the errors). Fails only when the file cannot
+    /// be read or is not TOML at all.
+    pub fn control_socket_of(path: &Path) -> Result<PathBuf, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![ConfigError {
+                file: path.display().to_string(),
+                line: 0,
+                column: 0,
+                message: format!("cannot read: {e}"),
+            }])
+        })?;
+        let table: toml::Table = match toml::from_str(&text) {
+            Ok(t) => t,
+            Err(_) => return Config::parse(&text, path).map(|c| c.control.socket),
+        };
+        let socket = table
+            .get("control")
+            .and_then(|c| c.get("socket"))
+            .and_then(|s| s.as_str())
+            .filter(|s| !s.is_empty());
+        Ok(match socket {
+            Some(s) => match (Path::new(s).is_relative(), path.parent()) {
+                (true, Some(dir)) => dir.join(s),
+                _ => PathBuf::from(s),
+            },
+            None => PathBuf::from(DEFAULT_CONTROL_SOCKET),
+        })
+    }
+
     pub fn peer(&self, name: &str) -> Option<&PeerConfig> {
         self.peers.iter().find(|p| p.name == name)
     }
@@ -267,7 +300,8 @@ impl Validator<'_> {
 
     fn check_asn(&mut self, asn: &Spanned<u32>, what: &str) -> Asn {
         let a = *asn.get_ref();
-        if a == 0 || a == Asn::TRANS.0 || a == u32::MAX {
+        // 0 (RFC 7607), AS_TRANS (RFC 6793), 65535 and 4294967295 (RFC 7300).
+        if a == 0 || a == Asn::TRANS.0 || a == 65535 || a == u32::MAX {
             self.at(asn, format!("{what} {a} is reserved and cannot be used"));
         }
         Asn(a)
@@ -299,19 +333,7 @@ impl Validator<'_> {
             None => PathBuf::from(DEFAULT_CONTROL_SOCKET),
         };
         let mode = match &c.mode {
-            Some(m) => match u32::from_str_radix(m.get_ref().trim_start_matches("0o"), 8) {
-                Ok(v) if v <= 0o777 => v,
-                _ => {
-                    self.at(
-                        m,
-                        format!(
-                            "control mode {:?} is not an octal file mode like \"0600\"",
-                            m.get_ref()
-                        ),
-                    );
-                    0o600
-                }
-            },
+            Some(m) => self.control_mode(m),
             None => 0o600,
         };
         let group = c.group.as_ref().and_then(|g| {
@@ -329,6 +351,85 @@ impl Validator<'_> {
         }
     }
 
+    /// The control socket's file mode: octal, the owner may read and write, other users may
+    /// not (anyone who can connect controls the route server).
+    fn control_mode(&mut self, m: &Spanned<toml::Value>) -> u32 {
+        let parsed = match m.get_ref() {
+            toml::Value::String(s) => u32::from_str_radix(s.trim_start_matches("0o"), 8).ok(),
+            toml::Value::Integer(i) => u32::try_from(*i).ok(),
+            _ => None,
+        }
+        .filter(|v| *v <= 0o777);
+        let shown = match m.get_ref() {
+            toml::Value::Integer(i) => i.to_string(),
+            v => v.to_string(),
+        };
+        match parsed {
+            None => {
+                self.at(
+                    m,
+                    format!(
+                        "control mode {shown} is not an octal file mode like \"0600\" or 0o660 \
+                         (a TOML integer without 0o is decimal)"
+                    ),
+                );
+                0o600
+            }
+            Some(v) if v & 0o007 != 0 => {
+                self.at(
+                    m,
+                    format!(
+                        "control mode {v:04o} lets every local user control the route server: \
+                         use \"0600\", or \"0660\" with `group`"
+                    ),
+                );
+                0o600
+            }
+            Some(v) if v & 0o600 != 0o600 => {
+                self.at(
+                    m,
+                    format!("control mode {v:04o} must let the owner read and write (0600)"),
+                );
+                0o600
+            }
+            Some(v) => v,
+        }
+    }
+
+    /// Complains about port 0 in an address to listen on.
+    fn check_port(&mut self, a: &Spanned<SocketAddr>, what: &str) {
+        if a.get_ref().port() == 0 {
+            self.at(
+                a,
+                format!(
+                    "{what} {} has port 0: give the port to listen on",
+                    a.get_ref()
+                ),
+            );
+        }
+    }
+
+    /// Checks a `[log] level` the way the daemon will use it: tracing-subscriber directives,
+    /// where a bare word must be a level (a bare word is otherwise a target name, and a typo
+    /// like "verbose" would silently log nothing).
+    fn check_log_level(&mut self, l: &Spanned<String>) {
+        const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+        let text = l.get_ref();
+        let bad = text.split(',').map(str::trim).find(|d| {
+            let level = d.rsplit_once('=').map_or(*d, |(_, lv)| lv);
+            d.is_empty() || !LEVELS.contains(&level.to_ascii_lowercase().as_str())
+        });
+        if bad.is_some() || tracing_subscriber::EnvFilter::try_new(text).is_err() {
+            self.at(
+                l,
+                format!(
+                    "log level {text:?}: use trace, debug, info, warn, error or off, \
+                     optionally per target (\"info,peerex::session=debug\")"
+                ),
+            );
+        }
+    }
+
     fn looking_glass(&mut self, l: &model::LookingGlassSection) -> LookingGlassConfig {
         let max_results = match &l.max_results {
             Some(m) if *m.get_ref() == 0 => {
@@ -338,6 +439,9 @@ impl Validator<'_> {
             Some(m) => *m.get_ref(),
             None => 1000,
         };
+        if let Some(a) = &l.listen {
+            self.check_port(a, "looking_glass listen");
+        }
         LookingGlassConfig {
             listen: l.listen.as_ref().map(|a| *a.get_ref()),
             max_results,
@@ -345,6 +449,9 @@ impl Validator<'_> {
     }
 
     fn log(&mut self, l: &model::LogSection) -> LogConfig {
+        if let Some(level) = &l.level {
+            self.check_log_level(level);
+        }
         let json = match l.format.as_ref().map(|f| (f, f.get_ref().as_str())) {
             None | Some((_, "text")) => false,
             Some((_, "json")) => true,
@@ -375,6 +482,7 @@ impl Validator<'_> {
             Some(l) => {
                 let mut seen = HashMap::new();
                 for a in l {
+                    self.check_port(a, "listen address");
                     if seen.insert(*a.get_ref(), ()).is_some() {
                         self.at(a, format!("listen address {} given twice", a.get_ref()));
                     }
@@ -430,6 +538,13 @@ impl Validator<'_> {
                 self.at(&e.name, format!("peer name {name:?} is used twice"));
             }
             let address = *e.address.get_ref();
+            let broadcast = matches!(address, IpAddr::V4(a) if a.is_broadcast());
+            if address.is_unspecified() || address.is_multicast() || broadcast {
+                self.at(
+                    &e.address,
+                    format!("peer address {address} is not a unicast address"),
+                );
+            }
             if let Some(other) = addresses.insert(address, name.clone()) {
                 self.at(
                     &e.address,
@@ -607,7 +722,14 @@ impl Validator<'_> {
             description: e.description.clone(),
             disabled: e.disabled,
             passive: f.passive.unwrap_or(true),
-            port: f.port.unwrap_or(BGP_PORT),
+            port: match &f.port {
+                Some(p) if *p.get_ref() == 0 => {
+                    self.at(p, "port 0 is not a TCP port to connect to".into());
+                    BGP_PORT
+                }
+                Some(p) => *p.get_ref(),
+                None => BGP_PORT,
+            },
             local_address,
             hold_time,
             connect_retry: Duration::from_secs(u64::from(connect_retry)),
@@ -674,6 +796,33 @@ port = 1790
 
     fn first_error(text: &str) -> ConfigError {
         parse(text).unwrap_err().0.remove(0)
+    }
+
+    #[test]
+    fn control_socket_is_found_even_in_an_invalid_file() {
+        let dir = std::env::temp_dir().join(format!("peerex-sock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("p.toml");
+        // Invalid (hold time 2), but the socket is still named.
+        let text = format!(
+            "{}\n[control]\nsocket = \"ctl.sock\"\n",
+            BASE.replace("hold_time = 9", "hold_time = 2")
+        );
+        std::fs::write(&path, text).unwrap();
+        assert!(Config::load(&path).is_err());
+        assert_eq!(
+            Config::control_socket_of(&path).unwrap(),
+            dir.join("ctl.sock")
+        );
+        std::fs::write(&path, BASE).unwrap();
+        assert_eq!(
+            Config::control_socket_of(&path).unwrap(),
+            PathBuf::from(DEFAULT_CONTROL_SOCKET)
+        );
+        std::fs::write(&path, "[server\n").unwrap();
+        let e = Config::control_socket_of(&path).unwrap_err();
+        assert_eq!(e.0[0].line, 1, "{e}");
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

@@ -43,8 +43,9 @@ pub struct File {
 pub struct ControlSection {
     /// Path of the Unix socket (relative paths are relative to the configuration file).
     pub socket: Option<Spanned<String>>,
-    /// File mode, octal ("0600" by default; "0660" lets a group in).
-    pub mode: Option<Spanned<String>>,
+    /// File mode, octal: a string ("0600" by default; "0660" lets a group in) or a TOML
+    /// octal integer (0o660).
+    pub mode: Option<Spanned<toml::Value>>,
     /// Group owning the socket: a name from /etc/group or a number.
     pub group: Option<Spanned<String>>,
 }
@@ -168,7 +169,7 @@ peer_settings! {
     /// Wait for the peer to connect (the usual route-server mode) instead of connecting.
     passive: bool,
     /// TCP port to connect to (active peers).
-    port: u16,
+    port: Spanned<u16>,
     /// Source address for outgoing connections.
     local_address: Spanned<IpAddr>,
     /// Hold time offered in OPEN (0, or 3 and above).

@@ -170,9 +170,9 @@ async fn run(req: Request, shared: &Arc<Shared>) -> Result<serde_json::Value, St
             .map_err(|e| e.to_string())??;
             Ok(json!({ "file": file, "prefixes": stats.prefixes, "paths": stats.paths }))
         }
-        Request::Reload { .. } => Err(
-            "reload is not available in this version; restart peerex to apply a new configuration"
-                .into(),
-        ),
+        Request::Reload { dry_run } => {
+            let report = crate::reload::reload(shared, dry_run).await?;
+            serde_json::to_value(report).map_err(|e| e.to_string())
+        }
     }
 }

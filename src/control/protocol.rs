@@ -14,8 +14,12 @@
 //! | `dump-mrt` | `file` | an MRT TABLE_DUMP_V2 file of the current table; prefix and path counts |
 //! | `reload` | `dry_run` | what changed (or would change) |
 //!
-//! The answer is `{"ok": true, "result": …}` or `{"ok": false, "error": "…"}`. Requests longer
-//! than [`MAX_REQUEST`] octets are refused and the connection closed.
+//! The answer is `{"ok": true, "result": …}` or `{"ok": false, "error": "…"}`. A connection
+//! may carry any number of requests, one after the other. A malformed line or an unknown
+//! command gets an error answer and the connection stays usable; requests longer than
+//! [`MAX_REQUEST`] octets are refused and the connection closed. At most
+//! `socket::MAX_CLIENTS` clients are served at once (one more gets an error answer and is
+//! closed), and a client silent for 60 seconds is disconnected.
 
 use serde::{Deserialize, Serialize};
 

@@ -111,6 +111,68 @@ fn routes(v: &Value) -> String {
     out
 }
 
+fn names(v: &Value) -> String {
+    match v.as_array() {
+        Some(a) if !a.is_empty() => a.iter().map(s).collect::<Vec<_>>().join(", "),
+        _ => "-".into(),
+    }
+}
+
+fn reload(v: &Value) -> String {
+    let mut out = vec![if v["dry_run"].as_bool() == Some(true) {
+        format!("dry run, nothing applied ({}):", s(&v["config"]))
+    } else {
+        format!("reloaded {}:", s(&v["config"]))
+    }];
+    let resets = v["reset"].as_array().map_or(String::new(), |a| {
+        a.iter()
+            .map(|r| format!("{} ({})", s(&r["peer"]), names(&r["changed"])))
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
+    let lines = [
+        ("start", names(&v["start"])),
+        ("stop (peer de-configured)", names(&v["stop"])),
+        (
+            "reset (other configuration change)",
+            if resets.is_empty() {
+                "-".into()
+            } else {
+                resets
+            },
+        ),
+        ("policy only, sessions kept", names(&v["policy"])),
+        ("server-wide policy", names(&v["policy_server_wide"])),
+        ("enable", names(&v["enable"])),
+        ("disable", names(&v["disable"])),
+        ("new description", names(&v["description"])),
+        ("unchanged peers", s(&v["unchanged"])),
+    ];
+    for (k, x) in lines {
+        out.push(format!("  {k:<36} {x}"));
+    }
+    if v["not_applied"].as_array().is_some_and(|a| !a.is_empty()) {
+        out.push(format!(
+            "  {:<36} {}",
+            "not applied (restart needed)",
+            names(&v["not_applied"])
+        ));
+    }
+    if v["not_started"].as_array().is_some_and(|a| !a.is_empty()) {
+        out.push(format!(
+            "  {:<36} {}",
+            "NOT STARTED (no peer id left)",
+            names(&v["not_started"])
+        ));
+    }
+    out.push(format!(
+        "  {:<36} {}",
+        "route impact",
+        s(&v["route_impact_note"])
+    ));
+    out.join("\n")
+}
+
 /// Renders the answer to `req`.
 pub fn render(req: &Request, v: &Value) -> String {
     match req {
@@ -192,6 +254,6 @@ pub fn render(req: &Request, v: &Value) -> String {
             s(&v["prefixes"]),
             s(&v["paths"])
         ),
-        Request::Reload { .. } => serde_json::to_string_pretty(v).unwrap_or_default(),
+        Request::Reload { .. } => reload(v),
     }
 }

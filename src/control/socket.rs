@@ -28,22 +28,55 @@ pub fn bind(path: &Path, mode: u32, group: Option<u32>) -> std::io::Result<UnixL
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    let l = UnixListener::bind(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-    if let Some(gid) = group {
-        std::os::unix::fs::chown(path, None, Some(gid))?;
+    // Bind under a temporary name and move it into place once mode and group are set:
+    // nobody can connect through `path` while the socket still has the umask's mode.
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{}.new", std::process::id()));
+    let tmp = std::path::PathBuf::from(tmp);
+    let _ = std::fs::remove_file(&tmp);
+    let l = UnixListener::bind(&tmp)?;
+    let prepared = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))
+        .and_then(|()| match group {
+            Some(gid) => std::os::unix::fs::chown(&tmp, None, Some(gid)),
+            None => Ok(()),
+        })
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = prepared {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
     Ok(l)
 }
 
+/// Most clients served at once; one more gets an error answer and is closed.
+pub const MAX_CLIENTS: usize = 64;
+/// A client that sends no complete request for this long is disconnected, so that forgotten
+/// connections cannot hold the [`MAX_CLIENTS`] slots.
+const IDLE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Accepts clients until the task is dropped.
 pub async fn serve(listener: UnixListener, shared: Arc<Shared>) {
     info!("control socket ready");
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CLIENTS));
     loop {
         match listener.accept().await {
-            Ok((s, _)) => {
-                tokio::spawn(client(s, shared.clone()));
-            }
+            Ok((s, _)) => match slots.clone().try_acquire_owned() {
+                Ok(permit) => {
+                    let shared = shared.clone();
+                    tokio::spawn(async move {
+                        client(s, shared).await;
+                        drop(permit);
+                    });
+                }
+                Err(_) => {
+                    warn!("control socket: {MAX_CLIENTS} clients connected, refusing another");
+                    tokio::spawn(async move {
+                        let (_, mut wr) = s.into_split();
+                        let msg = format!("too many control clients (at most {MAX_CLIENTS})");
+                        let _ = reply(&mut wr, &Response::err(msg)).await;
+                    });
+                }
+            },
             Err(e) => {
                 warn!(error = %e, "control socket accept failed");
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -65,13 +98,16 @@ async fn client(s: UnixStream, shared: Arc<Shared>) {
     loop {
         let mut buf = Vec::new();
         // Read one line, at most MAX_REQUEST octets.
-        let n = match (&mut rd)
-            .take(MAX_REQUEST as u64 + 1)
-            .read_until(b'\n', &mut buf)
-            .await
-        {
-            Ok(n) => n,
-            Err(_) => return,
+        let mut limited = (&mut rd).take(MAX_REQUEST as u64 + 1);
+        let read = limited.read_until(b'\n', &mut buf);
+        let n = match tokio::time::timeout(IDLE, read).await {
+            Ok(Ok(n)) => n,
+            Ok(Err(_)) => return,
+            Err(_) => {
+                debug!("control client idle, disconnecting");
+                let _ = reply(&mut wr, &Response::err("idle for too long")).await;
+                return;
+            }
         };
         if n == 0 {
             return;

@@ -33,7 +33,7 @@ pub fn bind(addr: SocketAddr, md5: &[(IpAddr, Vec<u8>)]) -> std::io::Result<TcpL
 }
 
 /// Accepts until the listener fails.
-pub async fn serve(listener: TcpListener, peers: PeerMap) {
+pub async fn serve(listener: Arc<TcpListener>, peers: PeerMap) {
     let local = listener.local_addr().ok();
     info!(?local, "listening for BGP");
     loop {

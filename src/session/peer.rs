@@ -47,6 +47,9 @@ pub enum PeerCmd {
     RefreshIn,
     /// The peer was removed from the configuration: Cease / Peer De-configured and end.
     Remove,
+    /// The peer's session settings changed (reload): Cease / Other Configuration Change and
+    /// end; the server starts a task with the new settings.
+    Reconfigure,
     /// The server is stopping: Cease / Administrative Shutdown and end.
     Shutdown(Option<String>),
 }
@@ -364,7 +367,7 @@ impl Peer {
                 self.hold_off_until = None;
             }
             PeerCmd::Reset(_) | PeerCmd::RefreshIn => {}
-            PeerCmd::Remove | PeerCmd::Shutdown(_) => self.stop = true,
+            PeerCmd::Remove | PeerCmd::Reconfigure | PeerCmd::Shutdown(_) => self.stop = true,
         }
     }
 
@@ -665,9 +668,10 @@ impl Peer {
                     }
                 },
                 c = self.cmd_rx.recv() => match c {
-                    None | Some(PeerCmd::Shutdown(_)) | Some(PeerCmd::Remove) | Some(PeerCmd::Disable(_)) | Some(PeerCmd::Reset(_)) => {
+                    None | Some(PeerCmd::Shutdown(_)) | Some(PeerCmd::Remove) | Some(PeerCmd::Reconfigure) | Some(PeerCmd::Disable(_)) | Some(PeerCmd::Reset(_)) => {
                         let n = match &c {
                             Some(PeerCmd::Remove) => Notification::cease(CeaseSubcode::PeerDeconfigured),
+                            Some(PeerCmd::Reconfigure) => Notification::cease(CeaseSubcode::OtherConfigurationChange),
                             Some(PeerCmd::Reset(m)) => Notification::admin_reset(m.as_deref().unwrap_or("")),
                             Some(PeerCmd::Disable(m)) | Some(PeerCmd::Shutdown(m)) => Notification::admin_shutdown(m.as_deref().unwrap_or("")),
                             _ => Notification::cease(CeaseSubcode::AdministrativeShutdown),

@@ -176,6 +176,30 @@ impl Peerex {
             .and_then(|v| v.parse().ok())
     }
 
+    /// Runs `peerex ctl --config <its config> ARGS` (the control socket path comes from the
+    /// configuration); returns (success, stdout, stderr).
+    pub fn ctl(&self, args: &[&str]) -> Result<(bool, String, String)> {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_peerex"));
+        cmd.arg("ctl").arg("--config").arg(&self.config).args(args);
+        super::process::run(&mut cmd, Duration::from_secs(60))
+    }
+
+    /// `peerex ctl ARGS --json`, which must succeed: the `result` of the answer.
+    pub fn ctl_json(&self, args: &[&str]) -> Result<super::json::Json> {
+        let mut a = args.to_vec();
+        a.push("--json");
+        let (ok, out, err) = self.ctl(&a)?;
+        if !ok {
+            return Err(Error(format!("peerex ctl {args:?} failed: {err}{out}")));
+        }
+        let v = super::json::Json::parse(&out)
+            .map_err(|e| Error(format!("peerex ctl {args:?}: {e} in {out}")))?;
+        if v.get("ok").as_bool() != Some(true) {
+            return Err(Error(format!("peerex ctl {args:?}: {out}")));
+        }
+        Ok(v.get("result").clone())
+    }
+
     /// Stops it with SIGTERM (sessions get an administrative shutdown).
     pub fn stop(&self) {
         self.proc.stop(Duration::from_secs(5));
