@@ -16,9 +16,10 @@ const T: Duration = Duration::from_secs(60);
 fn config(dir: &TempDir, port: u16, peers: &[PeerexPeer]) -> String {
     let mut cfg = format!(
         "[server]\nasn = {}\nrouter_id = \"10.255.255.1\"\nlisten = [\"127.0.0.1:{port}\"]\n\n\
-         [control]\nsocket = \"{}\"\n",
+         [control]\nsocket = \"{}\"\n\n[defaults]\n{}",
         common::peerex::RS_ASN,
-        dir.join("peerex.sock").display()
+        dir.join("peerex.sock").display(),
+        common::peerex::LAB_DEFAULTS
     );
     for p in peers {
         let _ = write!(
@@ -167,6 +168,30 @@ fn reload_adds_removes_and_resets_only_what_changed() -> Result<()> {
     assert!(names(&again, "start").is_empty() && names(&again, "stop").is_empty());
     assert_eq!(again.get("reset").as_array().len(), 0);
     assert_eq!(u(&again, "unchanged"), Some(3));
+
+    // A policy-only change re-filters at the receiving peer without a reset: "keep" switches
+    // from "change" to "new" and loses the one's route as it gains the other's.
+    let next = config(
+        &dir,
+        port,
+        &[
+            pk.clone().with("receive_from = [\"new\"]"),
+            pc.clone().with("hold_time = 60"),
+            pn.clone(),
+        ],
+    );
+    std::fs::write(&rs.config, &next)?;
+    let r = rs.ctl_json(&["reload"])?;
+    assert_eq!(names(&r, "policy"), ["keep"], "{r:?}");
+    keep.wait_route("10.24.0.0/24", T)?;
+    keep.wait_route_gone("10.23.0.0/24", T)?;
+    let keep_last = rs.ctl_json(&["peer", "keep"])?;
+    assert_eq!(
+        u(&keep_last, "established_transitions"),
+        u(&keep_before, "established_transitions")
+    );
+    assert_eq!(keep.last_error()?, None);
+    assert_eq!(change.session_state()?, common::SessionState::Established);
     Ok(())
 }
 
