@@ -78,9 +78,17 @@ pub struct ReloadReport {
     pub not_started: Vec<String>,
     /// Peers left as they were.
     pub unchanged: usize,
-    /// How many routes the change affects: not computed yet.
-    pub route_impact: Option<u64>,
+    /// Dry run: per peer, what the new policy would change in the routes held now.
+    pub route_impact: Option<Vec<PeerImpact>>,
     pub route_impact_note: &'static str,
+}
+
+/// The route-level impact of a reload on one peer (see [`crate::rib::whatif`]).
+#[derive(Clone, Debug, Serialize)]
+pub struct PeerImpact {
+    pub peer: String,
+    #[serde(flatten)]
+    pub impact: crate::rib::whatif::Impact,
 }
 
 impl ReloadReport {
@@ -100,8 +108,7 @@ impl ReloadReport {
             not_started: Vec::new(),
             unchanged,
             route_impact: None,
-            route_impact_note: "route-level counts (routes withdrawn, re-filtered, re-sent) are \
-                                not computed yet",
+            route_impact_note: "",
         }
     }
 
@@ -141,11 +148,58 @@ pub async fn reload(shared: &Shared, dry_run: bool) -> Result<ReloadReport, Stri
     let d = diff(&old, &new);
     let unchanged = new.peers.iter().filter(|p| !d.touches(&p.name)).count();
     let mut report = ReloadReport::new(d.clone(), old.source.clone(), dry_run, unchanged);
-    if !dry_run {
+    if dry_run {
+        report.route_impact = Some(route_impact(shared, &new, &d));
+        report.route_impact_note = "computed on a snapshot of the RIB with the VRPs held now: \
+            paths newly accepted or rejected per source peer, prefixes newly received or lost \
+            per client (a new peer's whole initial table counts as newly received; peers that \
+            reset are counted as if they sent the same routes again)";
+    } else {
         report.not_started = apply(shared, new, &d).await;
         info!(summary = %report.summary(), "configuration reloaded");
     }
     Ok(report)
+}
+
+/// What `new` would change in the routes held now, per peer (dry run).
+fn route_impact(shared: &Shared, new: &Config, d: &ConfigDiff) -> Vec<PeerImpact> {
+    let dir = shared.directory.load();
+    // Running peers keep their ids; new ones get ids no running peer has.
+    let fresh: std::collections::HashMap<String, crate::policy::PeerId> = (dir.peers.len()
+        as u32..)
+        .zip(&d.added)
+        .map(|(i, name)| (name.clone(), crate::policy::PeerId(i)))
+        .collect();
+    let ids = shared.ids_for(new, &fresh);
+    let policies = Arc::new(crate::policy::Policies::with_ids(new, &ids));
+    let policy = crate::server::export_policy(new, policies);
+    let gone: Vec<crate::policy::PeerId> = d
+        .removed
+        .iter()
+        .filter_map(|n| dir.by_name(n).map(|p| p.id))
+        .collect();
+    let vrps = shared.rpki.current();
+    let snap = shared.rib.snapshot();
+    let by_id =
+        crate::rib::whatif::impact(&snap, &policy, &vrps, &|p| gone.contains(&p), &ids, &|p| {
+            fresh.values().any(|f| *f == p)
+        });
+    let name_of = |id: crate::policy::PeerId| {
+        new.peers
+            .iter()
+            .zip(&ids)
+            .find(|(_, i)| **i == id)
+            .map(|(p, _)| p.name.clone())
+            .or_else(|| dir.get(id).map(|p| p.config.name.clone()))
+            .unwrap_or_else(|| format!("peer{}", id.0))
+    };
+    by_id
+        .into_iter()
+        .map(|(id, impact)| PeerImpact {
+            peer: name_of(id),
+            impact,
+        })
+        .collect()
 }
 
 /// Sets or clears the TCP-MD5 key for `peer` on every listener that accepts its family.

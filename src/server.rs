@@ -286,7 +286,7 @@ async fn wait(t: &tokio::task::JoinHandle<()>) {
 }
 
 /// The RIB's export settings for `config` under `policies`.
-fn export_policy(config: &Config, policies: Arc<Policies>) -> ExportPolicy {
+pub(crate) fn export_policy(config: &Config, policies: Arc<Policies>) -> ExportPolicy {
     ExportPolicy {
         rules: policies.export_rules().to_vec(),
         local_asn: config.server.asn,

@@ -100,14 +100,37 @@ fn reload_adds_removes_and_resets_only_what_changed() -> Result<()> {
     assert_eq!(reset[0].get("peer").as_str(), Some("change"));
     assert_eq!(names(&reset[0], "changed"), ["hold_time"]);
     assert_eq!(names(&dry, "policy"), ["keep"]);
-    assert!(dry.get("route_impact").is_null(), "no invented numbers");
-    assert!(dry
-        .get("route_impact_note")
-        .as_str()
-        .is_some_and(|s| s.contains("not computed")));
+    // The blast radius, on a snapshot: "keep" and "change" lose the removed peer's route,
+    // "new" would receive "change"'s; nobody's paths change verdict.
+    let impact: std::collections::BTreeMap<String, [u64; 4]> = dry
+        .get("route_impact")
+        .as_array()
+        .iter()
+        .map(|r| {
+            let n = |k: &str| u(r, k).unwrap_or(u64::MAX);
+            (
+                r.get("peer").as_str().unwrap_or_default().to_string(),
+                [
+                    n("newly_accepted"),
+                    n("newly_rejected"),
+                    n("newly_received"),
+                    n("lost"),
+                ],
+            )
+        })
+        .collect();
+    let want: std::collections::BTreeMap<String, [u64; 4]> = [
+        ("change".to_string(), [0, 0, 0, 1]),
+        ("keep".to_string(), [0, 0, 0, 1]),
+        ("new".to_string(), [0, 0, 1, 0]),
+    ]
+    .into();
+    assert_eq!(impact, want, "{dry:?}");
     let (ok, out, _) = rs.ctl(&["reload", "--dry-run"])?;
     assert!(
-        ok && out.contains("dry run") && out.contains("change (hold_time)"),
+        ok && out.contains("dry run")
+            && out.contains("change (hold_time)")
+            && out.contains("NEWLY RECEIVED"),
         "{out}"
     );
     assert!(

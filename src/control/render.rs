@@ -165,11 +165,36 @@ fn reload(v: &Value) -> String {
             names(&v["not_started"])
         ));
     }
-    out.push(format!(
-        "  {:<36} {}",
-        "route impact",
-        s(&v["route_impact_note"])
-    ));
+    if let Some(rows) = v["route_impact"].as_array() {
+        out.push(String::new());
+        out.push("route impact (".to_string() + &s(&v["route_impact_note"]) + "):");
+        if rows.is_empty() {
+            out.push("  no peer's routes change".into());
+        } else {
+            let rows = rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        s(&r["peer"]),
+                        s(&r["newly_accepted"]),
+                        s(&r["newly_rejected"]),
+                        s(&r["newly_received"]),
+                        s(&r["lost"]),
+                    ]
+                })
+                .collect();
+            out.push(table(
+                &[
+                    "PEER",
+                    "NEWLY ACCEPTED",
+                    "NEWLY REJECTED",
+                    "NEWLY RECEIVED",
+                    "LOST",
+                ],
+                rows,
+            ));
+        }
+    }
     out.join("\n")
 }
 

@@ -17,9 +17,11 @@ pub mod handle;
 pub mod mrt;
 pub mod outq;
 pub mod path;
+mod reeval;
 mod shard;
 pub mod sim;
 pub mod snapshot;
+pub mod whatif;
 
 pub use crate::policy::ClientSet;
 pub use crate::policy::ExportRules;

@@ -17,10 +17,9 @@ use super::counters::RibCounters;
 use super::entry::PrefixEntry;
 use super::export::{ExportView, Groups};
 use super::path::{Path, PeerId, SelectCtx};
+use super::reeval::{evaluate_path, merge};
 use super::snapshot::ShardSnapshot;
-use crate::policy::{
-    ClientSet, ExportRules, PathActions, Policies, RpkiState, Verdict, VrpChanges, VrpTable,
-};
+use crate::policy::{ClientSet, ExportRules, PathActions, RpkiState, VrpChanges, VrpTable};
 use crate::wire::{ByFamily, Family, FamilySet, Prefix};
 
 /// How often a changed table is published to readers.
@@ -665,41 +664,4 @@ fn add_unique(v: &mut smallvec::SmallVec<[PeerId; 8]>, p: PeerId) {
     if !v.contains(&p) {
         v.push(p);
     }
-}
-
-/// A path's verdict from the session (`session`) and import policy's outcome together:
-/// (verdict, RPKI state, blackhole).
-fn merge(session: Verdict, o: crate::policy::ImportOutcome) -> (Verdict, RpkiState, bool) {
-    let verdict = Verdict {
-        local_pref: o.verdict.local_pref,
-        rejects: o.verdict.rejects.union(session.rejects),
-    };
-    (verdict, o.rpki, o.blackhole && verdict.accepted())
-}
-
-/// `p` evaluated again under `policies` and `vrps` (its control communities read again
-/// when `actions`). Reasons the session found stay.
-fn evaluate_path(
-    policies: &Policies,
-    vrps: &VrpTable,
-    p: &Path,
-    prefix: &Prefix,
-    actions: bool,
-) -> Path {
-    let mut n = p.clone();
-    let session = Verdict::reject(p.verdict.rejects.session_part());
-    let (verdict, rpki, blackhole) = match policies.import(p.peer) {
-        Some(ip) => merge(
-            session,
-            ip.evaluate(prefix, &p.attrs.attrs, &p.attrs.next_hop, vrps),
-        ),
-        None => (session, RpkiState::NotChecked, false),
-    };
-    n.verdict = verdict;
-    n.rpki = rpki;
-    n.blackhole = blackhole;
-    if actions {
-        n.actions = PathActions::new(&p.attrs.attrs, policies.action_ctx());
-    }
-    n
 }
