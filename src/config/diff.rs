@@ -28,7 +28,7 @@ pub struct ConfigDiff {
     pub reset: Vec<ResetPeer>,
     /// Peers whose own policy changed (and nothing that needs a reset): the session stays.
     pub policy: Vec<String>,
-    /// Server-wide policy settings that changed (`[policy]`, roles, `[rpki]`): every peer's
+    /// Server-wide policy settings that changed (`[policy]`, roles): every peer's
     /// policy is rebuilt.
     pub policy_server_wide: Vec<String>,
     /// Peers turned `disabled = false` / `true`: enabled / shut down, nothing else changed.
@@ -169,7 +169,8 @@ pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
         d.policy_server_wide.push("policy.rpki_communities".into());
     }
     if old.rpki != new.rpki {
-        d.policy_server_wide.push("rpki".into());
+        // The VRP sources run from start to stop: a new source needs a restart.
+        d.not_applied.push("rpki".into());
     }
     for (oi, o) in old.peers.iter().enumerate() {
         let Some((ni, n)) = new.peers.iter().enumerate().find(|(_, p)| p.name == o.name) else {
