@@ -349,17 +349,10 @@ impl Shard {
             }
             None => return,
         };
-        let mut mentioned: smallvec::SmallVec<[PeerId; 8]> = smallvec::SmallVec::new();
-        mentioned.push(peer);
-        for &c in named {
-            add_unique(&mut mentioned, c);
-        }
-        for p in &entry.paths {
-            add_unique(&mut mentioned, p.peer);
-            for c in p.actions.mentioned() {
-                add_unique(&mut mentioned, c);
-            }
-        }
+        let mut first: smallvec::SmallVec<[PeerId; 8]> = smallvec::SmallVec::new();
+        first.push(peer);
+        first.extend_from_slice(named);
+        let mentioned = mentioned(&first, entry.paths.iter());
         let before = view.outcomes(family, entry, &mentioned, &ctx);
         let old = f(entry, &ctx);
         let now = entry.find(peer, rx_id).map(|p| p.accepted());
@@ -587,13 +580,7 @@ impl Shard {
         let Some(entry) = table.get_mut(&prefix).map(Arc::make_mut) else {
             return;
         };
-        let mut mentioned: smallvec::SmallVec<[PeerId; 8]> = smallvec::SmallVec::new();
-        for p in entry.paths.iter().chain(fresh.iter().map(|(_, p)| p)) {
-            add_unique(&mut mentioned, p.peer);
-            for c in p.actions.mentioned() {
-                add_unique(&mut mentioned, c);
-            }
-        }
+        let mentioned = mentioned(&[], entry.paths.iter().chain(fresh.iter().map(|(_, p)| p)));
         let before = view.outcomes(family, entry, &mentioned, &ctx);
         for (i, n) in fresh {
             if let Some(slot) = entry.paths.get_mut(i) {
@@ -660,8 +647,27 @@ impl Shard {
     }
 }
 
-fn add_unique(v: &mut smallvec::SmallVec<[PeerId; 8]>, p: PeerId) {
-    if !v.contains(&p) {
-        v.push(p);
+/// The clients whose outcome for a prefix is worked out one by one: `first`, the sources of
+/// `paths` (they must not get their own), and every client the paths' control communities
+/// name. Each once.
+fn mentioned<'p>(
+    first: &[PeerId],
+    paths: impl Iterator<Item = &'p Path>,
+) -> smallvec::SmallVec<[PeerId; 8]> {
+    let mut out: smallvec::SmallVec<[PeerId; 8]> = smallvec::SmallVec::new();
+    let mut add = |p: PeerId| {
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    };
+    for &p in first {
+        add(p);
     }
+    for p in paths {
+        add(p.peer);
+        for c in p.actions.mentioned() {
+            add(c);
+        }
+    }
+    out
 }
