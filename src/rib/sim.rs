@@ -162,13 +162,14 @@ impl Sim {
     pub fn settle(&mut self, mut sink: impl FnMut(usize, Bytes)) {
         loop {
             let mut any = false;
+            // What the shard has pending goes out first, so this round's drain sees it.
+            self.shard.flush();
             for i in 0..self.peers.len() {
                 for b in self.drain(i) {
                     any = true;
                     sink(i, b);
                 }
             }
-            self.shard.flush();
             let pending: Vec<PeerId> =
                 std::mem::take(&mut *self.refills.lock().unwrap_or_else(|e| e.into_inner()));
             for p in pending {
