@@ -121,6 +121,14 @@ fn check_metrics(lg: SocketAddr) -> Result<String> {
     if !promtool_accepts(&m.body)? {
         eprintln!("promtool is not installed: /metrics format not checked by promtool");
     }
+    // No VRP source in these tests: an empty table and both source kinds at zero.
+    for line in [
+        "peerex_rpki_vrps 0",
+        "peerex_rpki_sources{kind=\"rtr\"} 0",
+        "peerex_rpki_sources{kind=\"json_file\"} 0",
+    ] {
+        assert!(m.body.lines().any(|l| l == line), "no {line:?} in /metrics");
+    }
     Ok(m.body)
 }
 

@@ -1,6 +1,7 @@
 //! `/metrics`: Prometheus text exposition (format 0.0.4) of peers, the RIB and the process.
 //! Every family has HELP and TYPE; counters end in `_total`; label values are escaped.
-//! RTR cache state is not exported: the server does not run an RTR client yet.
+//! RPKI: the merged VRP table's size and how often it was replaced, and the configured
+//! sources; per-cache RTR session state is not exported.
 
 use std::fmt::Write as _;
 
@@ -102,6 +103,35 @@ pub fn render(ctx: &Ctx) -> String {
         "peerex_uptime_seconds",
         &[],
         shared.started.elapsed().as_secs(),
+    );
+
+    let (vrps, generation) = shared.rpki.status();
+    o.family(
+        "peerex_rpki_vrps",
+        "gauge",
+        "VRPs in the table import policy validates against (every source merged).",
+    );
+    o.sample("peerex_rpki_vrps", &[], vrps as u64);
+    o.family(
+        "peerex_rpki_table_updates_total",
+        "counter",
+        "Times a new VRP table was published since start (each revalidates the routes it affects).",
+    );
+    o.sample("peerex_rpki_table_updates_total", &[], generation);
+    o.family(
+        "peerex_rpki_sources",
+        "gauge",
+        "Configured VRP sources, by kind.",
+    );
+    o.sample(
+        "peerex_rpki_sources",
+        &[("kind", "rtr")],
+        cfg.rpki.rtr.len() as u64,
+    );
+    o.sample(
+        "peerex_rpki_sources",
+        &[("kind", "json_file")],
+        cfg.rpki.vrp_files.len() as u64,
     );
 
     o.family(

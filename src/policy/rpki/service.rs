@@ -104,6 +104,12 @@ impl RpkiFeed {
     pub fn current(&self) -> Arc<VrpTable> {
         self.rx.borrow().table.clone()
     }
+
+    /// (VRPs in the current table, publications since start).
+    pub fn status(&self) -> (usize, u64) {
+        let u = self.rx.borrow();
+        (u.table.len(), u.generation)
+    }
 }
 
 impl Drop for RpkiFeed {
