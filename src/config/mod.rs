@@ -106,8 +106,20 @@ pub enum MaxPrefixAction {
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct MaxPrefixes {
-    pub limit: u32,
+    /// Limits by family (IPv4, IPv6); `None` is no limit.
+    pub limits: [Option<u32>; 2],
     pub action: MaxPrefixAction,
+}
+
+impl MaxPrefixes {
+    /// The limit for `family`, if it has one.
+    pub fn limit_for(&self, family: crate::wire::Family) -> Option<u32> {
+        let i = match family {
+            crate::wire::Family::Ipv4Unicast => 0,
+            crate::wire::Family::Ipv6Unicast => 1,
+        };
+        self.limits.get(i).copied().flatten()
+    }
 }
 
 /// The route server's own settings.
@@ -673,8 +685,15 @@ impl Validator<'_> {
                 RoleCheck::On
             }
         };
-        let max_prefixes = match &f.max_prefixes {
-            Some(l) if *l.get_ref() > 0 => {
+        let limit = |v: &Option<Spanned<u32>>| v.as_ref().map(|l| *l.get_ref());
+        let both = limit(&f.max_prefixes);
+        let limits = [
+            limit(&f.max_prefixes_ipv4).or(both).filter(|l| *l > 0),
+            limit(&f.max_prefixes_ipv6).or(both).filter(|l| *l > 0),
+        ];
+        let max_prefixes = match limits {
+            [None, None] => None,
+            limits => {
                 let action = match f
                     .max_prefixes_action
                     .as_ref()
@@ -690,12 +709,8 @@ impl Validator<'_> {
                         MaxPrefixAction::Reset
                     }
                 };
-                Some(MaxPrefixes {
-                    limit: *l.get_ref(),
-                    action,
-                })
+                Some(MaxPrefixes { limits, action })
             }
-            _ => None,
         };
         let local_address = f.local_address.as_ref().map(|a| {
             if a.get_ref().is_ipv4() != address.is_ipv4() {

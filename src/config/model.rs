@@ -193,6 +193,10 @@ peer_settings! {
     ttl_security: bool,
     /// Maximum prefixes accepted per family (0 = no limit).
     max_prefixes: Spanned<u32>,
+    /// The IPv4 unicast limit, instead of `max_prefixes` (0 = no limit).
+    max_prefixes_ipv4: Spanned<u32>,
+    /// The IPv6 unicast limit, instead of `max_prefixes` (0 = no limit).
+    max_prefixes_ipv6: Spanned<u32>,
     /// What to do at the limit: "warn", "reset", or "restart" (reset and reconnect after
     /// `max_prefixes_restart` minutes).
     max_prefixes_action: Spanned<String>,

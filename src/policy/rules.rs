@@ -280,7 +280,13 @@ mod example {
         let a = &c.policy.peers[0];
         assert_eq!(a.prefixes.as_ref().unwrap().len(), 6);
         assert!(a.allow_blackhole);
-        assert_eq!(c.peers[0].max_prefixes.unwrap().limit, 100_000);
-        assert_eq!(c.peers[5].max_prefixes.unwrap().limit, 10);
+        assert_eq!(
+            c.peers[0].max_prefixes.unwrap().limits,
+            [Some(100_000), Some(100_000)]
+        );
+        // The service's IPv6 limit is its own; IPv4 takes `max_prefixes`.
+        let svc = c.peers[5].max_prefixes.unwrap();
+        assert_eq!(svc.limits, [Some(10), Some(2)]);
+        assert_eq!(svc.limit_for(crate::wire::Family::Ipv6Unicast), Some(2));
     }
 }

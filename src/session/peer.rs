@@ -643,17 +643,18 @@ impl Peer {
                     Some(Event::Received(n)) => break End::Received(n),
                     Some(Event::MaxPrefix(f, count)) => {
                         let Some(mp) = self.cfg.max_prefixes else { continue };
+                        let Some(limit) = mp.limit_for(f) else { continue };
                         if max_warned && mp.action == MaxPrefixAction::Warn {
                             continue;
                         }
                         max_warned = true;
-                        warn!(family = %f, count, limit = mp.limit, "maximum prefixes exceeded");
+                        warn!(family = %f, count, limit, "maximum prefixes exceeded");
                         match mp.action {
                             MaxPrefixAction::Warn => continue,
                             MaxPrefixAction::Reset => {}
                             MaxPrefixAction::Restart(after) => self.hold_off_until = Some(Instant::now() + after),
                         }
-                        break End::Sent(Notification::max_prefixes(f.afi_safi(), mp.limit));
+                        break End::Sent(Notification::max_prefixes(f.afi_safi(), limit));
                     }
                     Some(Event::Refresh(f)) => {
                         info!(family = %f, enhanced = neg.enhanced_route_refresh, "route refresh requested by the peer; sending the table again");
@@ -711,7 +712,7 @@ impl Peer {
                     if let Some(mp) = self.cfg.max_prefixes {
                         for f in neg.families.iter() {
                             let (acc, rej) = self.rib.counters().paths(self.id, f);
-                            if acc + rej > u64::from(mp.limit) {
+                            if mp.limit_for(f).is_some_and(|l| acc + rej > u64::from(l)) {
                                 let _ = ev_tx_check.try_send(Event::MaxPrefix(f, acc + rej));
                                 break;
                             }
@@ -961,7 +962,7 @@ async fn reader_loop(
                 if let Some(mp) = cfg.max_prefixes {
                     for f in families.iter() {
                         let (acc, rej) = rib.counters().paths(id, f);
-                        if acc + rej > u64::from(mp.limit)
+                        if mp.limit_for(f).is_some_and(|l| acc + rej > u64::from(l))
                             && ev.send(Event::MaxPrefix(f, acc + rej)).await.is_err()
                         {
                             return;
