@@ -301,8 +301,9 @@ pub fn server_rx_queues(pid: u32, port: u16) -> HashMap<Ipv4Addr, u64> {
 }
 
 /// peerex: passive sessions, and the import checks that make sense for generated routes
-/// from private ASNs (first AS, path length, AS_SET, prefix lengths); bogon lists, next hop
-/// and RPKI off, as in the BIRD configuration.
+/// from private ASNs (first AS, path length, AS_SET); bogon lists, next hop, the
+/// transit-free check (the generated paths cross 174, 1299, ...) and RPKI off, as in the BIRD
+/// configuration.
 fn peerex_config(sc: &Scenario, ip: Ipv4Addr, port: u16) -> String {
     let mut c = String::new();
     let _ = writeln!(
@@ -311,7 +312,7 @@ fn peerex_config(sc: &Scenario, ip: Ipv4Addr, port: u16) -> String {
     );
     let _ = writeln!(
         c,
-        "[defaults]\nreject_bogon_asns = false\nreject_bogon_prefixes = false\ncheck_next_hop = false\nrpki = \"off\"\nipv4_max_length = 32\nipv6_max_length = 128\n"
+        "[defaults]\nreject_bogon_asns = false\nreject_bogon_prefixes = false\ncheck_next_hop = false\nreject_transit_free = false\nrpki = \"off\"\nipv4_max_length = 32\nipv6_max_length = 128\n"
     );
     for p in 0..sc.peers {
         let _ = writeln!(
