@@ -205,18 +205,22 @@ fn group_id(name: &str) -> Option<u32> {
     })
 }
 
+/// The text of a configuration file, or the error naming it.
+fn read(path: &Path) -> Result<String, ConfigErrors> {
+    std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: path.display().to_string(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read: {e}"),
+        }])
+    })
+}
+
 impl Config {
     /// Reads and validates a file.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigErrors(vec![ConfigError {
-                file: path.display().to_string(),
-                line: 0,
-                column: 0,
-                message: format!("cannot read: {e}"),
-            }])
-        })?;
-        Config::parse(&text, path)
+        Config::parse(&read(path)?, path)
     }
 
     /// Validates `text` as the contents of `path`.
@@ -246,14 +250,7 @@ impl Config {
     /// (that is when `reload` is needed to report the errors). Fails only when the file cannot
     /// be read or is not TOML at all.
     pub fn control_socket_of(path: &Path) -> Result<PathBuf, ConfigErrors> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigErrors(vec![ConfigError {
-                file: path.display().to_string(),
-                line: 0,
-                column: 0,
-                message: format!("cannot read: {e}"),
-            }])
-        })?;
+        let text = read(path)?;
         let table: toml::Table = match toml::from_str(&text) {
             Ok(t) => t,
             Err(_) => return Config::parse(&text, path).map(|c| c.control.socket),
