@@ -18,13 +18,18 @@ use crate::wire::Prefix;
 pub const SHARD_CHANNEL: usize = 1024;
 
 /// Which shard owns `p` among `n`.
+///
+/// By the covering /16 (IPv4) or /32 (IPv6), hashed: neighbouring prefixes, which usually
+/// share their origin and attributes, stay on one shard, so a peer's UPDATE is rarely split
+/// and the prefixes packed together on input can be packed together on export. Tables hold
+/// thousands of distinct /16s and /32s, so the shards stay evenly loaded.
 pub fn shard_of(p: &Prefix, n: usize) -> usize {
     if n <= 1 {
         return 0;
     }
     let key: u64 = match p {
-        Prefix::V4(p) => (u64::from(p.addr_bits()) << 8) | u64::from(p.length()),
-        Prefix::V6(p) => ((p.addr_bits() >> 64) as u64) ^ (u64::from(p.length()) << 56),
+        Prefix::V4(p) => u64::from(p.addr_bits() >> 16),
+        Prefix::V6(p) => ((p.addr_bits() >> 96) as u64) | (1 << 40),
     };
     let h = key.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     ((h >> 32) % n as u64) as usize
@@ -36,6 +41,8 @@ pub struct Rib {
     cells: Vec<Arc<ArcSwap<ShardSnapshot>>>,
     counters: Arc<RibCounters>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Rung when an out-queue drains below its pressed mark (shards paused on it resume).
+    drained: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Rib {
@@ -55,6 +62,7 @@ impl Rib {
         let mut ctl = Vec::new();
         let mut cells = Vec::new();
         let mut threads = Vec::new();
+        let drained = Arc::new(tokio::sync::Notify::new());
         for i in 0..shards {
             let (tx, rx) = mpsc::channel(SHARD_CHANNEL);
             let (ctx, crx) = mpsc::unbounded_channel();
@@ -65,7 +73,8 @@ impl Rib {
                 ctx.clone(),
                 cell.clone(),
                 policy.clone(),
-            );
+            )
+            .with_drain_signal(drained.clone());
             let handle = std::thread::Builder::new()
                 .name(format!("rib-shard-{i}"))
                 .spawn(move || {
@@ -90,6 +99,7 @@ impl Rib {
             cells,
             counters,
             threads: Mutex::new(threads),
+            drained,
         }))
     }
 
@@ -120,14 +130,17 @@ impl Rib {
     /// A new outbound queue for `peer` whose refill requests reach every shard.
     pub fn new_queue(&self, peer: PeerId, high: usize) -> Arc<OutQueue> {
         let ctl = self.ctl.clone();
-        Arc::new(OutQueue::new(
-            high,
-            Box::new(move || {
-                for c in &ctl {
-                    let _ = c.send(ShardCtl::Refill(peer));
-                }
-            }),
-        ))
+        Arc::new(
+            OutQueue::new(
+                high,
+                Box::new(move || {
+                    for c in &ctl {
+                        let _ = c.send(ShardCtl::Refill(peer));
+                    }
+                }),
+            )
+            .with_drain_signal(self.drained.clone()),
+        )
     }
 
     /// The current published view.

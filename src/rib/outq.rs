@@ -7,6 +7,13 @@
 //! always makes progress. So a slow peer costs at most `high` bytes of encoded UPDATEs, plus
 //! one refill step per shard (512 prefixes with their paths) and one message per shard that
 //! crossed the mark, plus its dirty prefixes; it never makes a shard wait.
+//!
+//! Half-way to the high mark a queue is *pressed*. When most of a shard's clients are pressed
+//! at once, the clients as a whole are slower than the input, and the shard stops taking input
+//! until a queue drains below the mark (see `Shard::under_pressure`): the senders wait (TCP
+//! backpressure) and every client keeps sharing one encoding per update group, instead of all
+//! of them falling back to per-client refills. A queue that drains below the mark wakes the
+//! shards through the `drained` signal.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -38,7 +45,11 @@ pub struct OutQueue {
     closed: AtomicBool,
     high: usize,
     low: usize,
+    /// Half the high mark: at or above it the queue is pressed.
+    soft: usize,
     notify: Notify,
+    /// Woken (all waiters) when the queue drains below `soft`.
+    drained: Option<std::sync::Arc<Notify>>,
     /// Called (by the consumer) when the queue drained after producers were refused.
     on_refill: Box<dyn Fn() + Send + Sync>,
 }
@@ -61,9 +72,23 @@ impl OutQueue {
             closed: AtomicBool::new(false),
             high,
             low: high / 4,
+            soft: high / 2,
             notify: Notify::new(),
+            drained: None,
             on_refill,
         }
+    }
+
+    /// Signals `drained` (to every task waiting on it) whenever the queue drains below half
+    /// its high mark.
+    pub fn with_drain_signal(mut self, drained: std::sync::Arc<Notify>) -> Self {
+        self.drained = Some(drained);
+        self
+    }
+
+    /// At or above half the high mark: the client is not keeping up right now.
+    pub fn is_pressed(&self) -> bool {
+        self.bytes.load(Ordering::Acquire) >= self.soft
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<OutItem>> {
@@ -145,7 +170,13 @@ impl OutQueue {
     /// The consumer reports `n` bytes written to the socket. Below the low mark, producers
     /// that were refused are asked to refill.
     pub fn written(&self, n: usize) {
-        let left = self.bytes.fetch_sub(n, Ordering::AcqRel).saturating_sub(n);
+        let before = self.bytes.fetch_sub(n, Ordering::AcqRel);
+        let left = before.saturating_sub(n);
+        if before >= self.soft && left < self.soft {
+            if let Some(d) = &self.drained {
+                d.notify_waiters();
+            }
+        }
         if left <= self.low && self.behind.swap(false, Ordering::AcqRel) {
             (self.on_refill)();
         }
@@ -157,6 +188,9 @@ impl OutQueue {
         self.lock().clear();
         self.bytes.store(0, Ordering::Release);
         self.notify.notify_one();
+        if let Some(d) = &self.drained {
+            d.notify_waiters();
+        }
     }
 
     pub fn is_closed(&self) -> bool {

@@ -26,6 +26,10 @@ use crate::wire::{ByFamily, Family, FamilySet, Prefix};
 pub const PUBLISH_INTERVAL: Duration = Duration::from_millis(50);
 /// Route batches handled before pending exports are flushed.
 const BATCH_MESSAGES: usize = 256;
+/// How long a shard under pressure waits for a client queue to drain before it takes the
+/// next batch anyway (a client that never drains must not stop the exchange: its queue then
+/// reaches the high mark and it falls back to coalesced refills).
+const PAUSE_MAX: Duration = Duration::from_millis(200);
 
 /// Prefixes a client still has to be sent by this shard.
 #[derive(Debug, Default)]
@@ -103,6 +107,8 @@ pub struct Shard {
     snapshot: Arc<ArcSwap<ShardSnapshot>>,
     changed: bool,
     last_publish: Instant,
+    /// Rung when a client queue drains below its pressed mark.
+    drained: Arc<tokio::sync::Notify>,
 }
 
 impl Shard {
@@ -131,7 +137,33 @@ impl Shard {
             snapshot,
             changed: false,
             last_publish: Instant::now(),
+            drained: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// The signal the client queues ring when they drain (shared by the shards of a RIB).
+    pub(crate) fn with_drain_signal(mut self, drained: Arc<tokio::sync::Notify>) -> Self {
+        self.drained = drained;
+        self
+    }
+
+    /// Most clients that take updates straight from the queue (not refilling, not behind)
+    /// have pressed queues: the clients as a whole are slower than the input, so taking more
+    /// input now would only push them all into per-client refills. A minority of slow
+    /// clients never holds the shard up; they fall back to refills on their own.
+    pub(crate) fn under_pressure(&self) -> bool {
+        let (mut live, mut pressed) = (0usize, 0usize);
+        for c in self.clients.iter().flatten() {
+            let q = &c.info.queue;
+            if c.sync.waiting() || q.is_behind() || q.is_closed() {
+                continue;
+            }
+            live += 1;
+            if q.is_pressed() {
+                pressed += 1;
+            }
+        }
+        pressed > 0 && pressed * 2 > live
     }
 
     pub(crate) fn select_ctx(&self) -> (bool, Arc<Vec<IpAddr>>) {
@@ -146,6 +178,9 @@ impl Shard {
     ) {
         let mut tick = tokio::time::interval(PUBLISH_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let drained = self.drained.clone();
+        // When the current pause began (None: not paused).
+        let mut paused_since: Option<Instant> = None;
         loop {
             // Control first: refills and timeouts never wait behind route batches.
             while let Ok(c) = ctl.try_recv() {
@@ -154,8 +189,29 @@ impl Shard {
                     return;
                 }
             }
+            // Listen for a drain before looking, so one between the look and the wait counts.
+            let wake = drained.notified();
+            tokio::pin!(wake);
+            wake.as_mut().enable();
+            let pressed = self.under_pressure();
+            let paused = match (pressed, paused_since) {
+                (false, _) => {
+                    paused_since = None;
+                    false
+                }
+                (true, None) => {
+                    paused_since = Some(Instant::now());
+                    true
+                }
+                (true, Some(t)) if t.elapsed() >= PAUSE_MAX => {
+                    // Nothing drained for a while: take a batch and look again.
+                    paused_since = Some(Instant::now());
+                    false
+                }
+                (true, Some(_)) => true,
+            };
             let mut handled = 0;
-            while handled < BATCH_MESSAGES {
+            while !paused && handled < BATCH_MESSAGES {
                 match rx.try_recv() {
                     Ok(m) => {
                         self.message(m);
@@ -176,16 +232,20 @@ impl Shard {
                 tokio::task::yield_now().await;
                 continue;
             }
+            let pause_left =
+                paused_since.map_or(PAUSE_MAX, |t| PAUSE_MAX.saturating_sub(t.elapsed()));
             tokio::select! {
                 biased;
                 c = ctl.recv() => match c {
                     Some(c) => if !self.control(c) { self.publish(); return; },
                     None => { self.publish(); return; }
                 },
-                m = rx.recv() => match m {
+                m = rx.recv(), if !paused => match m {
                     Some(m) => { self.message(m); self.flush(); }
                     None => { self.publish(); return; }
                 },
+                _ = &mut wake, if paused => {}
+                _ = tokio::time::sleep(pause_left), if paused => {}
                 _ = tick.tick() => {
                     if self.changed { self.publish(); }
                 }

@@ -599,3 +599,72 @@ fn family_of_each_prefix_is_right() {
         ));
     }
 }
+
+/// A shard stops taking input only when most clients' queues are pressed; a minority of slow
+/// clients never holds it up, and clients already behind (refilling) do not count.
+#[test]
+fn pressure_needs_a_majority_of_pressed_queues() {
+    let high = 1000;
+    let h = Harness::new(vec![None; PEERS as usize], 1, high, None);
+    // Dumps of the (empty) table are finished once refilled.
+    let mut shard = h.shard;
+    while shard.refill_step() {}
+    assert!(!shard.under_pressure());
+    let fill = |q: &OutQueue| q.push_forced(bytes::Bytes::from(vec![0u8; high / 2]));
+    for q in h.queues.iter().take(3) {
+        fill(q);
+    }
+    // 3 of 6: not a majority.
+    assert!(!shard.under_pressure());
+    fill(&h.queues[3]);
+    assert!(shard.under_pressure());
+    // Two of the pressed ones go past the high mark and are refused: they fall back to
+    // refills and no longer count; 2 of the 4 left are pressed.
+    for q in h.queues.iter().take(2) {
+        fill(q);
+        assert!(!q.try_push(bytes::Bytes::from_static(b"x")));
+    }
+    assert!(!shard.under_pressure());
+    // Draining below the mark rings the drain signal.
+    let signal = Arc::new(tokio::sync::Notify::new());
+    let q = OutQueue::new(high, Box::new(|| {})).with_drain_signal(signal.clone());
+    fill(&q);
+    assert!(q.is_pressed());
+    let woken = signal.notified();
+    tokio::pin!(woken);
+    woken.as_mut().enable();
+    q.written(1);
+    assert!(!q.is_pressed());
+    assert!(futures_ready(woken));
+}
+
+fn futures_ready<F: std::future::Future>(f: std::pin::Pin<&mut F>) -> bool {
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    f.poll(&mut cx).is_ready()
+}
+
+/// Neighbouring prefixes stay on one shard (so packed input stays packed on export), and a
+/// table spread over many /16s (or /32s) loads the shards evenly.
+#[test]
+fn shards_keep_neighbours_together_and_balance() {
+    use crate::rib::shard_of;
+    let v4 = |a: u32, len: u8| Prefix::new(Ipv4Addr::from(a).into(), len).unwrap();
+    for base in [0x0a00_0000u32, 0xc633_6400, 0x5db8_0000] {
+        let s = shard_of(&v4(base & 0xffff_0000, 16), 4);
+        for i in 0..256u32 {
+            assert_eq!(shard_of(&v4((base & 0xffff_0000) | (i << 8), 24), 4), s);
+        }
+    }
+    let mut count = [0usize; 4];
+    for i in 0..4096u32 {
+        count[shard_of(&v4(0x2000_0000 + (i << 16), 24), 4)] += 1;
+    }
+    assert!(count.iter().all(|&c| c > 800 && c < 1250), "{count:?}");
+    let v6 = |hi: u128| Prefix::new(std::net::Ipv6Addr::from(hi << 96).into(), 48).unwrap();
+    let mut count = [0usize; 2];
+    for i in 0..2048u128 {
+        count[shard_of(&v6(0x2001_0000 + i), 2)] += 1;
+    }
+    assert!(count.iter().all(|&c| c > 850), "{count:?}");
+}
