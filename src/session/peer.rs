@@ -627,6 +627,7 @@ impl Peer {
                     ka_due = false;
                     Counters::add(&self.status.counters.messages_out, 1);
                 } else if let Some((b, q)) = pending.pop_front() {
+                    let (b, q) = coalesce(b, q, &mut pending);
                     cur = Some((b, 0, q));
                 }
             }
@@ -839,6 +840,29 @@ impl Peer {
     }
 }
 
+/// Joins small chunks that follow `first` in `pending` into one write of at most 64 KiB:
+/// the shards flush often (every batch of input), and one system call per tiny chunk costs
+/// far more than copying them together. Returns the chunk and the queue bytes it accounts for.
+fn coalesce(first: Bytes, q: usize, pending: &mut VecDeque<(Bytes, usize)>) -> (Bytes, usize) {
+    const MAX: usize = 64 * 1024;
+    let fits = |total: usize, pending: &VecDeque<(Bytes, usize)>| {
+        pending.front().is_some_and(|(b, _)| total + b.len() <= MAX)
+    };
+    if !fits(first.len(), pending) {
+        return (first, q);
+    }
+    let mut joined = BytesMut::with_capacity(MAX);
+    joined.extend_from_slice(&first);
+    let mut q = q;
+    while fits(joined.len(), pending) {
+        if let Some((b, bq)) = pending.pop_front() {
+            joined.extend_from_slice(&b);
+            q += bq;
+        }
+    }
+    (joined.freeze(), q)
+}
+
 /// Splits an out-queue item into message-aligned chunks of at most 64 KiB (so a keepalive
 /// never waits behind more than that) and counts its messages and UPDATEs. Each chunk
 /// accounts for its own length in the queue.
@@ -1016,5 +1040,28 @@ async fn reader_loop(
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coalesce_joins_small_chunks_up_to_64k_in_order() {
+        let chunk = |b: u8, n: usize| (Bytes::from(vec![b; n]), n);
+        let mut pending: VecDeque<(Bytes, usize)> =
+            [chunk(2, 100), chunk(3, 40_000), chunk(4, 30_000)].into();
+        let (b, q) = coalesce(Bytes::from(vec![1u8; 50]), 50, &mut pending);
+        // 50 + 100 + 40,000 fit; the 30,000 would pass 64 KiB and waits.
+        assert_eq!((b.len(), q), (40_150, 40_150));
+        assert_eq!(&b[..50], &[1u8; 50][..]);
+        assert_eq!(b[50], 2);
+        assert_eq!(b[150], 3);
+        assert_eq!(pending.len(), 1);
+        // A chunk alone, or one that nothing fits after, goes out as it is.
+        let (b, q) = coalesce(Bytes::from(vec![5u8; 70_000]), 7, &mut pending);
+        assert_eq!((b.len(), q), (70_000, 7));
+        assert_eq!(pending.len(), 1);
     }
 }
