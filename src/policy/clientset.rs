@@ -1,6 +1,7 @@
-//! Peers as policy and the RIB name them: `PeerId`, and a fixed-capacity set of peers as a
-//! bitset (what export rules, classes and groups are made of; set operations are a few dozen
-//! word operations).
+//! Peers as policy and the RIB name them: `PeerId`, and a set of peers as a bitset (what
+//! export rules, classes and groups are made of). The bitset holds words only up to its highest
+//! member, inline up to peer 127: export builds, merges and hashes such sets for every changed
+//! prefix, so a set of a few clients must cost a few words, not the whole peer table.
 
 /// A peer's index in the server's peer table; stable across reloads.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -20,28 +21,10 @@ impl std::fmt::Display for PeerId {
 
 /// Peers a route server can hold at once.
 pub const MAX_PEERS: usize = 4096;
-const WORDS: usize = MAX_PEERS / 64;
 
-#[derive(Clone, PartialEq, Eq)]
-pub struct ClientSet([u64; WORDS]);
-
-impl std::hash::Hash for ClientSet {
-    /// Hashes the non-empty words with their positions (most sets are sparse).
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        for (i, w) in self.0.iter().enumerate() {
-            if *w != 0 {
-                state.write_usize(i);
-                state.write_u64(*w);
-            }
-        }
-    }
-}
-
-impl Default for ClientSet {
-    fn default() -> Self {
-        ClientSet([0; WORDS])
-    }
-}
+/// Invariant: no trailing zero words, so equal sets have equal representations.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct ClientSet(smallvec::SmallVec<[u64; 2]>);
 
 impl std::fmt::Debug for ClientSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -59,8 +42,17 @@ impl ClientSet {
         (i < MAX_PEERS).then(|| (i / 64, 1u64 << (i % 64)))
     }
 
+    fn trim(&mut self) {
+        while self.0.last() == Some(&0) {
+            self.0.pop();
+        }
+    }
+
     pub fn insert(&mut self, p: PeerId) {
         if let Some((w, b)) = Self::slot(p) {
+            if self.0.len() <= w {
+                self.0.resize(w + 1, 0);
+            }
             if let Some(word) = self.0.get_mut(w) {
                 *word |= b;
             }
@@ -72,6 +64,7 @@ impl ClientSet {
             if let Some(word) = self.0.get_mut(w) {
                 *word &= !b;
             }
+            self.trim();
         }
     }
 
@@ -80,7 +73,7 @@ impl ClientSet {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.iter().all(|w| *w == 0)
+        self.0.is_empty()
     }
 
     pub fn len(&self) -> usize {
@@ -89,8 +82,13 @@ impl ClientSet {
 
     /// `self` plus `other`.
     pub fn union(&self, other: &ClientSet) -> ClientSet {
-        let mut out = self.clone();
-        for (a, b) in out.0.iter_mut().zip(other.0.iter()) {
+        let (long, short) = if self.0.len() >= other.0.len() {
+            (self, other)
+        } else {
+            (other, self)
+        };
+        let mut out = long.clone();
+        for (a, b) in out.0.iter_mut().zip(short.0.iter()) {
             *a |= b;
         }
         out
@@ -102,6 +100,7 @@ impl ClientSet {
         for (a, b) in out.0.iter_mut().zip(other.0.iter()) {
             *a &= !b;
         }
+        out.trim();
         out
     }
 
@@ -149,5 +148,13 @@ mod tests {
         e.remove(PeerId(65));
         e.remove(PeerId(4095));
         assert!(e.is_empty());
+        assert_eq!(e, ClientSet::new());
+        // Equal sets are equal whatever they went through (no trailing empty words).
+        let mut f: ClientSet = [3, 4000].into_iter().map(PeerId).collect();
+        f.remove(PeerId(4000));
+        assert_eq!(f, [3].into_iter().map(PeerId).collect::<ClientSet>());
+        assert_eq!(a.union(&b), a);
+        assert_eq!(b.union(&a), a);
+        assert_eq!(b.difference(&a), ClientSet::new());
     }
 }

@@ -31,6 +31,10 @@ impl PrefixEntry {
         let at = self
             .paths
             .partition_point(|p| order(p, &path, ctx) != std::cmp::Ordering::Greater);
+        // Exactly one more slot: most prefixes hold one or a few paths for a long time, and
+        // doubling would leave up to half of every entry unused (a Vec's first allocation
+        // alone is four paths).
+        self.paths.reserve_exact(1);
         self.paths.insert(at, path);
         old
     }
@@ -40,7 +44,11 @@ impl PrefixEntry {
             .paths
             .iter()
             .position(|p| p.peer == peer && p.rx_id == rx_id)?;
-        Some(self.paths.remove(i))
+        let old = self.paths.remove(i);
+        if self.paths.capacity() > self.paths.len() + 2 {
+            self.paths.shrink_to_fit();
+        }
+        Some(old)
     }
 
     /// Restores selection order after paths' verdicts changed (policy re-evaluation).

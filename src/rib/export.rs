@@ -21,7 +21,7 @@ use smallvec::SmallVec;
 use super::attrs::RouteAttrs;
 use super::entry::PrefixEntry;
 use super::outq::OutItem;
-use super::path::{choose, choose_many, Path, PeerId, SelectCtx};
+use super::path::{choose, choose_many, first_tier_sources, Path, PeerId, SelectCtx};
 use super::shard::{Class, Client, Shard};
 use crate::policy::{
     export_attributes, has_control_communities, prepend_first_as, ClientSet, ExportRules, Policies,
@@ -33,22 +33,26 @@ use crate::wire::{Asn, Family, MpNextHop, Nlri, Overrides, ParseCtx, PathAttribu
 /// Prefixes a refill step handles for one client before giving others a turn.
 const REFILL_CHUNK: usize = 512;
 
-/// What the clients affected by one prefix get, before or after a change.
+/// What the clients affected by one prefix get, before or after a change: what each is sent
+/// (attributes and tag), which is all change detection needs.
 pub(crate) struct Outcomes {
     /// Per export class (by index): the class's choice.
-    classes: SmallVec<[Option<Path>; 4]>,
-    /// Per mentioned non-ADD-PATH client: its own choice.
-    clients: SmallVec<[(PeerId, Option<Path>); 8]>,
-    /// Per ADD-PATH client: its paths.
-    add_path: SmallVec<[(PeerId, SmallVec<[Path; 4]>); 2]>,
+    classes: SmallVec<[Option<Exported>; 4]>,
+    /// Per mentioned non-ADD-PATH client (with its class): its own choice, or `None` when it
+    /// is its class's.
+    clients: SmallVec<[ClientPick; 8]>,
+    /// Per ADD-PATH client: its paths with their transmit ids.
+    add_path: SmallVec<[(PeerId, AddPathPicks); 2]>,
 }
 
-fn same(a: &Option<Path>, b: &Option<Path>) -> bool {
-    match (a, b) {
-        (None, None) => true,
-        (Some(x), Some(y)) => x.same_as(y) && x.tx_id == y.tx_id,
-        _ => false,
-    }
+/// A mentioned client, its class, and its own choice (`None`: its class's).
+type ClientPick = (PeerId, usize, Option<Option<Exported>>);
+
+/// An ADD-PATH client's paths with their transmit ids.
+type AddPathPicks = SmallVec<[(u16, Exported); 4]>;
+
+fn same(a: &Option<Exported>, b: &Option<Exported>) -> bool {
+    Exported::key(a.as_ref()) == Exported::key(b.as_ref())
 }
 
 /// The choice of client `c` under `rules`.
@@ -285,29 +289,52 @@ impl ExportView<'_> {
         mentioned: &[PeerId],
         ctx: &SelectCtx<'_>,
     ) -> Outcomes {
-        let classes = self
+        // Per class: its choice, and the sources of the paths that choice compared.
+        let mut tiers: SmallVec<[SmallVec<[PeerId; 4]>; 4]> = SmallVec::new();
+        let classes: SmallVec<[Option<Exported>; 4]> = self
             .classes
             .iter()
             .map(|class: &Class| {
                 if !*class.active.get(family) {
+                    tiers.push(SmallVec::new());
                     None
                 } else {
-                    choose(&entry.paths, ctx, |p| p.allowed_for_class(&class.rules)).cloned()
+                    let allowed = |p: &Path| p.allowed_for_class(&class.rules);
+                    tiers.push(first_tier_sources(&entry.paths, ctx, allowed));
+                    choose(&entry.paths, ctx, allowed)
+                        .map(|p| Exported::of(p, p.actions.default_prepends()))
                 }
             })
             .collect();
+        // Clients named by the paths' control communities are treated apart from their class.
+        let mut named: SmallVec<[PeerId; 4]> = SmallVec::new();
+        for p in &entry.paths {
+            named.extend(p.actions.mentioned());
+        }
         let mut clients = SmallVec::new();
         for &m in mentioned {
-            if let Some(Some(c)) = self.clients.get(m.index()) {
-                if c.info.families.contains(family) && !c.add_path(family) {
-                    clients.push((m, client_choice(entry, m, &c.rules, ctx).cloned()));
-                }
+            let Some(Some(c)) = self.clients.get(m.index()) else {
+                continue;
+            };
+            if !c.info.families.contains(family) || c.add_path(family) {
+                continue;
             }
+            // A client mentioned only as a source, none of whose paths its class compared,
+            // gets its class's choice: no need to choose again.
+            let shared = !named.contains(&m) && tiers.get(c.class).is_some_and(|t| !t.contains(&m));
+            let own = (!shared).then(|| {
+                client_choice(entry, m, &c.rules, ctx)
+                    .map(|p| Exported::of(p, p.actions.prepends(m)))
+            });
+            clients.push((m, c.class, own));
         }
         let mut add_path = SmallVec::new();
         for p in self.add_path {
             if let Some(Some(c)) = self.clients.get(p.index()) {
-                let paths = client_paths(entry, c, ctx).into_iter().cloned().collect();
+                let paths = client_paths(entry, c, ctx)
+                    .into_iter()
+                    .map(|q| (q.tx_id, Exported::of(q, q.actions.prepends(*p))))
+                    .collect();
                 add_path.push((*p, paths));
             }
         }
@@ -325,14 +352,43 @@ impl Shard {
         &mut self,
         family: Family,
         prefix: Prefix,
-        mentioned: &[PeerId],
         before: Outcomes,
         after: Outcomes,
     ) {
         if self.groups.holds(&prefix) {
             self.flush();
         }
-        let mentioned_set: ClientSet = mentioned.iter().copied().collect();
+        // Clients that now get the same thing share one group (and one encoding).
+        let mut merged: SmallVec<[(Option<Exported>, ClientSet); 4]> = SmallVec::new();
+        let mut put = |ex: &Option<Exported>, mask: ClientSet| {
+            let k = Exported::key(ex.as_ref());
+            match merged
+                .iter_mut()
+                .find(|(e, _)| Exported::key(e.as_ref()) == k)
+            {
+                Some((_, m)) => *m = m.union(&mask),
+                None => merged.push((ex.clone(), mask)),
+            }
+        };
+        // Mentioned clients whose choice is their class's, before and after, go with the
+        // class; the others are worked out one by one.
+        let mut apart = ClientSet::new();
+        let none: Option<Exported> = None;
+        for ((c, class, b), (_, _, a)) in before.clients.iter().zip(after.clients.iter()) {
+            if b.is_none() && a.is_none() {
+                continue;
+            }
+            apart.insert(*c);
+            let b = b
+                .as_ref()
+                .unwrap_or_else(|| before.classes.get(*class).unwrap_or(&none));
+            let a = a
+                .as_ref()
+                .unwrap_or_else(|| after.classes.get(*class).unwrap_or(&none));
+            if !same(b, a) {
+                put(a, std::iter::once(*c).collect());
+            }
+        }
         for (i, (b, a)) in before.classes.iter().zip(after.classes.iter()).enumerate() {
             if same(b, a) {
                 continue;
@@ -340,33 +396,30 @@ impl Shard {
             let Some(class) = self.classes.get(i) else {
                 continue;
             };
-            let mask = class.members.get(family).difference(&mentioned_set);
+            let mask = class.members.get(family).difference(&apart);
             if !mask.is_empty() {
-                let ex = a
-                    .as_ref()
-                    .map(|p| Exported::of(p, p.actions.default_prepends()));
-                self.groups.add(family, ex, false, mask, Nlri::new(prefix));
+                put(a, mask);
             }
         }
-        for ((c, b), (_, a)) in before.clients.iter().zip(after.clients.iter()) {
-            if !same(b, a) {
-                let mask: ClientSet = std::iter::once(*c).collect();
-                let ex = a.as_ref().map(|p| Exported::of(p, p.actions.prepends(*c)));
-                self.groups.add(family, ex, false, mask, Nlri::new(prefix));
-            }
+        for (ex, mask) in merged {
+            self.groups.add(family, ex, false, mask, Nlri::new(prefix));
         }
         for ((c, bl), (_, al)) in before.add_path.iter().zip(after.add_path.iter()) {
             let mask: ClientSet = std::iter::once(*c).collect();
-            for p in al {
-                if !bl.iter().any(|q| q.tx_id == p.tx_id && q.same_as(p)) {
-                    let n = Nlri::with_path_id(prefix, u32::from(p.tx_id));
-                    let ex = Exported::of(p, p.actions.prepends(*c));
-                    self.groups.add(family, Some(ex), true, mask.clone(), n);
+            for (id, ex) in al {
+                let key = Exported::key(Some(ex));
+                if !bl
+                    .iter()
+                    .any(|(i, q)| i == id && Exported::key(Some(q)) == key)
+                {
+                    let n = Nlri::with_path_id(prefix, u32::from(*id));
+                    self.groups
+                        .add(family, Some(ex.clone()), true, mask.clone(), n);
                 }
             }
-            for q in bl {
-                if !al.iter().any(|p| p.tx_id == q.tx_id) {
-                    let n = Nlri::with_path_id(prefix, u32::from(q.tx_id));
+            for (id, _) in bl {
+                if !al.iter().any(|(i, _)| i == id) {
+                    let n = Nlri::with_path_id(prefix, u32::from(*id));
                     self.groups.add(family, None, true, mask.clone(), n);
                 }
             }
@@ -635,13 +688,13 @@ impl Shard {
                         }
                     }
                 } else {
-                    let b = client_choice(entry, *peer, old, &ctx).cloned();
-                    let a = client_choice(entry, *peer, &c.rules, &ctx).cloned();
+                    let pick = |rules: &ExportRules| {
+                        client_choice(entry, *peer, rules, &ctx)
+                            .map(|p| Exported::of(p, p.actions.prepends(*peer)))
+                    };
+                    let (b, a) = (pick(old), pick(&c.rules));
                     if !same(&b, &a) {
-                        let ex = a
-                            .as_ref()
-                            .map(|p| Exported::of(p, p.actions.prepends(*peer)));
-                        self.groups.add(family, ex, false, mask, Nlri::new(*prefix));
+                        self.groups.add(family, a, false, mask, Nlri::new(*prefix));
                     }
                 }
             }

@@ -156,6 +156,34 @@ pub fn choose<'p>(
         .copied()
 }
 
+/// The sources of the first tier (equal LOCAL_PREF, AS path length, ORIGIN) of the accepted
+/// `allowed` paths: the only paths [`choose`] compares. Leaving out the paths of a peer that
+/// is not among them cannot change what `choose` picks.
+pub fn first_tier_sources(
+    paths: &[Path],
+    ctx: &SelectCtx<'_>,
+    mut allowed: impl FnMut(&Path) -> bool,
+) -> smallvec::SmallVec<[PeerId; 4]> {
+    let mut out = smallvec::SmallVec::new();
+    let mut it = paths
+        .iter()
+        .take_while(|p| p.accepted())
+        .filter(|p| allowed(p));
+    let Some(first) = it.next() else {
+        return out;
+    };
+    out.push(first.peer);
+    for p in it {
+        if tier(first, p, ctx) != Ordering::Equal {
+            break;
+        }
+        if !out.contains(&p.peer) {
+            out.push(p.peer);
+        }
+    }
+    out
+}
+
 /// Up to `n` (0 = all) of the accepted allowed paths for an ADD-PATH client: the best first,
 /// then the others in order.
 pub fn choose_many<'p>(
@@ -220,6 +248,39 @@ pub(crate) mod tests {
         always_compare_med: false,
         peer_addrs: &[],
     };
+
+    /// Leaving out the paths of a peer that is not a source of the first tier never changes
+    /// the choice; leaving out one that is may.
+    #[test]
+    fn first_tier_sources_are_the_paths_choose_compares() {
+        // Peers 1 and 2 from neighbour AS 10 (MEDs 5 and 1), peer 3 from AS 30: all length
+        // 2. Peer 4 and 5 are longer.
+        let v = sorted(
+            vec![
+                path(1, 1, &[10, 7], Some(5)),
+                path(2, 9, &[10, 8], Some(1)),
+                path(3, 5, &[30, 7], None),
+                path(4, 2, &[40, 7, 7], None),
+                path(5, 3, &[50, 7, 7, 7], None),
+            ],
+            &CTX,
+        );
+        let tier = first_tier_sources(&v, &CTX, |_| true);
+        assert_eq!(tier.as_slice(), &[PeerId(1), PeerId(3), PeerId(2)]);
+        let all = choose(&v, &CTX, |_| true).map(|p| p.peer);
+        // Peer 1 (lowest router id) loses to peer 2 on MED; peer 3 wins the tie-break.
+        assert_eq!(all, Some(PeerId(3)));
+        for out in [4, 5] {
+            assert_eq!(choose(&v, &CTX, |p| p.peer.0 != out).map(|p| p.peer), all);
+        }
+        // Without peer 2's MED 1, peer 1 (router id 1) survives and wins.
+        assert_eq!(
+            choose(&v, &CTX, |p| p.peer.0 != 2).map(|p| p.peer),
+            Some(PeerId(1))
+        );
+        assert!(first_tier_sources(&v, &CTX, |p| p.peer.0 > 3).as_slice() == [PeerId(4)]);
+        assert!(first_tier_sources(&v, &CTX, |_| false).is_empty());
+    }
 
     #[test]
     fn shorter_path_wins_then_router_id() {

@@ -427,7 +427,7 @@ impl Shard {
             self.interner.release(o.attrs);
         }
         self.changed = true;
-        self.export_change(family, prefix, &mentioned, before, after);
+        self.export_change(family, prefix, before, after);
     }
 
     fn client_up(&mut self, info: Arc<ClientInfo>) {
@@ -651,7 +651,7 @@ impl Shard {
         entry.resort(&ctx);
         let after = view.outcomes(family, entry, &mentioned, &ctx);
         self.changed = true;
-        self.export_change(family, prefix, &mentioned, before, after);
+        self.export_change(family, prefix, before, after);
     }
 
     pub(crate) fn rebuild_classes(&mut self) {
