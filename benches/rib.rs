@@ -56,7 +56,11 @@ static ALLOC: Counting = Counting;
 const PEERS: usize = 4;
 
 fn peers() -> Vec<SimPeer> {
-    (0..PEERS)
+    peers_n(PEERS)
+}
+
+fn peers_n(n: usize) -> Vec<SimPeer> {
+    (0..n)
         .map(|i| SimPeer {
             asn: Asn(65001 + i as u32),
             router_id: 0x0a00_0001 + i as u32,
@@ -71,7 +75,11 @@ fn peers() -> Vec<SimPeer> {
 /// A realistic attribute set for group `g` of peer `peer`: a 3–7 hop path starting with the
 /// peer's ASN, 2–5 communities, one large community.
 fn attrs(peer: usize, g: u32) -> PathAttributes {
-    let hops = 3 + (g % 5);
+    attrs_hops(peer, g, 3 + (g % 5))
+}
+
+/// As [`attrs`], with a path of `hops` ASes.
+fn attrs_hops(peer: usize, g: u32, hops: u32) -> PathAttributes {
     let mut path = vec![Asn(65001 + peer as u32)];
     path.extend((1..hops).map(|h| Asn(64600 + (g * 7 + h) % 900)));
     PathAttributes {
@@ -93,6 +101,29 @@ fn prefix(i: u32) -> Prefix {
 
 /// UPDATEs of `peer` announcing `n` prefixes in groups of `per_group` sharing attributes.
 fn corpus(peer: usize, n: u32, per_group: u32) -> Vec<Bytes> {
+    corpus_with(peer, n, per_group, attrs)
+}
+
+/// As e2e scenario c: every peer announces the same prefixes; per group one peer's path is
+/// shortest (2 hops), the next peer's second (3), the others' 4; the winner rotates.
+fn rotating_corpus(peer: usize, peers: usize, n: u32, per_group: u32) -> Vec<Bytes> {
+    corpus_with(peer, n, per_group, |p, g| {
+        let winner = g as usize % peers;
+        let hops = match (p + peers - winner) % peers {
+            0 => 2,
+            1 => 3,
+            _ => 4,
+        };
+        attrs_hops(p, g, hops)
+    })
+}
+
+fn corpus_with(
+    peer: usize,
+    n: u32,
+    per_group: u32,
+    attrs: impl Fn(usize, u32) -> PathAttributes,
+) -> Vec<Bytes> {
     let ctx = ParseCtx::new();
     let mut out = Vec::new();
     let mut i = 0;
@@ -125,8 +156,8 @@ fn corpus(peer: usize, n: u32, per_group: u32) -> Vec<Bytes> {
     out
 }
 
-fn importers() -> Vec<Importer> {
-    (0..PEERS)
+fn importers(n: usize) -> Vec<Importer> {
+    (0..n)
         .map(|i| Importer {
             peer: PeerId(i as u32),
             shards: 1,
@@ -138,10 +169,10 @@ fn importers() -> Vec<Importer> {
 
 /// Feeds every peer's corpus through the pipeline; returns the export bytes produced.
 fn run(corpora: &[Vec<Bytes>]) -> (Sim, usize) {
-    let mut sim = Sim::new(peers(), Asn(64500), 1 << 30);
+    let mut sim = Sim::new(peers_n(corpora.len()), Asn(64500), 1 << 30);
     // The sessions' initial (empty) dumps complete first, as they do when peers connect.
     sim.settle(|_, _| {});
-    let imp = importers();
+    let imp = importers(corpora.len());
     let ctx = ParseCtx::new();
     let mut out = 0;
     for (peer, msgs) in corpora.iter().enumerate() {
@@ -193,6 +224,13 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(4 * 20_000));
     g.bench_function("single_4x20k_to_4_clients", |b| {
         b.iter(|| black_box(run(&single).1))
+    });
+    // Scenario c of the end-to-end bench: 10 peers × the same 20,000 prefixes, 8 per
+    // attribute set, a rotating winner; every peer is a client.
+    let rotating: Vec<Vec<Bytes>> = (0..10).map(|p| rotating_corpus(p, 10, 20_000, 8)).collect();
+    g.throughput(Throughput::Elements(10 * 20_000));
+    g.bench_function("rotating_10x20k_to_10_clients", |b| {
+        b.iter(|| black_box(run(&rotating).1))
     });
     g.finish();
 }

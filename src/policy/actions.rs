@@ -99,6 +99,12 @@ impl Actions {
 }
 
 impl PathActions {
+    /// No control community: every client gets the path as it is.
+    #[inline]
+    pub fn is_none(&self) -> bool {
+        self.0.is_none()
+    }
+
     /// Reads the control communities of `attrs`.
     pub fn new(attrs: &PathAttributes, ctx: &ActionCtx) -> PathActions {
         let rs = ctx.rs_asn.0;

@@ -4,9 +4,19 @@ use super::path::{order, Path, PeerId, SelectCtx};
 
 /// Every path held for a prefix — accepted ones first, in selection order, then rejected
 /// ones (kept with their reasons for the looking glass and for re-evaluation).
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct PrefixEntry {
     pub paths: Vec<Path>,
+}
+
+impl Clone for PrefixEntry {
+    /// With room for one more path: an entry is copied (from under a published snapshot) to
+    /// be changed, and a change often adds a path.
+    fn clone(&self) -> Self {
+        let mut paths = Vec::with_capacity(self.paths.len() + 1);
+        paths.extend_from_slice(&self.paths);
+        PrefixEntry { paths }
+    }
 }
 
 impl PrefixEntry {
@@ -31,10 +41,14 @@ impl PrefixEntry {
         let at = self
             .paths
             .partition_point(|p| order(p, &path, ctx) != std::cmp::Ordering::Greater);
-        // Exactly one more slot: most prefixes hold one or a few paths for a long time, and
-        // doubling would leave up to half of every entry unused (a Vec's first allocation
-        // alone is four paths).
-        self.paths.reserve_exact(1);
+        // Exactly one more slot while the entry is small: most prefixes hold one or a few
+        // paths for a long time, and a Vec's first allocation alone is four paths. Larger
+        // entries grow by doubling, so adding paths one by one stays cheap.
+        if self.paths.len() < 4 {
+            self.paths.reserve_exact(1);
+        } else {
+            self.paths.reserve(1);
+        }
         self.paths.insert(at, path);
         old
     }
@@ -45,7 +59,7 @@ impl PrefixEntry {
             .iter()
             .position(|p| p.peer == peer && p.rx_id == rx_id)?;
         let old = self.paths.remove(i);
-        if self.paths.capacity() > self.paths.len() + 2 {
+        if self.paths.capacity() > 2 * self.paths.len() + 1 {
             self.paths.shrink_to_fit();
         }
         Some(old)

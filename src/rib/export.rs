@@ -21,7 +21,9 @@ use smallvec::SmallVec;
 use super::attrs::RouteAttrs;
 use super::entry::PrefixEntry;
 use super::outq::OutItem;
-use super::path::{choose, choose_many, first_tier_sources, Path, PeerId, SelectCtx};
+use super::path::{
+    behind_two_others, choose, choose_many, first_tier_sources, Path, PeerId, SelectCtx,
+};
 use super::shard::{Class, Client, Shard};
 use crate::policy::{
     export_attributes, has_control_communities, prepend_first_as, ClientSet, ExportRules, Policies,
@@ -282,6 +284,41 @@ pub(crate) struct ExportView<'a> {
 }
 
 impl ExportView<'_> {
+    /// Whether replacing `old` (the current path of `peer` being changed, if any) with `new`
+    /// (if any) can change no client's choice: each of them, where some class takes it, sits
+    /// behind the paths of two other peers in the first tier's terms, so no client compares
+    /// it. Not decided (false) with ADD-PATH clients (they may take more than the best) or
+    /// control communities (they single clients out).
+    pub(crate) fn unseen(
+        &self,
+        family: Family,
+        entry: &PrefixEntry,
+        peer: PeerId,
+        old: Option<&Path>,
+        new: Option<&Path>,
+        ctx: &SelectCtx<'_>,
+    ) -> bool {
+        if !self.add_path.is_empty()
+            || new.is_some_and(|p| !p.actions.is_none())
+            || entry.paths.iter().any(|p| !p.actions.is_none())
+        {
+            return false;
+        }
+        old.into_iter().chain(new).all(|c| {
+            !c.accepted()
+                || self
+                    .classes
+                    .iter()
+                    .filter(|class| *class.active.get(family))
+                    .filter(|class| c.allowed_for_class(&class.rules))
+                    .all(|class| {
+                        behind_two_others(&entry.paths, ctx, peer, c, |p| {
+                            p.allowed_for_class(&class.rules)
+                        })
+                    })
+        })
+    }
+
     pub(crate) fn outcomes(
         &self,
         family: Family,
@@ -308,7 +345,7 @@ impl ExportView<'_> {
             .collect();
         // Clients named by the paths' control communities are treated apart from their class.
         let mut named: SmallVec<[PeerId; 4]> = SmallVec::new();
-        for p in &entry.paths {
+        for p in entry.paths.iter().filter(|p| !p.actions.is_none()) {
             named.extend(p.actions.mentioned());
         }
         let mut clients = SmallVec::new();

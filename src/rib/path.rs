@@ -184,6 +184,34 @@ pub fn first_tier_sources(
     out
 }
 
+/// Whether at least two peers other than `x` have accepted `allowed` paths strictly ahead of
+/// `c` in the first tier's terms (LOCAL_PREF, AS path length, ORIGIN): then `c` is compared by
+/// no client's [`choose`] (a client leaves out only its own paths, so one of the two is
+/// always left ahead of `c`), unless control communities single clients out.
+pub fn behind_two_others(
+    paths: &[Path],
+    ctx: &SelectCtx<'_>,
+    x: PeerId,
+    c: &Path,
+    mut allowed: impl FnMut(&Path) -> bool,
+) -> bool {
+    let mut first: Option<PeerId> = None;
+    for p in paths.iter().take_while(|p| p.accepted()) {
+        if tier(p, c, ctx) != Ordering::Less {
+            return false;
+        }
+        if p.peer == x || !allowed(p) {
+            continue;
+        }
+        match first {
+            None => first = Some(p.peer),
+            Some(f) if f != p.peer => return true,
+            Some(_) => {}
+        }
+    }
+    false
+}
+
 /// Up to `n` (0 = all) of the accepted allowed paths for an ADD-PATH client: the best first,
 /// then the others in order.
 pub fn choose_many<'p>(

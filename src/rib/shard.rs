@@ -315,9 +315,7 @@ impl Shard {
         } = b;
         for n in withdraw {
             let rx_id = n.path_id.map_or(0, |i| i.0);
-            self.change(family, n.prefix, peer, rx_id, false, &[], |e, _| {
-                e.remove(peer, rx_id)
-            });
+            self.change(family, n.prefix, peer, rx_id, None);
         }
         let Some(attrs) = attrs else { return };
         if announce.is_empty() {
@@ -334,7 +332,6 @@ impl Shard {
         let actions = policies.as_deref().map_or_else(PathActions::default, |p| {
             PathActions::new(&attrs.attrs, p.action_ctx())
         });
-        let named: smallvec::SmallVec<[PeerId; 4]> = actions.mentioned().collect();
         for n in announce {
             let rx_id = n.path_id.map_or(0, |i| i.0);
             let (verdict, rpki, blackhole) = match &prepared {
@@ -354,9 +351,7 @@ impl Shard {
                 stale: false,
                 since: now,
             };
-            self.change(family, n.prefix, peer, rx_id, true, &named, |e, ctx| {
-                e.upsert(path, ctx)
-            });
+            self.change(family, n.prefix, peer, rx_id, Some(path));
         }
     }
 
@@ -367,19 +362,15 @@ impl Shard {
             .map_or(0, |c| c.info.router_id)
     }
 
-    /// Applies `f` to the entry of `prefix` (creating it when `creates`) and exports the
-    /// consequences. `f` returns the path it removed or replaced, if any. `named`: the
-    /// clients the control communities of a path `f` adds name.
-    #[allow(clippy::too_many_arguments)]
+    /// Puts `new` in the place of `peer`'s path `rx_id` of `prefix` (creating the entry), or
+    /// removes that path when `new` is `None`, and exports the consequences.
     pub(crate) fn change(
         &mut self,
         family: Family,
         prefix: Prefix,
         peer: PeerId,
         rx_id: u32,
-        creates: bool,
-        named: &[PeerId],
-        f: impl FnOnce(&mut PrefixEntry, &SelectCtx<'_>) -> Option<Path>,
+        new: Option<Path>,
     ) {
         let addrs = self.peer_addrs.clone();
         let ctx = SelectCtx {
@@ -400,7 +391,7 @@ impl Shard {
         };
         let entry = match table.get_mut(&prefix) {
             Some(e) => Arc::make_mut(e),
-            None if creates => {
+            None if new.is_some() => {
                 table.insert(prefix, Arc::new(PrefixEntry::default()));
                 match table.get_mut(&prefix) {
                     Some(e) => Arc::make_mut(e),
@@ -409,14 +400,34 @@ impl Shard {
             }
             None => return,
         };
-        let mut first: smallvec::SmallVec<[PeerId; 8]> = smallvec::SmallVec::new();
-        first.push(peer);
-        first.extend_from_slice(named);
-        let mentioned = mentioned(&first, entry.paths.iter());
-        let before = view.outcomes(family, entry, &mentioned, &ctx);
-        let old = f(entry, &ctx);
+        let apply = |entry: &mut PrefixEntry, new: Option<Path>| match new {
+            Some(p) => entry.upsert(p, &ctx),
+            None => entry.remove(peer, rx_id),
+        };
+        let unseen = view.unseen(
+            family,
+            entry,
+            peer,
+            entry.find(peer, rx_id),
+            new.as_ref(),
+            &ctx,
+        );
+        let (old, exports) = if unseen {
+            // No client's choice can change: skip working them out.
+            (apply(entry, new), None)
+        } else {
+            let mut first: smallvec::SmallVec<[PeerId; 8]> = smallvec::SmallVec::new();
+            first.push(peer);
+            if let Some(p) = &new {
+                first.extend(p.actions.mentioned());
+            }
+            let mentioned = mentioned(&first, entry.paths.iter());
+            let before = view.outcomes(family, entry, &mentioned, &ctx);
+            let old = apply(entry, new);
+            let after = view.outcomes(family, entry, &mentioned, &ctx);
+            (old, Some((before, after)))
+        };
         let now = entry.find(peer, rx_id).map(|p| p.accepted());
-        let after = view.outcomes(family, entry, &mentioned, &ctx);
         let empty_now = entry.is_empty();
         self.counters
             .adjust(peer, family, old.as_ref().map(|o| o.accepted()), now);
@@ -427,7 +438,9 @@ impl Shard {
             self.interner.release(o.attrs);
         }
         self.changed = true;
-        self.export_change(family, prefix, before, after);
+        if let Some((before, after)) = exports {
+            self.export_change(family, prefix, before, after);
+        }
     }
 
     fn client_up(&mut self, info: Arc<ClientInfo>) {
@@ -538,9 +551,7 @@ impl Shard {
             })
             .collect();
         for (prefix, rx_id) in victims {
-            self.change(prefix.family(), prefix, peer, rx_id, false, &[], |e, _| {
-                e.remove(peer, rx_id)
-            });
+            self.change(prefix.family(), prefix, peer, rx_id, None);
         }
         if self.groups.len() > 1024 {
             self.flush();
@@ -725,8 +736,10 @@ fn mentioned<'p>(
     }
     for p in paths {
         add(p.peer);
-        for c in p.actions.mentioned() {
-            add(c);
+        if !p.actions.is_none() {
+            for c in p.actions.mentioned() {
+                add(c);
+            }
         }
     }
     out

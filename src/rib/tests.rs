@@ -588,6 +588,18 @@ proptest! {
     ) {
         run(ops, add_path, seed, high, batch, with_policy);
     }
+
+    /// Without ADD-PATH clients, where export skips changes no client can see (a path
+    /// behind two other peers' paths): the same brute-force check, more often.
+    #[test]
+    fn clients_receive_their_brute_force_best_paths_without_add_path(
+        ops in proptest::collection::vec(op(), 1..160),
+        seed in any::<u64>(),
+        batch in prop_oneof![Just(1usize), Just(7), Just(1000)],
+        with_policy in any::<bool>(),
+    ) {
+        run(ops, vec![None; PEERS as usize], seed, 1_000_000, batch, with_policy);
+    }
 }
 
 #[test]
