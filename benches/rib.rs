@@ -55,10 +55,6 @@ static ALLOC: Counting = Counting;
 
 const PEERS: usize = 4;
 
-fn peers() -> Vec<SimPeer> {
-    peers_n(PEERS)
-}
-
 fn peers_n(n: usize) -> Vec<SimPeer> {
     (0..n)
         .map(|i| SimPeer {
