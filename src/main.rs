@@ -267,7 +267,14 @@ fn run(
         log_level.as_deref().unwrap_or(&cfg.log.level),
         log_json || cfg.log.json,
     )?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+        // The RIB shards run one thread per core; the sessions' decoding and socket work is
+        // lighter, and as many I/O threads again only made them preempt each other.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        rt.worker_threads((cores / 2).max(1));
+    }
+    let rt = rt
         .enable_all()
         .thread_name("peerex-io")
         .build()

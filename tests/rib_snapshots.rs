@@ -315,7 +315,7 @@ async fn readers_never_block_loading_and_see_consistent_tables() {
     eprintln!("loaded {n} prefixes in {took:?} while a reader took {reads} snapshots");
     assert!(reads > 10, "the reader made no progress");
     assert_eq!(snap.len(), n as usize);
-    // A change is visible to readers shortly after it is processed (published every 50 ms).
+    // A change is visible to readers shortly after it is processed (published every 100 ms).
     let t = Instant::now();
     send(
         &rib,
