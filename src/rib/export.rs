@@ -22,7 +22,7 @@ use super::attrs::RouteAttrs;
 use super::entry::PrefixEntry;
 use super::outq::OutItem;
 use super::path::{
-    behind_two_others, choose, choose_many, first_tier_sources, Path, PeerId, SelectCtx,
+    behind_two_others, choose, choose_many, choose_with_sources, Path, PeerId, SelectCtx,
 };
 use super::shard::{Class, Client, Shard};
 use crate::policy::{
@@ -336,10 +336,11 @@ impl ExportView<'_> {
                     tiers.push(SmallVec::new());
                     None
                 } else {
-                    let allowed = |p: &Path| p.allowed_for_class(&class.rules);
-                    tiers.push(first_tier_sources(&entry.paths, ctx, allowed));
-                    choose(&entry.paths, ctx, allowed)
-                        .map(|p| Exported::of(p, p.actions.default_prepends()))
+                    let (best, sources) = choose_with_sources(&entry.paths, ctx, |p| {
+                        p.allowed_for_class(&class.rules)
+                    });
+                    tiers.push(sources);
+                    best.map(|p| Exported::of(p, p.actions.default_prepends()))
                 }
             })
             .collect();

@@ -119,52 +119,14 @@ pub fn order(a: &Path, b: &Path, ctx: &SelectCtx<'_>) -> Ordering {
     tier(a, b, ctx).then_with(|| tie_break(a, b, ctx))
 }
 
-/// The best of the accepted `paths` (sorted by [`order`]) for which `allowed` holds.
-pub fn choose<'p>(
+/// The first tier (equal LOCAL_PREF, AS path length, ORIGIN, and MED when always compared)
+/// of the accepted `allowed` paths, in order: the only paths selection compares.
+fn first_tier<'p>(
     paths: &'p [Path],
     ctx: &SelectCtx<'_>,
     mut allowed: impl FnMut(&Path) -> bool,
-) -> Option<&'p Path> {
-    let mut it = paths
-        .iter()
-        .take_while(|p| p.accepted())
-        .filter(|p| allowed(p));
-    let first = it.next()?;
-    if ctx.always_compare_med {
-        return Some(first);
-    }
-    // The rest of the first tier, in order. Usually empty.
-    let mut rest: smallvec::SmallVec<[&Path; 8]> = smallvec::SmallVec::new();
-    for p in it {
-        if tier(first, p, ctx) != Ordering::Equal {
-            break;
-        }
-        rest.push(p);
-    }
-    if rest.is_empty() {
-        return Some(first);
-    }
-    rest.insert(0, first);
-    // RFC 4271 §9.1.2.2 c: drop every path with a higher MED than another path from the same
-    // neighbouring AS; the survivors are compared by the tie-breaks (already their order).
-    rest.iter()
-        .find(|p| {
-            !rest
-                .iter()
-                .any(|q| q.attrs.neighbor_as == p.attrs.neighbor_as && q.attrs.med < p.attrs.med)
-        })
-        .copied()
-}
-
-/// The sources of the first tier (equal LOCAL_PREF, AS path length, ORIGIN) of the accepted
-/// `allowed` paths: the only paths [`choose`] compares. Leaving out the paths of a peer that
-/// is not among them cannot change what `choose` picks.
-pub fn first_tier_sources(
-    paths: &[Path],
-    ctx: &SelectCtx<'_>,
-    mut allowed: impl FnMut(&Path) -> bool,
-) -> smallvec::SmallVec<[PeerId; 4]> {
-    let mut out = smallvec::SmallVec::new();
+) -> smallvec::SmallVec<[&'p Path; 8]> {
+    let mut out: smallvec::SmallVec<[&Path; 8]> = smallvec::SmallVec::new();
     let mut it = paths
         .iter()
         .take_while(|p| p.accepted())
@@ -172,16 +134,64 @@ pub fn first_tier_sources(
     let Some(first) = it.next() else {
         return out;
     };
-    out.push(first.peer);
+    out.push(first);
     for p in it {
         if tier(first, p, ctx) != Ordering::Equal {
             break;
         }
-        if !out.contains(&p.peer) {
-            out.push(p.peer);
-        }
+        out.push(p);
     }
     out
+}
+
+/// The best path of a first tier.
+fn pick<'p>(tier: &[&'p Path], ctx: &SelectCtx<'_>) -> Option<&'p Path> {
+    let first = *tier.first()?;
+    if ctx.always_compare_med || tier.len() == 1 {
+        return Some(first);
+    }
+    // RFC 4271 §9.1.2.2 c: drop every path with a higher MED than another path from the same
+    // neighbouring AS; the survivors are compared by the tie-breaks (already their order).
+    tier.iter()
+        .find(|p| {
+            !tier
+                .iter()
+                .any(|q| q.attrs.neighbor_as == p.attrs.neighbor_as && q.attrs.med < p.attrs.med)
+        })
+        .copied()
+}
+
+/// The best of the accepted `paths` (sorted by [`order`]) for which `allowed` holds.
+pub fn choose<'p>(
+    paths: &'p [Path],
+    ctx: &SelectCtx<'_>,
+    mut allowed: impl FnMut(&Path) -> bool,
+) -> Option<&'p Path> {
+    if ctx.always_compare_med {
+        // Every comparison is transitive: the first allowed path is the best.
+        return paths
+            .iter()
+            .take_while(|p| p.accepted())
+            .find(|p| allowed(p));
+    }
+    pick(&first_tier(paths, ctx, allowed), ctx)
+}
+
+/// [`choose`], and the sources of the paths it compared (the first tier). Leaving out the
+/// paths of a peer that is not among them cannot change the choice.
+pub fn choose_with_sources<'p>(
+    paths: &'p [Path],
+    ctx: &SelectCtx<'_>,
+    allowed: impl FnMut(&Path) -> bool,
+) -> (Option<&'p Path>, smallvec::SmallVec<[PeerId; 4]>) {
+    let tier = first_tier(paths, ctx, allowed);
+    let mut sources: smallvec::SmallVec<[PeerId; 4]> = smallvec::SmallVec::new();
+    for p in &tier {
+        if !sources.contains(&p.peer) {
+            sources.push(p.peer);
+        }
+    }
+    (pick(&tier, ctx), sources)
 }
 
 /// Whether at least two peers other than `x` have accepted `allowed` paths strictly ahead of
@@ -280,7 +290,7 @@ pub(crate) mod tests {
     /// Leaving out the paths of a peer that is not a source of the first tier never changes
     /// the choice; leaving out one that is may.
     #[test]
-    fn first_tier_sources_are_the_paths_choose_compares() {
+    fn the_sources_choose_reports_are_the_paths_it_compares() {
         // Peers 1 and 2 from neighbour AS 10 (MEDs 5 and 1), peer 3 from AS 30: all length
         // 2. Peer 4 and 5 are longer.
         let v = sorted(
@@ -293,9 +303,10 @@ pub(crate) mod tests {
             ],
             &CTX,
         );
-        let tier = first_tier_sources(&v, &CTX, |_| true);
+        let (best, tier) = choose_with_sources(&v, &CTX, |_| true);
         assert_eq!(tier.as_slice(), &[PeerId(1), PeerId(3), PeerId(2)]);
         let all = choose(&v, &CTX, |_| true).map(|p| p.peer);
+        assert_eq!(best.map(|p| p.peer), all);
         // Peer 1 (lowest router id) loses to peer 2 on MED; peer 3 wins the tie-break.
         assert_eq!(all, Some(PeerId(3)));
         for out in [4, 5] {
@@ -306,8 +317,8 @@ pub(crate) mod tests {
             choose(&v, &CTX, |p| p.peer.0 != 2).map(|p| p.peer),
             Some(PeerId(1))
         );
-        assert!(first_tier_sources(&v, &CTX, |p| p.peer.0 > 3).as_slice() == [PeerId(4)]);
-        assert!(first_tier_sources(&v, &CTX, |_| false).is_empty());
+        assert!(choose_with_sources(&v, &CTX, |p| p.peer.0 > 3).1.as_slice() == [PeerId(4)]);
+        assert!(choose_with_sources(&v, &CTX, |_| false).1.is_empty());
     }
 
     #[test]
