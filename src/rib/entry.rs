@@ -7,6 +7,12 @@ use super::path::{order, Path, PeerId, SelectCtx};
 #[derive(Debug, Default)]
 pub struct PrefixEntry {
     pub paths: Vec<Path>,
+    /// The shard's number for the last change of these paths (see `journal.rs`): a client
+    /// behind since before it has to be sent this prefix.
+    pub changed: u64,
+    /// The highest ADD-PATH transmit id any of its paths had: what a client that is behind
+    /// may hold, withdrawn where no longer used.
+    pub tx_hwm: u16,
 }
 
 impl Clone for PrefixEntry {
@@ -15,7 +21,11 @@ impl Clone for PrefixEntry {
     fn clone(&self) -> Self {
         let mut paths = Vec::with_capacity(self.paths.len() + 1);
         paths.extend_from_slice(&self.paths);
-        PrefixEntry { paths }
+        PrefixEntry {
+            paths,
+            changed: self.changed,
+            tx_hwm: self.tx_hwm,
+        }
     }
 }
 
@@ -38,6 +48,7 @@ impl PrefixEntry {
             Some(o) => o.tx_id,
             None => self.free_tx_id(),
         };
+        self.tx_hwm = self.tx_hwm.max(path.tx_id);
         let at = self
             .paths
             .partition_point(|p| order(p, &path, ctx) != std::cmp::Ordering::Greater);

@@ -8,9 +8,11 @@
 //! once per encoding variant (4-octet AS, ADD-PATH, extended message, OTC) into packed
 //! UPDATEs whose `Bytes` are shared by every client of the variant.
 //!
-//! A client that is dumping its initial table or whose queue is full gets the prefix marked
-//! dirty instead; refills resend the *current* state of dirty prefixes, so a slow client
-//! only ever receives the latest state and never holds the shard up.
+//! A client that is dumping its initial table or whose queue refused is skipped instead: it
+//! keeps a cursor into the shard's change journal (`journal.rs`), and refills send it the
+//! *current* state of every prefix that changed after its cursor, encoded when its queue has
+//! room. So a slow client only ever receives the latest state, costs a cursor whatever the
+//! table's size, and never holds the shard up.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use smallvec::SmallVec;
 
 use super::attrs::RouteAttrs;
 use super::entry::PrefixEntry;
+use super::journal::Sync;
 use super::outq::OutItem;
 use super::path::{
     behind_two_others, choose, choose_many, choose_with_sources, Path, PeerId, SelectCtx,
@@ -30,7 +33,9 @@ use crate::policy::{
     RpkiState,
 };
 use crate::wire::update::{pack_announce, pack_withdraw};
-use crate::wire::{Asn, Family, MpNextHop, Nlri, Overrides, ParseCtx, PathAttributes, Prefix};
+use crate::wire::{
+    Asn, Family, FamilySet, MpNextHop, Nlri, Overrides, ParseCtx, PathAttributes, Prefix,
+};
 
 /// Prefixes a refill step handles for one client before giving others a turn.
 const REFILL_CHUNK: usize = 512;
@@ -172,7 +177,7 @@ impl Groups {
         self.map.len()
     }
 
-    fn holds(&self, p: &Prefix) -> bool {
+    pub(crate) fn holds(&self, p: &Prefix) -> bool {
         self.pending.contains(p)
     }
 }
@@ -393,9 +398,8 @@ impl Shard {
         before: Outcomes,
         after: Outcomes,
     ) {
-        if self.groups.holds(&prefix) {
-            self.flush();
-        }
+        // The caller flushed an earlier outcome of this prefix before changing it
+        // (`Shard::change`), so groups never hold two outcomes of one prefix.
         // Clients that now get the same thing share one group (and one encoding).
         let mut merged: SmallVec<[(Option<Exported>, ClientSet); 4]> = SmallVec::new();
         let mut put = |ex: &Option<Exported>, mask: ClientSet| {
@@ -464,10 +468,12 @@ impl Shard {
         }
     }
 
-    /// Encodes and queues every pending group.
+    /// Encodes and queues every pending group. A client whose queue refuses falls behind:
+    /// from then on it is sent what the journal says changed after the previous flush.
     pub(crate) fn flush(&mut self) {
         let local_asn = self.policy.local_asn;
         let policies = self.policy.policies.clone();
+        let flushed = self.journal.flushed();
         self.groups.pending.clear();
         let mut groups = std::mem::take(&mut self.groups.map);
         for (key, group) in groups.drain() {
@@ -476,8 +482,11 @@ impl Shard {
                 let Some(Some(client)) = self.clients.get_mut(c.index()) else {
                     continue;
                 };
-                if client.sync.waiting() || client.info.queue.is_behind() {
-                    mark_dirty(client, key.add_path, group.export.is_none(), &group.nlri);
+                if !client.sync.is_live() {
+                    continue;
+                }
+                if client.info.queue.is_behind() {
+                    client.sync = Sync::Journal { cursor: flushed };
                     continue;
                 }
                 let v = Variant {
@@ -504,14 +513,16 @@ impl Shard {
                     let Some(Some(client)) = self.clients.get_mut(c.index()) else {
                         continue;
                     };
-                    if !client.info.queue.try_push(bytes.clone()) {
-                        mark_dirty(client, key.add_path, group.export.is_none(), &group.nlri);
+                    if client.sync.is_live() && !client.info.queue.try_push(bytes.clone()) {
+                        client.sync = Sync::Journal { cursor: flushed };
                     }
                 }
             }
         }
         // Keep the map's allocation for the next batch.
         self.groups.map = groups;
+        self.journal
+            .flushed_now(self.clients.iter().flatten().map(|c| &c.sync));
     }
 
     /// One step of refilling the first client waiting for it: dirty prefixes first, then its
@@ -537,8 +548,9 @@ impl Shard {
         true
     }
 
-    /// Sends up to a chunk of the client's dirty prefixes or dump; returns whether more is
-    /// left (and the queue still has room).
+    /// Sends the client up to a chunk of what it is behind on (from the journal, or walking
+    /// the table), each prefix in its current state; returns whether more is left (and the
+    /// queue still has room).
     fn refill_client(&mut self, peer: PeerId) -> bool {
         let (always, addrs) = self.select_ctx();
         let ctx = SelectCtx {
@@ -548,104 +560,132 @@ impl Shard {
         let local_asn = self.policy.local_asn;
         let policies = self.policy.policies.clone();
         let index = self.index;
-        let table = &self.table;
-        let Some(Some(client)) = self.clients.get_mut(peer.index()) else {
+        let Shard {
+            table,
+            clients,
+            journal,
+            ..
+        } = self;
+        let Some(Some(client)) = clients.get_mut(peer.index()) else {
             return false;
         };
+        let mut done = FamilySet::EMPTY;
+        let mut out = Catchup::new(client, &ctx);
+        let next = match client.sync {
+            Sync::Live => Sync::Live,
+            Sync::Journal { cursor } if !journal.covers(cursor) => Sync::Walk {
+                since: cursor,
+                full: FamilySet::EMPTY,
+                after: None,
+                tombs: false,
+                start: journal.head(),
+            },
+            Sync::Journal { cursor } => {
+                let head = journal.head();
+                let mut at = cursor;
+                let mut scanned = 0;
+                while at < head && out.sent < REFILL_CHUNK && scanned < 8 * REFILL_CHUNK {
+                    at += 1;
+                    scanned += 1;
+                    let Some(prefix) = journal.at(at) else {
+                        continue;
+                    };
+                    // Only the prefix's last change is sent: an earlier one was superseded.
+                    match table.get(&prefix) {
+                        Some(e) if e.changed <= at => out.state(prefix, Some(e), e.tx_hwm, true),
+                        Some(_) => {}
+                        None => match journal.tomb(&prefix) {
+                            Some(t) if t.seq > at => {}
+                            t => out.state(prefix, None, t.map_or(0, |t| t.tx_hwm), true),
+                        },
+                    }
+                }
+                if at >= head {
+                    Sync::Live
+                } else {
+                    Sync::Journal { cursor: at }
+                }
+            }
+            Sync::Walk {
+                since,
+                full,
+                mut after,
+                mut tombs,
+                start,
+            } => {
+                let mut finished = true;
+                if !tombs {
+                    let from = match after {
+                        Some(a) => std::ops::Bound::Excluded(a),
+                        None => std::ops::Bound::Unbounded,
+                    };
+                    for (scanned, (prefix, entry)) in table
+                        .range::<_, Prefix>((from, std::ops::Bound::Unbounded))
+                        .enumerate()
+                    {
+                        if out.sent >= REFILL_CHUNK || scanned >= 8 * REFILL_CHUNK {
+                            finished = false;
+                            break;
+                        }
+                        after = Some(*prefix);
+                        let changed = entry.changed > since;
+                        if changed || full.contains(prefix.family()) {
+                            out.state(*prefix, Some(entry), entry.tx_hwm, changed);
+                        }
+                    }
+                    if finished {
+                        tombs = true;
+                        after = None;
+                    }
+                }
+                if finished {
+                    for (prefix, t) in journal.tombs_after(after) {
+                        if out.sent >= REFILL_CHUNK {
+                            finished = false;
+                            break;
+                        }
+                        after = Some(*prefix);
+                        if t.seq > since {
+                            out.state(*prefix, None, t.tx_hwm, true);
+                        }
+                    }
+                }
+                if !finished {
+                    Sync::Walk {
+                        since,
+                        full,
+                        after,
+                        tombs,
+                        start,
+                    }
+                } else {
+                    done = full;
+                    if !journal.covers(start) {
+                        Sync::Walk {
+                            since: start,
+                            full: FamilySet::EMPTY,
+                            after: None,
+                            tombs: false,
+                            start: journal.head(),
+                        }
+                    } else if start >= journal.head() {
+                        Sync::Live
+                    } else {
+                        Sync::Journal { cursor: start }
+                    }
+                }
+            }
+        };
+        let batches = out.out;
+        client.sync = next;
+        client.done = client.done.union(done);
         let variant = Variant {
             tx: client.info.tx,
             add_otc: client.info.add_otc,
         };
-        // What to send, per family: (attributes and tag, or withdrawal) → prefixes.
-        let mut out: Vec<(Family, Option<Exported>, Vec<Nlri>)> = Vec::new();
-        let mut add = |family: Family, p: Option<&Path>, n: Nlri| {
-            let ex = p.map(|p| Exported::of(p, p.actions.prepends(peer)));
-            let key = Exported::key(ex.as_ref());
-            match out
-                .iter_mut()
-                .find(|(f, e, _)| *f == family && Exported::key(e.as_ref()) == key)
-            {
-                Some((_, _, list)) => list.push(n),
-                None => out.push((family, ex, vec![n])),
-            }
-        };
-        let empty = PrefixEntry::default();
-        let mut taken: Vec<Prefix> = Vec::new();
-        let from_dirty = !client.sync.dirty.is_empty();
-        if from_dirty {
-            while taken.len() < REFILL_CHUNK {
-                let Some(prefix) = client.sync.dirty.pop_first() else {
-                    break;
-                };
-                taken.push(prefix);
-                let family = prefix.family();
-                let entry = table.get(&prefix).map_or(&empty, |e| &**e);
-                if client.add_path(family) {
-                    let paths = client_paths(entry, client, &ctx);
-                    let gone: Vec<u16> = client
-                        .sync
-                        .dirty_withdraw
-                        .range((prefix, 0)..=(prefix, u16::MAX))
-                        .map(|(_, id)| *id)
-                        .collect();
-                    for id in gone {
-                        client.sync.dirty_withdraw.remove(&(prefix, id));
-                        if !paths.iter().any(|p| p.tx_id == id) {
-                            add(family, None, Nlri::with_path_id(prefix, u32::from(id)));
-                        }
-                    }
-                    for p in paths {
-                        add(
-                            family,
-                            Some(p),
-                            Nlri::with_path_id(prefix, u32::from(p.tx_id)),
-                        );
-                    }
-                } else {
-                    let choice = client_choice(entry, peer, &client.rules, &ctx);
-                    add(family, choice, Nlri::new(prefix));
-                }
-            }
-        } else if let Some(mut dump) = client.sync.dump {
-            let start = match dump.after {
-                Some(after) => std::ops::Bound::Excluded(after),
-                None => std::ops::Bound::Unbounded,
-            };
-            let range = table.range::<_, Prefix>((start, std::ops::Bound::Unbounded));
-            let mut finished = true;
-            for (prefix, entry) in range {
-                if taken.len() >= REFILL_CHUNK {
-                    finished = false;
-                    break;
-                }
-                taken.push(*prefix);
-                dump.after = Some(*prefix);
-                let family = prefix.family();
-                if !dump.families.contains(family) {
-                    continue;
-                }
-                if client.add_path(family) {
-                    for p in client_paths(entry, client, &ctx) {
-                        add(
-                            family,
-                            Some(p),
-                            Nlri::with_path_id(*prefix, u32::from(p.tx_id)),
-                        );
-                    }
-                } else if let Some(p) = client_choice(entry, peer, &client.rules, &ctx) {
-                    add(family, Some(p), Nlri::new(*prefix));
-                }
-            }
-            if finished {
-                client.sync.dump = None;
-                client.sync.done = client.sync.done.union(dump.families);
-            } else {
-                client.sync.dump = Some(dump);
-            }
-        }
         // Queue the whole step, even past the high mark: a prefix's paths may need several
         // messages, and refusing some would resend them all next time without progress.
-        for (family, ex, nlri) in out {
+        for (family, ex, nlri) in batches {
             if let Some(bytes) = encode(
                 family,
                 ex.as_ref(),
@@ -657,14 +697,14 @@ impl Shard {
                 client.info.queue.push_forced(bytes);
             }
         }
-        if !client.sync.waiting() && !client.sync.done.is_empty() {
-            let families = std::mem::take(&mut client.sync.done);
+        if client.sync.is_live() && !client.done.is_empty() {
+            let families = std::mem::take(&mut client.done);
             client.info.queue.push_marker(OutItem::DumpDone {
                 shard: index,
                 families,
             });
         }
-        client.sync.waiting() && !client.info.queue.is_behind()
+        !client.sync.is_live() && !client.info.queue.is_behind()
     }
 
     /// After an export policy change: for every client whose rules changed, compare what it
@@ -697,8 +737,29 @@ impl Shard {
         if changed.is_empty() {
             return;
         }
+        // A client that is behind cannot be told what changed between the two rules (what it
+        // holds is not known): it is sent every prefix's state again, withdrawals included.
+        let head = self.journal.head();
+        for (peer, _) in &changed {
+            if let Some(Some(c)) = self.clients.get_mut(peer.index()) {
+                if !c.sync.is_live() {
+                    c.sync = Sync::Walk {
+                        since: 0,
+                        full: FamilySet::EMPTY,
+                        after: None,
+                        tombs: false,
+                        start: head,
+                    };
+                    if !self.refill.contains(peer) {
+                        self.refill.push_back(*peer);
+                    }
+                }
+            }
+        }
+        let mut refiled: Vec<Prefix> = Vec::new();
         for (prefix, entry) in self.table.iter() {
             let family = prefix.family();
+            let mut filed = false;
             for (peer, old) in &changed {
                 let Some(Some(c)) = self.clients.get(peer.index()) else {
                     continue;
@@ -717,12 +778,14 @@ impl Shard {
                             let n = Nlri::with_path_id(*prefix, u32::from(p.tx_id));
                             let ex = Exported::of(p, p.actions.prepends(me));
                             self.groups.add(family, Some(ex), true, mask.clone(), n);
+                            filed = true;
                         }
                     }
                     for q in &before {
                         if !after.iter().any(|p| p.tx_id == q.tx_id) {
                             let n = Nlri::with_path_id(*prefix, u32::from(q.tx_id));
                             self.groups.add(family, None, true, mask.clone(), n);
+                            filed = true;
                         }
                     }
                 } else {
@@ -733,22 +796,88 @@ impl Shard {
                     let (b, a) = (pick(old), pick(&c.rules));
                     if !same(&b, &a) {
                         self.groups.add(family, a, false, mask, Nlri::new(*prefix));
+                        filed = true;
                     }
                 }
+            }
+            if filed {
+                refiled.push(*prefix);
+            }
+        }
+        // A change like any other: a client refused in the flush, or one that falls off the
+        // journal and walks the table, is sent these prefixes in their current state.
+        for prefix in refiled {
+            let seq = self.journal.record(prefix);
+            if let Some(e) = self.table.get_mut(&prefix) {
+                Arc::make_mut(e).changed = seq;
             }
         }
     }
 }
 
-fn mark_dirty(client: &mut Client, add_path: bool, withdraw: bool, nlri: &[Nlri]) {
-    for n in nlri {
-        client.sync.dirty.insert(n.prefix);
-        if add_path && withdraw {
-            if let Some(id) = n.path_id {
-                client
-                    .sync
-                    .dirty_withdraw
-                    .insert((n.prefix, id.0.min(u32::from(u16::MAX)) as u16));
+/// What a catch-up step sends one client: per family, (attributes and tag, or withdrawal)
+/// → prefixes.
+struct Catchup<'c> {
+    client: &'c Client,
+    ctx: &'c SelectCtx<'c>,
+    out: Vec<(Family, Option<Exported>, Vec<Nlri>)>,
+    /// Prefixes handled.
+    sent: usize,
+}
+
+impl<'c> Catchup<'c> {
+    fn new(client: &'c Client, ctx: &'c SelectCtx<'c>) -> Self {
+        Catchup {
+            client,
+            ctx,
+            out: Vec::new(),
+            sent: 0,
+        }
+    }
+
+    fn add(&mut self, family: Family, p: Option<&Path>, n: Nlri) {
+        let peer = self.client.info.peer;
+        let ex = p.map(|p| Exported::of(p, p.actions.prepends(peer)));
+        let key = Exported::key(ex.as_ref());
+        match self
+            .out
+            .iter_mut()
+            .find(|(f, e, _)| *f == family && Exported::key(e.as_ref()) == key)
+        {
+            Some((_, _, list)) => list.push(n),
+            None => self.out.push((family, ex, vec![n])),
+        }
+    }
+
+    /// The client's current state of `prefix` (`entry`, or none when it is not in the
+    /// table). `changed`: the client may hold something else for it, so what it no longer
+    /// gets is withdrawn (ADD-PATH: every transmit id up to `tx_hwm` not in use for it).
+    fn state(&mut self, prefix: Prefix, entry: Option<&PrefixEntry>, tx_hwm: u16, changed: bool) {
+        let family = prefix.family();
+        let c = self.client;
+        if !c.info.families.contains(family) {
+            return;
+        }
+        self.sent += 1;
+        if c.add_path(family) {
+            let paths = entry
+                .map(|e| client_paths(e, c, self.ctx))
+                .unwrap_or_default();
+            if changed {
+                for id in 1..=tx_hwm {
+                    if !paths.iter().any(|p| p.tx_id == id) {
+                        self.add(family, None, Nlri::with_path_id(prefix, u32::from(id)));
+                    }
+                }
+            }
+            for p in paths {
+                let n = Nlri::with_path_id(prefix, u32::from(p.tx_id));
+                self.add(family, Some(p), n);
+            }
+        } else {
+            let choice = entry.and_then(|e| client_choice(e, c.info.peer, &c.rules, self.ctx));
+            if choice.is_some() || changed {
+                self.add(family, choice, Nlri::new(prefix));
             }
         }
     }

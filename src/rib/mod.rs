@@ -14,6 +14,7 @@ pub mod entry;
 mod export;
 mod fxhash;
 pub mod handle;
+mod journal;
 pub mod mrt;
 pub mod outq;
 pub mod path;

@@ -1,12 +1,13 @@
 //! A peer's outbound queue: filled by the RIB shards, drained by the peer's session task.
 //!
 //! Bounded by bytes: above the high mark producers are refused (`try_push` returns false) and
-//! remember the prefixes instead (the shard's per-client dirty set, which only ever holds the
-//! latest state of each prefix). When the session has drained the queue below the low mark it
-//! asks the shards to refill it; a refill step queues its whole output (`push_forced`) so it
-//! always makes progress. So a slow peer costs at most `high` bytes of encoded UPDATEs, plus
-//! one refill step per shard (512 prefixes with their paths) and one message per shard that
-//! crossed the mark, plus its dirty prefixes; it never makes a shard wait.
+//! the shard remembers only where the client stopped (a cursor into its change journal, see
+//! `rib/journal.rs`). When the session has drained the queue below the low mark it asks the
+//! shards to refill it; a refill step encodes the current state of what changed after the
+//! cursor and queues its whole output (`push_forced`) so it always makes progress. So a slow
+//! peer costs at most `high` bytes of encoded UPDATEs, plus one refill step per shard (512
+//! prefixes with their paths) and one message per shard that crossed the mark; it never makes
+//! a shard wait, and nothing it costs grows with the table.
 //!
 //! Half-way to the high mark a queue is *pressed*. When most of a shard's clients are pressed
 //! at once, the clients as a whole are slower than the input, and the shard stops taking input

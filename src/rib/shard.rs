@@ -2,7 +2,7 @@
 //! changes, keeps graceful-restart stale paths, drives export (see `export.rs`) and
 //! publishes its table as an immutable snapshot.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,6 +16,7 @@ use super::attrs::Interner;
 use super::counters::RibCounters;
 use super::entry::PrefixEntry;
 use super::export::{ExportView, Groups};
+use super::journal::{Journal, Sync, Tombstone};
 use super::path::{Path, PeerId, SelectCtx};
 use super::reeval::{evaluate_path, merge};
 use super::snapshot::ShardSnapshot;
@@ -33,37 +34,15 @@ const BATCH_MESSAGES: usize = 256;
 /// reaches the high mark and it falls back to coalesced refills).
 const PAUSE_MAX: Duration = Duration::from_millis(200);
 
-/// Prefixes a client still has to be sent by this shard.
-#[derive(Debug, Default)]
-pub(crate) struct Sync {
-    /// A dump in progress: every prefix after `after` (all when `None`) of `families`.
-    pub dump: Option<Dump>,
-    /// Prefixes whose current state must be (re)sent.
-    pub dirty: BTreeSet<Prefix>,
-    /// ADD-PATH clients: path ids that must be withdrawn if not present any more.
-    pub dirty_withdraw: BTreeSet<(Prefix, u16)>,
-    /// Families whose dump finished but whose marker is not queued yet.
-    pub done: FamilySet,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Dump {
-    pub families: FamilySet,
-    pub after: Option<Prefix>,
-}
-
-impl Sync {
-    /// True when export to this client must go through `dirty` instead of the queue.
-    pub fn waiting(&self) -> bool {
-        self.dump.is_some() || !self.dirty.is_empty() || !self.dirty_withdraw.is_empty()
-    }
-}
-
 pub(crate) struct Client {
     pub info: Arc<ClientInfo>,
     pub rules: ExportRules,
     pub class: usize,
+    /// How far behind the shard's changes it is (`journal.rs`).
     pub sync: Sync,
+    /// Families whose dump finished but whose marker is not queued yet (it is queued when
+    /// the client has caught up).
+    pub done: FamilySet,
 }
 
 impl Client {
@@ -101,6 +80,8 @@ pub struct Shard {
     /// The VRPs import policy validates against.
     pub(crate) vrps: Arc<VrpTable>,
     pub(crate) groups: Groups,
+    /// Changes numbered, for clients that fall behind (`journal.rs`).
+    pub(crate) journal: Journal,
     pub(crate) counters: Arc<RibCounters>,
     /// Clients asking for a refill, in order.
     pub(crate) refill: VecDeque<PeerId>,
@@ -132,6 +113,7 @@ impl Shard {
             peer_addrs: Arc::new(Vec::new()),
             vrps: Arc::new(VrpTable::empty()),
             groups: Groups::default(),
+            journal: Journal::new(),
             counters,
             refill: VecDeque::new(),
             stale_epoch: HashMap::new(),
@@ -157,7 +139,7 @@ impl Shard {
         let (mut live, mut pressed) = (0usize, 0usize);
         for c in self.clients.iter().flatten() {
             let q = &c.info.queue;
-            if c.sync.waiting() || q.is_behind() || q.is_closed() {
+            if !c.sync.is_live() || q.is_behind() || q.is_closed() {
                 continue;
             }
             live += 1;
@@ -374,6 +356,11 @@ impl Shard {
         rx_id: u32,
         new: Option<Path>,
     ) {
+        // Groups go out in no particular order, so an earlier outcome of this prefix must go
+        // out first; and a flush covers every change logged before it (`journal.rs`).
+        if self.groups.holds(&prefix) {
+            self.flush();
+        }
         let addrs = self.peer_addrs.clone();
         let ctx = SelectCtx {
             always_compare_med: self.policy.always_compare_med,
@@ -384,6 +371,7 @@ impl Shard {
             classes,
             clients,
             add_path_clients,
+            journal,
             ..
         } = self;
         let view = ExportView {
@@ -394,7 +382,11 @@ impl Shard {
         let entry = match table.get_mut(&prefix) {
             Some(e) => Arc::make_mut(e),
             None if new.is_some() => {
-                table.insert(prefix, Arc::new(PrefixEntry::default()));
+                let fresh = PrefixEntry {
+                    tx_hwm: journal.raise(&prefix).map_or(0, |t| t.tx_hwm),
+                    ..PrefixEntry::default()
+                };
+                table.insert(prefix, Arc::new(fresh));
                 match table.get_mut(&prefix) {
                     Some(e) => Arc::make_mut(e),
                     None => return,
@@ -431,10 +423,14 @@ impl Shard {
         };
         let now = entry.find(peer, rx_id).map(|p| p.accepted());
         let empty_now = entry.is_empty();
+        let seq = journal.record(prefix);
+        entry.changed = seq;
+        let tx_hwm = entry.tx_hwm;
         self.counters
             .adjust(peer, family, old.as_ref().map(|o| o.accepted()), now);
         if empty_now {
             self.table.remove(&prefix);
+            self.journal.bury(prefix, Tombstone { seq, tx_hwm });
         }
         if let Some(o) = old {
             self.interner.release(o.attrs);
@@ -458,7 +454,8 @@ impl Shard {
                 info,
                 rules,
                 class: 0,
-                sync: Sync::default(),
+                sync: Sync::Live,
+                done: FamilySet::EMPTY,
             });
         }
         self.rebuild_classes();
@@ -466,19 +463,10 @@ impl Shard {
     }
 
     pub(crate) fn start_dump(&mut self, peer: PeerId, families: FamilySet) {
+        let head = self.journal.head();
         if let Some(Some(c)) = self.clients.get_mut(peer.index()) {
             let families = families.intersection(c.info.families);
-            let merged = match c.sync.dump {
-                Some(d) => Dump {
-                    families: d.families.union(families),
-                    after: None,
-                },
-                None => Dump {
-                    families,
-                    after: None,
-                },
-            };
-            c.sync.dump = Some(merged);
+            c.sync = c.sync.with_dump(families, head);
             if !self.refill.contains(&peer) {
                 self.refill.push_back(peer);
             }
@@ -631,6 +619,9 @@ impl Shard {
 
     /// Replaces paths of `prefix` (by position) with re-evaluated ones, exporting the result.
     fn replace_paths(&mut self, prefix: Prefix, fresh: smallvec::SmallVec<[(usize, Path); 4]>) {
+        if self.groups.holds(&prefix) {
+            self.flush();
+        }
         let family = prefix.family();
         let addrs = self.peer_addrs.clone();
         let ctx = SelectCtx {
@@ -643,6 +634,7 @@ impl Shard {
             clients,
             add_path_clients,
             counters,
+            journal,
             ..
         } = self;
         let view = ExportView {
@@ -662,6 +654,7 @@ impl Shard {
             }
         }
         entry.resort(&ctx);
+        entry.changed = journal.record(prefix);
         let after = view.outcomes(family, entry, &mentioned, &ctx);
         self.changed = true;
         self.export_change(family, prefix, before, after);

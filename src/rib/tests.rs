@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use super::api::{ClientInfo, ExportPolicy, RouteBatch, ShardCtl, ShardMsg};
 use super::attrs::RouteAttrs;
 use super::counters::RibCounters;
+use super::journal::{Journal, LOG_MAX};
 use super::outq::{OutItem, OutQueue};
 use super::path::PeerId;
 use super::shard::Shard;
@@ -121,6 +122,12 @@ enum Op {
     Policy {
         seed: u64,
     },
+    /// The client stops reading (or, when stalled, starts again).
+    Stall {
+        peer: u32,
+    },
+    /// Every client that reads catches up; each must then hold exactly its brute-force state.
+    Check,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -137,6 +144,15 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0..PEERS, 0..9usize).prop_map(|(peer, prefix)| Op::Withdraw { peer, prefix }),
         2 => (0..PEERS).prop_map(|peer| Op::Drain { peer }),
         1 => any::<u64>().prop_map(|seed| Op::Policy { seed }),
+    ]
+}
+
+/// [`op`], with clients that stall and resume, and checks while some are stalled.
+fn op_with_stalls() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        12 => op(),
+        2 => (0..PEERS).prop_map(|peer| Op::Stall { peer }),
+        1 => Just(Op::Check),
     ]
 }
 
@@ -168,6 +184,8 @@ struct Harness {
     received: Vec<BTreeMap<(Prefix, u32), u32>>,
     done: Vec<FamilySet>,
     add_path_max: Vec<Option<u16>>,
+    /// Clients that read nothing now.
+    stalled: Vec<bool>,
 }
 
 fn router_id(p: u32) -> u32 {
@@ -231,10 +249,14 @@ impl Harness {
             received: vec![BTreeMap::new(); PEERS as usize],
             done: vec![FamilySet::EMPTY; PEERS as usize],
             add_path_max,
+            stalled: vec![false; PEERS as usize],
         }
     }
 
     fn drain(&mut self, p: u32) {
+        if self.stalled[p as usize] {
+            return;
+        }
         let q = &self.queues[p as usize];
         let mut items = Vec::new();
         q.try_pop_all(&mut items);
@@ -283,11 +305,9 @@ impl Harness {
                     .flatten()
                     .map(|c| {
                         format!(
-                            "{}: dump {:?} dirty {:?} withdraw {:?} behind {} queued {} refill {:?}",
+                            "{}: sync {:?} behind {} queued {} refill {:?}",
                             c.info.peer,
-                            c.sync.dump,
-                            c.sync.dirty,
-                            c.sync.dirty_withdraw,
+                            c.sync,
                             c.info.queue.is_behind(),
                             c.info.queue.queued_bytes(),
                             self.shard.refill,
@@ -316,11 +336,9 @@ impl Harness {
                         .flatten()
                         .map(|c| {
                             format!(
-                                "{}: dump {:?} dirty {:?} withdraw {:?} behind {}",
+                                "{}: sync {:?} behind {}",
                                 c.info.peer,
-                                c.sync.dump,
-                                c.sync.dirty,
-                                c.sync.dirty_withdraw,
+                                c.sync,
                                 c.info.queue.is_behind()
                             )
                         })
@@ -328,7 +346,11 @@ impl Harness {
                     panic!("refill never ends: {states:#?}");
                 }
             }
-            let queued = self.queues.iter().any(|q| q.queued_bytes() > 0);
+            let queued = self
+                .queues
+                .iter()
+                .zip(&self.stalled)
+                .any(|(q, stalled)| !stalled && q.queued_bytes() > 0);
             if !worked && !queued && self.refills.lock().unwrap().is_empty() {
                 break;
             }
@@ -360,9 +382,10 @@ fn preorder_key(p: u32, a: &Ann) -> (usize, u32, u32) {
 }
 
 /// `max_hops`: import policy's path length limit (paths longer are rejected).
+/// Stalled clients are not checked.
 fn check(h: &Harness, model: &HashMap<(u32, usize), Ann>, rules: &[ExportRules], max_hops: usize) {
     let pfx = prefixes();
-    for c in 0..PEERS {
+    for c in (0..PEERS).filter(|c| !h.stalled[*c as usize]) {
         let mut expect: BTreeMap<(Prefix, u32), u32> = BTreeMap::new();
         for (i, prefix) in pfx.iter().enumerate() {
             let cands: Vec<(u32, &Ann)> = (0..PEERS)
@@ -451,6 +474,9 @@ fn attrs_for(peer: u32, a: &Ann, prefix: Prefix) -> Arc<RouteAttrs> {
 /// `batch`: how many operations the shard takes before it flushes its export (the shard
 /// batches up to 256 messages in production).
 /// `with_policy`: import policy on (control communities, path length limit 2 or 3).
+/// `log_max`: the shard's journal length (small values make clients that are behind walk
+/// the table).
+#[allow(clippy::too_many_arguments)]
 fn run(
     ops: Vec<Op>,
     add_path_max: Vec<Option<u16>>,
@@ -458,11 +484,13 @@ fn run(
     high: usize,
     batch: usize,
     with_policy: bool,
+    log_max: usize,
 ) {
     let compiled = with_policy.then(|| [policies(2), policies(3)]);
     let mut limit = 3usize;
     let current = |limit: usize| compiled.as_ref().map(|c| c[limit - 2].clone());
     let mut h = Harness::new(add_path_max, seed, high, current(limit));
+    h.shard.journal = Journal::with_log_max(log_max);
     // The sessions' initial (empty) dumps complete first, as when peers connect; after that
     // changes take the direct export path.
     h.settle();
@@ -535,10 +563,25 @@ fn run(
                     policies: current(limit),
                 })));
             }
+            Op::Stall { peer } => {
+                let s = &mut h.stalled[peer as usize];
+                *s = !*s;
+            }
+            Op::Check => {
+                h.shard.flush();
+                h.settle();
+                let max_hops = if with_policy { limit } else { usize::MAX };
+                check(&h, &model, &rules, max_hops);
+            }
         }
         if (step + 1) % batch == 0 {
             h.shard.flush();
         }
+    }
+    // Every client reads again.
+    h.stalled.iter_mut().for_each(|s| *s = false);
+    for p in 0..PEERS {
+        h.drain(p);
     }
     h.shard.flush();
     h.settle();
@@ -586,7 +629,7 @@ proptest! {
         batch in prop_oneof![Just(1usize), Just(7), Just(1000)],
         with_policy in any::<bool>(),
     ) {
-        run(ops, add_path, seed, high, batch, with_policy);
+        run(ops, add_path, seed, high, batch, with_policy, LOG_MAX);
     }
 
     /// Without ADD-PATH clients, where export skips changes no client can see (a path
@@ -598,7 +641,23 @@ proptest! {
         batch in prop_oneof![Just(1usize), Just(7), Just(1000)],
         with_policy in any::<bool>(),
     ) {
-        run(ops, vec![None; PEERS as usize], seed, 1_000_000, batch, with_policy);
+        run(ops, vec![None; PEERS as usize], seed, 1_000_000, batch, with_policy, LOG_MAX);
+    }
+
+    /// Clients stall and resume at random while routes and policy change, with small
+    /// queues and a journal short enough that clients fall off it and walk the table: every
+    /// client that reads is exact at every check, and every client is exact at the end.
+    #[test]
+    fn clients_that_stall_and_resume_end_exact(
+        ops in proptest::collection::vec(op_with_stalls(), 1..160),
+        add_path in proptest::collection::vec(prop_oneof![4 => Just(None), 1 => Just(Some(0u16)), 1 => Just(Some(2u16))], PEERS as usize),
+        seed in any::<u64>(),
+        high in prop_oneof![Just(120usize), Just(400), Just(1_000_000)],
+        batch in prop_oneof![Just(1usize), Just(7), Just(1000)],
+        with_policy in any::<bool>(),
+        log_max in prop_oneof![Just(1usize), Just(3), Just(16), Just(LOG_MAX)],
+    ) {
+        run(ops, add_path, seed, high, batch, with_policy, log_max);
     }
 }
 

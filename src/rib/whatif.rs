@@ -62,6 +62,7 @@ pub fn impact(
         for (prefix, entry) in shard.table.iter() {
             let mut next = PrefixEntry {
                 paths: Vec::with_capacity(entry.paths.len()),
+                ..PrefixEntry::default()
             };
             for p in &entry.paths {
                 if gone(p.peer) {
