@@ -440,6 +440,7 @@ impl Shard {
             self.interner.release(o.attrs);
         }
         self.changed = true;
+        self.counters.memory.entry_changed(self.index);
         if let Some((before, after)) = exports {
             self.export_change(family, prefix, before, after);
         }
@@ -715,6 +716,9 @@ impl Shard {
             published: Instant::now(),
         };
         self.snapshot.store(Arc::new(snap));
+        let mem = &self.counters.memory;
+        mem.publish_table(self.index, self.table.len(), self.interner.bytes());
+        mem.set_export_state(self.index, super::memory::export_state_estimate(self));
         self.changed = false;
         self.last_publish = Instant::now();
     }
