@@ -10,20 +10,21 @@
 //!
 //! | part | what | grows with | how |
 //! | --- | --- | --- | --- |
-//! | `rib_paths` | prefix entries, their path vectors, the map nodes | prefixes, paths | `size_of`-based per prefix and per path, from the counts |
+//! | `rib_paths` | prefix entries, their path vectors, the map nodes | prefixes, paths | `size_of`-based per prefix, plus path vector capacity kept as entries change |
 //! | `attribute_sets` | interned `RouteAttrs` and what they own on the heap | distinct attribute sets | running total in the interner |
 //! | `snapshots` | old versions a published snapshot keeps alive beside the live table | prefixes changed per publish interval | changes since the previous publish × bytes per changed prefix |
 //! | `export_state` | per-client catch-up state and pending update groups | clients × prefixes they are behind | reported by the export engine (`set_export_state`) |
 //! | `out_queues` | encoded UPDATEs waiting in every peer's out-queue | queued bytes | the queues' own byte counters |
 //! | `allocator` | what the allocator has committed (mimalloc), or the process RSS | everything, plus fragmentation | the allocator's statistics (see [`set_allocator_probe`]) |
 //!
-//! The `size_of`-based figures leave out spare vector capacity (an entry copied for a change
-//! keeps room for one more path) and the occasional box of control-community actions; the
+//! The `size_of`-based figures leave out the occasional box of control-community actions,
+//! and entries copied by policy re-evaluation or graceful restart (their room for one more
+//! path) until they next change; the
 //! test in `tests/memory_accounting.rs` holds `rib_paths + attribute_sets` to the bytes a
 //! counting allocator measures.
 
 use std::mem::size_of;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use super::attrs::RouteAttrs;
@@ -91,6 +92,8 @@ pub fn attrs_bytes(a: &RouteAttrs) -> usize {
 #[repr(align(64))]
 struct Slot {
     prefixes: AtomicU64,
+    /// Path slots (vector capacity) of the table's entries, kept as entries change.
+    path_slots: AtomicI64,
     attr_bytes: AtomicU64,
     /// Entry changes since the last publish (counted as they happen).
     changes: AtomicU64,
@@ -148,11 +151,17 @@ impl MemoryCounters {
         self.slots.get(shard)
     }
 
-    /// A shard changed an entry (a copy when a published snapshot still shares it).
+    /// A shard changed an entry (a copy when a published snapshot still shares it) whose
+    /// path vector had room for `slots_before` paths in the table and now has `slots_now`
+    /// (0: no entry). Only the shard writes its slot, so these stay uncontended.
     #[inline]
-    pub fn entry_changed(&self, shard: usize) {
+    pub fn entry_changed(&self, shard: usize, slots_before: usize, slots_now: usize) {
         if let Some(s) = self.slot(shard) {
             s.changes.fetch_add(1, Ordering::Relaxed);
+            if slots_now != slots_before {
+                s.path_slots
+                    .fetch_add(slots_now as i64 - slots_before as i64, Ordering::Relaxed);
+            }
         }
     }
 
@@ -184,14 +193,18 @@ impl MemoryCounters {
     /// The figures now; `paths` is the number of paths held (from the path counters).
     pub fn report(&self, paths: u64) -> MemoryReport {
         let (mut prefixes, mut attrs, mut changes, mut export) = (0u64, 0u64, 0u64, 0u64);
+        let mut slots = 0u64;
         for s in self.slots.iter() {
             let p = s.prefixes.load(Ordering::Relaxed);
             prefixes += p;
+            slots += s.path_slots.load(Ordering::Relaxed).max(0) as u64;
             attrs += s.attr_bytes.load(Ordering::Relaxed);
             changes += s.changes_at_publish.load(Ordering::Relaxed).min(p);
             export += s.export_bytes.load(Ordering::Relaxed);
         }
-        let rib_paths = prefixes * PER_PREFIX as u64 + paths * PER_PATH as u64;
+        // Path vectors by their capacity (spare room included) as the shards keep it; the
+        // path count where a shard does not report slots (never less than the paths held).
+        let rib_paths = prefixes * PER_PREFIX as u64 + slots.max(paths) * PER_PATH as u64;
         // A changed prefix is copied with its paths: the mean paths per prefix each.
         let per_change =
             PER_CHANGE as u64 + (paths * PER_PATH as u64).checked_div(prefixes).unwrap_or(0);
@@ -309,7 +322,7 @@ mod tests {
         assert_eq!(r.rib_paths, 150 * PER_PREFIX as u64 + 300 * PER_PATH as u64);
         assert_eq!(r.snapshots, 0);
         for _ in 0..10 {
-            m.entry_changed(0);
+            m.entry_changed(0, 0, 0);
         }
         // Counted at the next publish, and only then.
         assert_eq!(m.report(300).snapshots, 0);
@@ -318,6 +331,13 @@ mod tests {
         assert_eq!(m.report(300).snapshots, 10 * per);
         m.publish_table(0, 100, 1000);
         assert_eq!(m.report(300).snapshots, 0);
+        // Path slots beyond the paths (spare capacity) count once known.
+        m.entry_changed(1, 0, 400);
+        m.entry_changed(1, 1, 0);
+        assert_eq!(
+            m.report(300).rib_paths,
+            150 * PER_PREFIX as u64 + 399 * PER_PATH as u64
+        );
     }
 
     #[test]

@@ -391,8 +391,12 @@ impl Shard {
             clients,
             add_path: add_path_clients.get(family),
         };
+        let mut slots_before = 0; // path slots the table held for the prefix (memory.rs)
         let entry = match table.get_mut(&prefix) {
-            Some(e) => Arc::make_mut(e),
+            Some(e) => {
+                slots_before = e.paths.capacity();
+                Arc::make_mut(e)
+            }
             None if new.is_some() => {
                 table.insert(prefix, Arc::new(PrefixEntry::default()));
                 match table.get_mut(&prefix) {
@@ -431,6 +435,7 @@ impl Shard {
         };
         let now = entry.find(peer, rx_id).map(|p| p.accepted());
         let empty_now = entry.is_empty();
+        let slots_now = if empty_now { 0 } else { entry.paths.capacity() };
         self.counters
             .adjust(peer, family, old.as_ref().map(|o| o.accepted()), now);
         if empty_now {
@@ -440,7 +445,8 @@ impl Shard {
             self.interner.release(o.attrs);
         }
         self.changed = true;
-        self.counters.memory.entry_changed(self.index);
+        let mem = &self.counters.memory;
+        mem.entry_changed(self.index, slots_before, slots_now);
         if let Some((before, after)) = exports {
             self.export_change(family, prefix, before, after);
         }
