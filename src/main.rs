@@ -14,6 +14,14 @@ use peerex::wire::{header, Family, FamilySet, Message, ParseCtx};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The bytes mimalloc has committed (`commit_current` of its statistics: read/write memory it
+/// holds from the OS, whether in use or cached), for `peerex_memory_bytes{part="allocator"}`.
+fn mimalloc_committed() -> Option<u64> {
+    let json = mimalloc::MiMalloc::stats_json().ok()?;
+    let v: serde_json::Value = serde_json::from_slice(json.to_bytes()).ok()?;
+    v.get("process")?.get("commit_current")?.as_u64()
+}
+
 #[derive(Parser)]
 #[command(
     name = "peerex",
@@ -325,6 +333,7 @@ fn run(
 }
 
 fn main() -> ExitCode {
+    peerex::rib::memory::set_allocator_probe(mimalloc_committed, "mimalloc_committed");
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run {

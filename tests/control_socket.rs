@@ -220,9 +220,37 @@ fn ctl_commands_against_a_bird_peer() -> Result<()> {
     assert_eq!(status.get("asn").as_u32(), Some(common::peerex::RS_ASN));
     assert_eq!(status.get("peers").as_u64(), Some(1));
     assert_eq!(status.get("peers_established").as_u64(), Some(1));
+    // Memory by part, raw bytes in JSON; the one route and its attributes are in the table.
+    let mem = status.get("memory");
+    let part = |k: &str| {
+        mem.get(k)
+            .as_u64()
+            .unwrap_or_else(|| panic!("no memory.{k}"))
+    };
+    assert!(part("rib_paths") > 0 && part("attribute_sets") > 0);
+    for k in ["snapshots", "export_state", "out_queues"] {
+        part(k);
+    }
+    assert!(part("allocator") > part("rib_paths") + part("attribute_sets"));
+    assert_eq!(
+        mem.get("allocator_source").as_str(),
+        Some("mimalloc_committed")
+    );
     let (ok, out, _) = rs.ctl(&["status"])?;
     assert!(
         ok && out.contains("peers_established") && out.contains("uptime"),
+        "{out}"
+    );
+    // …and in MiB for people.
+    let line = |k: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(k))
+            .unwrap_or("")
+    };
+    assert!(out.lines().any(|l| l == "memory"), "{out}");
+    assert!(line("rib_paths").ends_with(" MiB"), "{out}");
+    assert!(
+        line("allocator").contains("MiB (mimalloc_committed)"),
         "{out}"
     );
 

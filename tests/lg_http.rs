@@ -418,9 +418,23 @@ fn api_birdwatcher_and_metrics_with_bird_exabgp_and_gobgp() -> Result<()> {
         "peerex_rib_paths{family=\"ipv4-unicast\"} 5",
         "# TYPE peerex_peer_updates_in_total counter",
         "peerex_process_resident_memory_bytes ",
+        "# TYPE peerex_memory_bytes gauge",
     ] {
         assert!(m.contains(line), "{line} missing from\n{m}");
     }
+    // Memory by part: every part present; the table's parts and the allocator are not empty.
+    let part = |name: &str| -> u64 {
+        let head = format!("peerex_memory_bytes{{part=\"{name}\"}} ");
+        let line = m.lines().find(|l| l.starts_with(&head));
+        let line = line.unwrap_or_else(|| panic!("{head} missing from\n{m}"));
+        line[head.len()..].parse().unwrap()
+    };
+    for name in ["snapshots", "export_state", "out_queues"] {
+        part(name);
+    }
+    let (paths, attrs, alloc) = (part("rib_paths"), part("attribute_sets"), part("allocator"));
+    assert!(paths > 0 && attrs > 0, "{m}");
+    assert!(alloc > paths + attrs, "{m}");
     let _ = (&bird, &exa, &gobgp);
     Ok(())
 }

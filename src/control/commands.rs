@@ -30,6 +30,16 @@ fn peer_id(shared: &Shared, name: &str) -> Result<PeerId, String> {
         .ok_or_else(|| format!("no peer named {name:?}"))
 }
 
+/// Bytes per part (`peerex_memory_bytes` in /metrics), and where `allocator` comes from.
+fn memory_json(m: &crate::rib::MemoryReport) -> serde_json::Value {
+    let mut o = serde_json::Map::new();
+    for (part, bytes) in m.parts() {
+        o.insert(part.into(), bytes.into());
+    }
+    o.insert("allocator_source".into(), m.allocator_source.into());
+    serde_json::Value::Object(o)
+}
+
 async fn run(req: Request, shared: &Arc<Shared>) -> Result<serde_json::Value, String> {
     let dir = shared.directory.load();
     let counters = shared.rib.counters();
@@ -61,6 +71,7 @@ async fn run(req: Request, shared: &Arc<Shared>) -> Result<serde_json::Value, St
                 "paths_accepted": acc,
                 "paths_filtered": rej,
                 "rib_shards": shared.rib.shards(),
+                "memory": memory_json(&counters.memory()),
             }))
         }
         Request::Peers => {

@@ -4,7 +4,7 @@
 //!
 //! | `cmd` | fields | result |
 //! | --- | --- | --- |
-//! | `status` | — | server facts and totals |
+//! | `status` | — | server facts and totals; `memory`: bytes per part (as `peerex_memory_bytes`) |
 //! | `peers` | — | every peer: state, uptime, counters |
 //! | `peer` | `name` | one peer, with capabilities and last error |
 //! | `routes` | `prefix`, `exact` | the paths of the longest-matching (or exact) prefix |

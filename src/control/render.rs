@@ -198,6 +198,24 @@ fn reload(v: &Value) -> String {
     out.join("\n")
 }
 
+/// The memory breakdown of `status`, in MiB.
+fn memory(v: &Value) -> String {
+    let mib = |k: &str| match v[k].as_u64() {
+        Some(b) => format!("{:.1} MiB", b as f64 / 1_048_576.0),
+        None => "-".into(),
+    };
+    let mut out = vec!["memory".to_string()];
+    for k in crate::rib::memory::PARTS {
+        let note = if k == "allocator" {
+            format!(" ({})", s(&v["allocator_source"]))
+        } else {
+            String::new()
+        };
+        out.push(format!("  {k:<16} {:>12}{note}", mib(k)));
+    }
+    out.join("\n")
+}
+
 /// Renders the answer to `req`.
 pub fn render(req: &Request, v: &Value) -> String {
     match req {
@@ -222,6 +240,7 @@ pub fn render(req: &Request, v: &Value) -> String {
                 4,
                 format!("{:<18} {}", "uptime", uptime(&v["uptime_seconds"])),
             );
+            out.push(memory(&v["memory"]));
             out.join("\n")
         }
         Request::Peers => {

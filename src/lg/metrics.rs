@@ -324,6 +324,24 @@ pub fn render(ctx: &Ctx) -> String {
         }
     }
 
+    let mem = counters.memory();
+    o.family(
+        "peerex_memory_bytes",
+        "gauge",
+        "Bytes held, by part: rib_paths (prefix entries, path vectors, map nodes; grows with \
+         prefixes and paths), attribute_sets (interned attribute sets and what they own; grows \
+         with distinct attribute sets), snapshots (estimated: entries changed in the last \
+         publish interval that the published snapshot keeps beside the live table; grows with \
+         churn), export_state (per-client catch-up sets and pending update groups; grows with \
+         clients and the prefixes they are behind), out_queues (encoded UPDATEs queued for \
+         every peer, a shared encoding counted per peer; grows with clients and queued bytes), \
+         allocator (mimalloc's committed bytes, or the process RSS where it cannot be read; \
+         the total the others are part of).",
+    );
+    for (part, bytes) in mem.parts() {
+        o.sample("peerex_memory_bytes", &[("part", part)], bytes);
+    }
+
     if let Some((rss, hwm)) = memory() {
         o.family(
             "peerex_process_resident_memory_bytes",

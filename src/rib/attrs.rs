@@ -132,10 +132,16 @@ impl std::borrow::Borrow<RouteAttrs> for Interned {
 /// Hash-consing of attribute sets within one shard. Entries nothing else holds any more are
 /// dropped by `release` when it can tell at once, and otherwise by `sweep`, which runs when
 /// enough releases were deferred.
+///
+/// Keeps a running total of the bytes its sets hold (`memory::attrs_bytes` of each, added
+/// when a set is inserted and taken off when it leaves the set), so the figure costs O(1)
+/// to read. A set released by the interner but still held by a reader's snapshot is no
+/// longer counted here.
 #[derive(Default)]
 pub struct Interner {
     set: HashSet<Interned, PassThrough>,
     deferred: usize,
+    bytes: usize,
 }
 
 impl Interner {
@@ -144,6 +150,7 @@ impl Interner {
         if let Some(found) = self.set.get(&*a) {
             return found.0.clone();
         }
+        self.bytes += super::memory::attrs_bytes(&a);
         self.set.insert(Interned(a.clone()));
         a
     }
@@ -153,7 +160,9 @@ impl Interner {
     pub fn release(&mut self, a: Arc<RouteAttrs>) {
         // The interner's own reference plus `a`.
         if Arc::strong_count(&a) <= 2 {
-            self.set.remove(&*a);
+            if self.set.remove(&*a) {
+                self.bytes = self.bytes.saturating_sub(super::memory::attrs_bytes(&a));
+            }
         } else {
             self.deferred += 1;
             if self.deferred > 4096 && self.deferred > self.set.len() / 4 {
@@ -165,8 +174,24 @@ impl Interner {
 
     /// Drops every entry only the interner holds.
     pub fn sweep(&mut self) {
-        self.set.retain(|i| Arc::strong_count(&i.0) > 1);
+        let mut freed = 0;
+        self.set.retain(|i| {
+            let keep = Arc::strong_count(&i.0) > 1;
+            if !keep {
+                freed += super::memory::attrs_bytes(&i.0);
+            }
+            keep
+        });
+        self.bytes = self.bytes.saturating_sub(freed);
         self.deferred = 0;
+    }
+
+    /// Bytes the interned sets hold (their allocations and what they own) plus the hash
+    /// table itself. O(1).
+    pub fn bytes(&self) -> usize {
+        // hashbrown: one pointer and one control byte per bucket, buckets = capacity × 8/7.
+        let table = (self.set.capacity() * 8 / 7) * (std::mem::size_of::<Interned>() + 1);
+        self.bytes + table
     }
 
     pub fn len(&self) -> usize {
@@ -216,5 +241,26 @@ mod tests {
         assert_eq!(i.len(), 1);
         i.release(c);
         assert!(i.is_empty());
+    }
+
+    #[test]
+    fn interner_bytes_follow_its_sets() {
+        let mut i = Interner::default();
+        let table = |i: &Interner| i.bytes() - i.bytes;
+        let a = i.intern(attrs(&[1, 2]));
+        let one = super::super::memory::attrs_bytes(&a);
+        assert_eq!(i.bytes() - table(&i), one);
+        let b = i.intern(attrs(&[1, 2, 3, 4]));
+        let two = one + super::super::memory::attrs_bytes(&b);
+        assert_eq!(i.bytes() - table(&i), two);
+        i.release(a);
+        assert_eq!(i.bytes() - table(&i), two - one);
+        // Deferred: still referenced elsewhere, then swept.
+        let keep = b.clone();
+        i.release(b);
+        assert_eq!(i.bytes() - table(&i), two - one);
+        drop(keep);
+        i.sweep();
+        assert_eq!(i.bytes() - table(&i), 0);
     }
 }

@@ -1,8 +1,9 @@
 //! Path counts per peer and family, kept exact by the shards and read by anyone (sessions
-//! for max-prefix, the looking glass, metrics).
+//! for max-prefix, the looking glass, metrics), and the memory figures (`memory.rs`).
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use super::memory::{MemoryCounters, MemoryReport};
 use super::path::PeerId;
 use crate::policy::MAX_PEERS;
 use crate::wire::{ByFamily, Family};
@@ -25,13 +26,13 @@ impl Count {
 
 pub struct RibCounters {
     paths: Vec<ByFamily<Count>>,
+    /// Bytes per part of the RIB and the queues (see `memory.rs`).
+    pub memory: MemoryCounters,
 }
 
 impl Default for RibCounters {
     fn default() -> Self {
-        RibCounters {
-            paths: (0..MAX_PEERS).map(|_| Default::default()).collect(),
-        }
+        RibCounters::new(1)
     }
 }
 
@@ -42,6 +43,28 @@ impl std::fmt::Debug for RibCounters {
 }
 
 impl RibCounters {
+    /// Counters for a RIB of `shards` shards.
+    pub fn new(shards: usize) -> Self {
+        RibCounters {
+            paths: (0..MAX_PEERS).map(|_| Default::default()).collect(),
+            memory: MemoryCounters::new(shards),
+        }
+    }
+
+    /// Bytes per part now. O(shards + peers): the path total is summed from the per-peer
+    /// counters.
+    pub fn memory(&self) -> MemoryReport {
+        let mut paths = 0u64;
+        for slots in &self.paths {
+            for f in Family::ALL {
+                let c = slots.get(f);
+                paths += c.accepted.load(Ordering::Relaxed).max(0) as u64
+                    + c.rejected.load(Ordering::Relaxed).max(0) as u64;
+            }
+        }
+        self.memory.report(paths)
+    }
+
     /// A path of `peer` went from `was` to `now` (`Some(accepted?)`, `None` = absent).
     pub fn adjust(&self, peer: PeerId, family: Family, was: Option<bool>, now: Option<bool>) {
         let Some(slots) = self.paths.get(peer.index()) else {

@@ -57,7 +57,7 @@ impl Rib {
     /// Starts `shards` shard threads.
     pub fn start(shards: usize, policy: Arc<ExportPolicy>) -> std::io::Result<Arc<Rib>> {
         let shards = shards.max(1);
-        let counters = Arc::new(RibCounters::default());
+        let counters = Arc::new(RibCounters::new(shards));
         let mut senders = Vec::new();
         let mut ctl = Vec::new();
         let mut cells = Vec::new();
@@ -130,7 +130,7 @@ impl Rib {
     /// A new outbound queue for `peer` whose refill requests reach every shard.
     pub fn new_queue(&self, peer: PeerId, high: usize) -> Arc<OutQueue> {
         let ctl = self.ctl.clone();
-        Arc::new(
+        let q = Arc::new(
             OutQueue::new(
                 high,
                 Box::new(move || {
@@ -140,7 +140,9 @@ impl Rib {
                 }),
             )
             .with_drain_signal(self.drained.clone()),
-        )
+        );
+        self.counters.memory.track_queue(&q);
+        q
     }
 
     /// The current published view.

@@ -379,8 +379,12 @@ impl Shard {
             clients,
             add_path: add_path_clients.get(family),
         };
+        let mut slots_before = 0; // path slots the table held for the prefix (memory.rs)
         let entry = match table.get_mut(&prefix) {
-            Some(e) => Arc::make_mut(e),
+            Some(e) => {
+                slots_before = e.paths.capacity();
+                Arc::make_mut(e)
+            }
             None if new.is_some() => {
                 let fresh = PrefixEntry {
                     tx_hwm: journal.raise(&prefix).map_or(0, |t| t.tx_hwm),
@@ -426,6 +430,7 @@ impl Shard {
         let seq = journal.record(prefix);
         entry.changed = seq;
         let tx_hwm = entry.tx_hwm;
+        let slots_now = if empty_now { 0 } else { entry.paths.capacity() };
         self.counters
             .adjust(peer, family, old.as_ref().map(|o| o.accepted()), now);
         if empty_now {
@@ -436,6 +441,8 @@ impl Shard {
             self.interner.release(o.attrs);
         }
         self.changed = true;
+        let mem = &self.counters.memory;
+        mem.entry_changed(self.index, slots_before, slots_now);
         if let Some((before, after)) = exports {
             self.export_change(family, prefix, before, after);
         }
@@ -708,6 +715,9 @@ impl Shard {
             published: Instant::now(),
         };
         self.snapshot.store(Arc::new(snap));
+        let mem = &self.counters.memory;
+        mem.publish_table(self.index, self.table.len(), self.interner.bytes());
+        mem.set_export_state(self.index, super::memory::export_state_estimate(self));
         self.changed = false;
         self.last_publish = Instant::now();
     }

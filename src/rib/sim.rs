@@ -195,4 +195,15 @@ impl Sim {
         self.shard.interner.sweep();
         self.shard.interner.len()
     }
+
+    /// Publishes the table as the shard does every `PUBLISH_INTERVAL` (with its memory
+    /// figures).
+    pub fn publish(&mut self) {
+        self.shard.publish();
+    }
+
+    /// The shard's counters (paths, memory).
+    pub fn counters(&self) -> &Arc<RibCounters> {
+        &self.shard.counters
+    }
 }
