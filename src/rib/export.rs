@@ -27,7 +27,7 @@ use super::outq::OutItem;
 use super::path::{
     behind_two_others, choose, choose_many, choose_with_sources, Path, PeerId, SelectCtx,
 };
-use super::shard::{Class, Client, Shard};
+use super::shard::{mentioned, Class, Client, Shard};
 use crate::policy::{
     export_attributes, has_control_communities, prepend_first_as, ClientSet, ExportRules, Policies,
     RpkiState,
@@ -88,11 +88,9 @@ pub(crate) fn client_paths<'p>(
 /// ADD-PATH, recipients).
 #[derive(Default)]
 pub(crate) struct Groups {
+    /// Groups go out in no particular order, so a batch must never hold two outcomes of one
+    /// prefix: every prefix is filed once per flush (`export_pending`, `reexport_all`).
     map: HashMap<GroupKey, Group, super::fxhash::FxBuild>,
-    /// Prefixes filed since the last flush. A prefix that changes again before the flush
-    /// forces one first: groups go out in no particular order, so two outcomes of one prefix
-    /// must never wait in the same batch.
-    pending: std::collections::HashSet<Prefix, super::fxhash::FxBuild>,
 }
 
 #[derive(PartialEq, Eq, Hash)]
@@ -154,7 +152,6 @@ impl Groups {
         mask: ClientSet,
         nlri: Nlri,
     ) {
-        self.pending.insert(nlri.prefix);
         let (attrs, tag) = Exported::key(export.as_ref());
         let key = GroupKey {
             family,
@@ -175,10 +172,6 @@ impl Groups {
 
     pub fn len(&self) -> usize {
         self.map.len()
-    }
-
-    pub(crate) fn holds(&self, p: &Prefix) -> bool {
-        self.pending.contains(p)
     }
 }
 
@@ -398,8 +391,8 @@ impl Shard {
         before: Outcomes,
         after: Outcomes,
     ) {
-        // The caller flushed an earlier outcome of this prefix before changing it
-        // (`Shard::change`), so groups never hold two outcomes of one prefix.
+        // Called once per prefix per flush (`export_pending`), so groups never hold two
+        // outcomes of one prefix.
         // Clients that now get the same thing share one group (and one encoding).
         let mut merged: SmallVec<[(Option<Exported>, ClientSet); 4]> = SmallVec::new();
         let mut put = |ex: &Option<Exported>, mask: ClientSet| {
@@ -471,10 +464,10 @@ impl Shard {
     /// Encodes and queues every pending group. A client whose queue refuses falls behind:
     /// from then on it is sent what the journal says changed after the previous flush.
     pub(crate) fn flush(&mut self) {
+        self.export_pending();
         let local_asn = self.policy.local_asn;
         let policies = self.policy.policies.clone();
         let flushed = self.journal.flushed();
-        self.groups.pending.clear();
         let mut groups = std::mem::take(&mut self.groups.map);
         for (key, group) in groups.drain() {
             let mut variants: SmallVec<[(Variant, SmallVec<[PeerId; 8]>); 2]> = SmallVec::new();
@@ -523,6 +516,52 @@ impl Shard {
         self.groups.map = groups;
         self.journal
             .flushed_now(self.clients.iter().flatten().map(|c| &c.sync));
+        // Clients that caught up while changes were pending go on from here.
+        for p in std::mem::take(&mut self.parked) {
+            if !self.refill.contains(&p) {
+                self.refill.push_back(p);
+            }
+        }
+    }
+
+    /// Files what the prefixes changed since the last flush mean for the clients into
+    /// groups: per prefix, the outcomes of its entry as of the last flush against those of
+    /// its entry now.
+    fn export_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut pending = std::mem::take(&mut self.pending);
+        let (always, addrs) = self.select_ctx();
+        let ctx = SelectCtx {
+            always_compare_med: always,
+            peer_addrs: &addrs,
+        };
+        let empty = PrefixEntry::default();
+        for (prefix, old) in pending.drain() {
+            let new = self.table.get(&prefix).cloned();
+            match (&old, &new) {
+                (None, None) => continue,
+                (Some(a), Some(b)) if Arc::ptr_eq(a, b) => continue,
+                _ => {}
+            }
+            let family = prefix.family();
+            let (o, n) = (
+                old.as_deref().unwrap_or(&empty),
+                new.as_deref().unwrap_or(&empty),
+            );
+            let view = ExportView {
+                classes: &self.classes,
+                clients: &self.clients,
+                add_path: self.add_path_clients.get(family),
+            };
+            let mentioned = mentioned(&[], o.paths.iter().chain(n.paths.iter()));
+            let before = view.outcomes(family, o, &mentioned, &ctx);
+            let after = view.outcomes(family, n, &mentioned, &ctx);
+            self.export_change(family, prefix, before, after);
+        }
+        // Keep the map's allocation for the next batch.
+        self.pending = pending;
     }
 
     /// One step of refilling the first client waiting for it: dirty prefixes first, then its
@@ -564,6 +603,8 @@ impl Shard {
             table,
             clients,
             journal,
+            pending,
+            parked,
             ..
         } = self;
         let Some(Some(client)) = clients.get_mut(peer.index()) else {
@@ -676,6 +717,18 @@ impl Shard {
                 }
             }
         };
+        // A client goes live only when nothing is pending: the next flush compares each
+        // pending prefix with its state at the previous flush, which a client that caught up
+        // since may not hold. It waits for that flush.
+        let parked_now = !client.sync.is_live() && next.is_live() && !pending.is_empty();
+        let next = if parked_now {
+            parked.push(peer);
+            Sync::Journal {
+                cursor: journal.head(),
+            }
+        } else {
+            next
+        };
         let batches = out.out;
         client.sync = next;
         client.done = client.done.union(done);
@@ -704,7 +757,7 @@ impl Shard {
                 families,
             });
         }
-        !client.sync.is_live() && !client.info.queue.is_behind()
+        !client.sync.is_live() && !client.info.queue.is_behind() && !parked_now
     }
 
     /// After an export policy change: for every client whose rules changed, compare what it

@@ -13,7 +13,7 @@
 //! | `rib_paths` | prefix entries, their path vectors, the map nodes | prefixes, paths | `size_of`-based per prefix, plus path vector capacity kept as entries change |
 //! | `attribute_sets` | interned `RouteAttrs` and what they own on the heap | distinct attribute sets | running total in the interner |
 //! | `snapshots` | old versions a published snapshot keeps alive beside the live table | prefixes changed per publish interval | changes since the previous publish × bytes per changed prefix |
-//! | `export_state` | the shards' change journals, per-client cursors, pending update groups | changes not yet sent to every client (the log is bounded per shard), clients × a few words | reported by the export engine (`set_export_state`) |
+//! | `export_state` | the shards' change journals, per-client cursors, prefixes whose export waits for the next flush, pending update groups | changes not yet sent to every client (the log and the pending prefixes are bounded per shard), clients × a few words | reported by the export engine (`set_export_state`) |
 //! | `out_queues` | encoded UPDATEs waiting in every peer's out-queue | queued bytes | the queues' own byte counters |
 //! | `allocator` | what the allocator has committed (mimalloc), or the process RSS | everything, plus fragmentation | the allocator's statistics (see [`set_allocator_probe`]) |
 //!
@@ -270,12 +270,16 @@ impl MemoryReport {
 }
 
 /// The export engine's state of a shard: its change journal (log slots and tombstones),
-/// one client record per slot (the sync cursor lives in it), and the update groups not
-/// flushed yet. None of it grows with the table. O(1) in the table; called when the shard
-/// publishes.
+/// one client record per slot (the sync cursor lives in it), the prefixes whose export
+/// waits for the next flush (a map slot each, and the copy of the entry it keeps), and the
+/// update groups not flushed yet. None of it grows with the table. O(1) in the table; called
+/// when the shard publishes.
 pub(crate) fn export_state_estimate(shard: &super::shard::Shard) -> usize {
     let (log_slots, tombs) = shard.journal.sizes();
+    let pending_slot = size_of::<(Prefix, Option<Arc<PrefixEntry>>)>() + 1;
     log_slots * PER_LOG_SLOT
+        + shard.pending.capacity() * pending_slot
+        + shard.pending.len() * PER_CHANGE
         + tombs * PER_TOMBSTONE
         + shard.clients.capacity() * size_of::<Option<super::shard::Client>>()
         + shard.groups.len() * PER_GROUP

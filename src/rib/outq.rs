@@ -10,11 +10,12 @@
 //! a shard wait, and nothing it costs grows with the table.
 //!
 //! Half-way to the high mark a queue is *pressed*. When most of a shard's clients are pressed
-//! at once, the clients as a whole are slower than the input, and the shard stops taking input
-//! until a queue drains below the mark (see `Shard::under_pressure`): the senders wait (TCP
-//! backpressure) and every client keeps sharing one encoding per update group, instead of all
-//! of them falling back to per-client refills. A queue that drains below the mark wakes the
-//! shards through the `drained` signal.
+//! at once, the clients as a whole are slower than the input: the shard holds its pending
+//! exports back until a queue drains below the mark (the `drained` signal wakes it), and
+//! keeps taking input meanwhile up to a bound of pending prefixes (`shard::PENDING_MAX`), so
+//! a prefix that changes again goes out once, in its final state. At the bound it stops
+//! taking input: the senders wait (TCP backpressure), and every client keeps sharing one
+//! encoding per update group, instead of all of them falling back to per-client refills.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -27,12 +27,19 @@ use crate::wire::{ByFamily, Family, FamilySet, Prefix};
 /// and map node changed afterwards is copied once (the snapshot still holds it): at 50 ms a
 /// busy shard spent a quarter of its time on those copies (e2e scenario c).
 pub const PUBLISH_INTERVAL: Duration = Duration::from_millis(100);
-/// Route batches handled before pending exports are flushed.
+/// Route batches handled at a time (then pending exports are flushed, unless the clients
+/// are behind as a whole).
 const BATCH_MESSAGES: usize = 256;
-/// How long a shard under pressure waits for a client queue to drain before it takes the
-/// next batch anyway (a client that never drains must not stop the exchange: its queue then
-/// reaches the high mark and it falls back to coalesced refills).
+/// How long a shard whose clients are behind as a whole holds its pending exports back (and,
+/// once `PENDING_MAX` prefixes are pending, its input) waiting for a client queue to drain
+/// before it flushes and takes the next batch anyway (a client that never drains must not
+/// stop the exchange: its queue then reaches the high mark and it falls back to coalesced
+/// refills).
 const PAUSE_MAX: Duration = Duration::from_millis(200);
+/// Prefixes whose export may wait for the next flush. While the clients are behind, a shard
+/// keeps taking input until this many are pending, so a prefix that changes again meanwhile
+/// goes out once; each costs a map slot and, if it had an entry, that entry's copy.
+pub(crate) const PENDING_MAX: usize = 16 * 1024;
 
 pub(crate) struct Client {
     pub info: Arc<ClientInfo>,
@@ -80,6 +87,11 @@ pub struct Shard {
     /// The VRPs import policy validates against.
     pub(crate) vrps: Arc<VrpTable>,
     pub(crate) groups: Groups,
+    /// Prefixes changed since the last flush, each with its entry as of that flush (`None`:
+    /// it had none); the flush exports the difference (`export.rs`).
+    pub(crate) pending: HashMap<Prefix, Option<Arc<PrefixEntry>>, super::fxhash::FxBuild>,
+    /// Clients that caught up while changes were pending: they go live after the next flush.
+    pub(crate) parked: Vec<PeerId>,
     /// Changes numbered, for clients that fall behind (`journal.rs`).
     pub(crate) journal: Journal,
     pub(crate) counters: Arc<RibCounters>,
@@ -113,6 +125,8 @@ impl Shard {
             peer_addrs: Arc::new(Vec::new()),
             vrps: Arc::new(VrpTable::empty()),
             groups: Groups::default(),
+            pending: HashMap::default(),
+            parked: Vec::new(),
             journal: Journal::new(),
             counters,
             refill: VecDeque::new(),
@@ -132,9 +146,10 @@ impl Shard {
     }
 
     /// Most clients that take updates straight from the queue (not refilling, not behind)
-    /// have pressed queues: the clients as a whole are slower than the input, so taking more
-    /// input now would only push them all into per-client refills. A minority of slow
-    /// clients never holds the shard up; they fall back to refills on their own.
+    /// have pressed queues: the clients as a whole are slower than the input, so exporting
+    /// every change now would only push them all into per-client refills (and send changes
+    /// that a later one overrides). A minority of slow clients never holds the shard up; they
+    /// fall back to refills on their own.
     pub(crate) fn under_pressure(&self) -> bool {
         let (mut live, mut pressed) = (0usize, 0usize);
         for c in self.clients.iter().flatten() {
@@ -163,8 +178,8 @@ impl Shard {
         let mut tick = tokio::time::interval(PUBLISH_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let drained = self.drained.clone();
-        // When the current pause began (None: not paused).
-        let mut paused_since: Option<Instant> = None;
+        // Since when the clients have been behind as a whole (None: they are not).
+        let mut held_since: Option<Instant> = None;
         loop {
             // Control first: refills and timeouts never wait behind route batches.
             while let Ok(c) = ctl.try_recv() {
@@ -177,25 +192,30 @@ impl Shard {
             let wake = drained.notified();
             tokio::pin!(wake);
             wake.as_mut().enable();
-            let pressed = self.under_pressure();
-            let paused = match (pressed, paused_since) {
+            // While the clients as a whole are behind (`hold`), pending exports wait for a
+            // queue to drain and input keeps coming until `PENDING_MAX` prefixes are
+            // pending: what changes again meanwhile goes out once. Then the senders wait
+            // (TCP backpressure), and every client keeps sharing one encoding per update
+            // group instead of falling back to per-client refills.
+            let hold = match (self.under_pressure(), held_since) {
                 (false, _) => {
-                    paused_since = None;
+                    held_since = None;
                     false
                 }
                 (true, None) => {
-                    paused_since = Some(Instant::now());
+                    held_since = Some(Instant::now());
                     true
                 }
                 (true, Some(t)) if t.elapsed() >= PAUSE_MAX => {
-                    // Nothing drained for a while: take a batch and look again.
-                    paused_since = Some(Instant::now());
+                    // Nothing drained for a while: flush, take a batch and look again.
+                    held_since = Some(Instant::now());
                     false
                 }
                 (true, Some(_)) => true,
             };
+            let room = |s: &Self| !hold || s.pending.len() < PENDING_MAX;
             let mut handled = 0;
-            while !paused && handled < BATCH_MESSAGES {
+            while room(&self) && handled < BATCH_MESSAGES {
                 match rx.try_recv() {
                     Ok(m) => {
                         self.message(m);
@@ -204,7 +224,7 @@ impl Shard {
                     Err(_) => break,
                 }
             }
-            if handled > 0 {
+            if !hold && (!self.pending.is_empty() || self.groups.len() > 0) {
                 self.flush();
             }
             let refilled = self.refill_step();
@@ -216,20 +236,20 @@ impl Shard {
                 tokio::task::yield_now().await;
                 continue;
             }
-            let pause_left =
-                paused_since.map_or(PAUSE_MAX, |t| PAUSE_MAX.saturating_sub(t.elapsed()));
+            let input = room(&self);
+            let hold_left = held_since.map_or(PAUSE_MAX, |t| PAUSE_MAX.saturating_sub(t.elapsed()));
             tokio::select! {
                 biased;
                 c = ctl.recv() => match c {
                     Some(c) => if !self.control(c) { self.publish(); return; },
                     None => { self.publish(); return; }
                 },
-                m = rx.recv(), if !paused => match m {
-                    Some(m) => { self.message(m); self.flush(); }
+                m = rx.recv(), if input => match m {
+                    Some(m) => self.message(m),
                     None => { self.publish(); return; }
                 },
-                _ = &mut wake, if paused => {}
-                _ = tokio::time::sleep(pause_left), if paused => {}
+                _ = &mut wake, if hold => {}
+                _ = tokio::time::sleep(hold_left), if hold => {}
                 _ = tick.tick() => {
                     if self.changed { self.publish(); }
                 }
@@ -283,6 +303,8 @@ impl Shard {
                 self.flush();
             }
             ShardMsg::PeerAddrs(a) => {
+                // Pending changes are compared under the addresses they were made with.
+                self.flush();
                 self.peer_addrs = a;
             }
         }
@@ -356,11 +378,6 @@ impl Shard {
         rx_id: u32,
         new: Option<Path>,
     ) {
-        // Groups go out in no particular order, so an earlier outcome of this prefix must go
-        // out first; and a flush covers every change logged before it (`journal.rs`).
-        if self.groups.holds(&prefix) {
-            self.flush();
-        }
         let addrs = self.peer_addrs.clone();
         let ctx = SelectCtx {
             always_compare_med: self.policy.always_compare_med,
@@ -372,6 +389,7 @@ impl Shard {
             clients,
             add_path_clients,
             journal,
+            pending,
             ..
         } = self;
         let view = ExportView {
@@ -379,6 +397,22 @@ impl Shard {
             clients,
             add_path: add_path_clients.get(family),
         };
+        let existing = table.get(&prefix);
+        if existing.is_none() && new.is_none() {
+            return;
+        }
+        // What clients must be sent is worked out at the flush, from the entry as it was at
+        // the previous flush (kept here, once per prefix) and the entry then: a prefix that
+        // changes several times in between goes out once, in its final state. A change no
+        // client can see (`unseen`) leaves nothing to compare.
+        if let std::collections::hash_map::Entry::Vacant(slot) = pending.entry(prefix) {
+            let unseen = existing.is_some_and(|e| {
+                view.unseen(family, e, peer, e.find(peer, rx_id), new.as_ref(), &ctx)
+            });
+            if !unseen {
+                slot.insert(existing.cloned());
+            }
+        }
         let mut slots_before = 0; // path slots the table held for the prefix (memory.rs)
         let entry = match table.get_mut(&prefix) {
             Some(e) => {
@@ -398,32 +432,9 @@ impl Shard {
             }
             None => return,
         };
-        let apply = |entry: &mut PrefixEntry, new: Option<Path>| match new {
+        let old = match new {
             Some(p) => entry.upsert(p, &ctx),
             None => entry.remove(peer, rx_id),
-        };
-        let unseen = view.unseen(
-            family,
-            entry,
-            peer,
-            entry.find(peer, rx_id),
-            new.as_ref(),
-            &ctx,
-        );
-        let (old, exports) = if unseen {
-            // No client's choice can change: skip working them out.
-            (apply(entry, new), None)
-        } else {
-            let mut first: smallvec::SmallVec<[PeerId; 8]> = smallvec::SmallVec::new();
-            first.push(peer);
-            if let Some(p) = &new {
-                first.extend(p.actions.mentioned());
-            }
-            let mentioned = mentioned(&first, entry.paths.iter());
-            let before = view.outcomes(family, entry, &mentioned, &ctx);
-            let old = apply(entry, new);
-            let after = view.outcomes(family, entry, &mentioned, &ctx);
-            (old, Some((before, after)))
         };
         let now = entry.find(peer, rx_id).map(|p| p.accepted());
         let empty_now = entry.is_empty();
@@ -443,12 +454,11 @@ impl Shard {
         self.changed = true;
         let mem = &self.counters.memory;
         mem.entry_changed(self.index, slots_before, slots_now);
-        if let Some((before, after)) = exports {
-            self.export_change(family, prefix, before, after);
-        }
     }
 
     fn client_up(&mut self, info: Arc<ClientInfo>) {
+        // Pending changes are compared under the clients and classes they were made with.
+        self.flush();
         let peer = info.peer;
         let idx = peer.index();
         if self.clients.len() <= idx {
@@ -481,6 +491,7 @@ impl Shard {
     }
 
     fn peer_down(&mut self, peer: PeerId, stale_for: Option<Duration>) {
+        self.flush();
         if let Some(slot) = self.clients.get_mut(peer.index()) {
             *slot = None;
         }
@@ -550,7 +561,7 @@ impl Shard {
         for (prefix, rx_id) in victims {
             self.change(prefix.family(), prefix, peer, rx_id, None);
         }
-        if self.groups.len() > 1024 {
+        if self.pending.len() >= PENDING_MAX {
             self.flush();
         }
     }
@@ -626,9 +637,6 @@ impl Shard {
 
     /// Replaces paths of `prefix` (by position) with re-evaluated ones, exporting the result.
     fn replace_paths(&mut self, prefix: Prefix, fresh: smallvec::SmallVec<[(usize, Path); 4]>) {
-        if self.groups.holds(&prefix) {
-            self.flush();
-        }
         let family = prefix.family();
         let addrs = self.peer_addrs.clone();
         let ctx = SelectCtx {
@@ -637,23 +645,17 @@ impl Shard {
         };
         let Shard {
             table,
-            classes,
-            clients,
-            add_path_clients,
             counters,
             journal,
+            pending,
             ..
         } = self;
-        let view = ExportView {
-            classes,
-            clients,
-            add_path: add_path_clients.get(family),
-        };
+        pending
+            .entry(prefix)
+            .or_insert_with(|| table.get(&prefix).cloned());
         let Some(entry) = table.get_mut(&prefix).map(Arc::make_mut) else {
             return;
         };
-        let mentioned = mentioned(&[], entry.paths.iter().chain(fresh.iter().map(|(_, p)| p)));
-        let before = view.outcomes(family, entry, &mentioned, &ctx);
         for (i, n) in fresh {
             if let Some(slot) = entry.paths.get_mut(i) {
                 counters.adjust(n.peer, family, Some(slot.accepted()), Some(n.accepted()));
@@ -662,9 +664,7 @@ impl Shard {
         }
         entry.resort(&ctx);
         entry.changed = journal.record(prefix);
-        let after = view.outcomes(family, entry, &mentioned, &ctx);
         self.changed = true;
-        self.export_change(family, prefix, before, after);
     }
 
     pub(crate) fn rebuild_classes(&mut self) {
@@ -726,7 +726,7 @@ impl Shard {
 /// The clients whose outcome for a prefix is worked out one by one: `first`, the sources of
 /// `paths` (they must not get their own), and every client the paths' control communities
 /// name. Each once.
-fn mentioned<'p>(
+pub(crate) fn mentioned<'p>(
     first: &[PeerId],
     paths: impl Iterator<Item = &'p Path>,
 ) -> smallvec::SmallVec<[PeerId; 8]> {

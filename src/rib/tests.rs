@@ -128,6 +128,11 @@ enum Op {
     },
     /// Every client that reads catches up; each must then hold exactly its brute-force state.
     Check,
+    /// The client reads what is queued and the shard takes a refill step or two, with
+    /// changes still pending (no flush): a client may catch up between two flushes.
+    Read {
+        peer: u32,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -153,6 +158,7 @@ fn op_with_stalls() -> impl Strategy<Value = Op> {
         12 => op(),
         2 => (0..PEERS).prop_map(|peer| Op::Stall { peer }),
         1 => Just(Op::Check),
+        3 => (0..PEERS).prop_map(|peer| Op::Read { peer }),
     ]
 }
 
@@ -566,6 +572,15 @@ fn run(
             Op::Stall { peer } => {
                 let s = &mut h.stalled[peer as usize];
                 *s = !*s;
+            }
+            Op::Read { peer } => {
+                h.drain(peer);
+                let asked: Vec<PeerId> = std::mem::take(&mut *h.refills.lock().unwrap());
+                for p in asked {
+                    h.shard.control(ShardCtl::Refill(p));
+                }
+                h.shard.refill_step();
+                h.shard.refill_step();
             }
             Op::Check => {
                 h.shard.flush();
