@@ -1,26 +1,30 @@
-//! End-to-end benchmark: peerex against BIRD 2 as route servers, driven over loopback by an
-//! in-repo load generator (issue #4).
+//! End-to-end benchmark: peerex against BIRD 2 (in two layouts) as route servers, driven over
+//! loopback by an in-repo load generator (issue #4).
 //!
 //! ```sh
 //! cargo bench --bench e2e                                   # all scenarios, full scale
 //! E2E_SCENARIOS=a,c E2E_SCALE=0.1 cargo bench --bench e2e   # a quick run
-//! E2E_NET=netns cargo bench --bench e2e                     # BIRD in arouteserver's layout
+//! E2E_SERVERS=peerex,bird-single cargo bench --bench e2e    # a subset of the servers
+//! E2E_NET=netns cargo bench --bench e2e                     # every server behind veth
 //! ```
 //!
-//! Needs Linux and `bird` (Debian's bird2; `.ci/install-deps` installs it). Binding
-//! 127.64.x.y source addresses needs nothing (all of 127/8 is local on Linux);
-//! `E2E_NET=netns` needs root (`ip netns`, a veth pair). Not part of CI.
+//! Needs Linux, root for `bird-single` (see "The servers") and `bird` (Debian's bird2;
+//! `.ci/install-deps` installs it). Binding 127.64.x.y source addresses needs nothing (all
+//! of 127/8 is local on Linux); the network namespace (`ip netns`, a veth pair) needs root.
+//! The bench raises its open-file limit to the hard limit (scenario `d` needs about 1,000
+//! sockets in the generator and 1,000 in the server, which inherits the limit). Not part of
+//! CI.
 //!
 //! # What it does
 //!
-//! For every scenario and every server, in one run: start the server fresh with a generated
-//! configuration (listening on 127.0.0.1:PORT, one passive session per emulated peer, no
-//! filters), connect P emulated peers from their own 127.64.x.y addresses with their own
-//! ASNs, wait until every session is up, then let the senders write their whole table at
-//! once (pre-encoded packed UPDATEs followed by End-of-RIB) and time until every client holds
-//! exactly what it should.
+//! For every scenario and every server, in one run (servers alternate within a scenario):
+//! start the server fresh with a generated configuration (listening on 127.0.0.1:PORT, one
+//! passive session per emulated peer, the import checks below), connect P emulated peers
+//! from their own 127.64.x.y addresses with their own ASNs, wait until every session is up,
+//! then let the senders write their whole table at once (pre-encoded packed UPDATEs followed
+//! by End-of-RIB) and time until every client holds exactly what it should.
 //!
-//! Scenarios (`E2E_SCENARIOS`, default `a,b,c`):
+//! Scenarios (`E2E_SCENARIOS`, default `a,b,c,d,a6`):
 //! * `a`: 4 senders × 200,000 prefixes, 20 further clients that only receive. Every client
 //!   (the senders too) must hold every prefix it did not announce, from its owner.
 //! * `b`: 100 peers each sending 1,000 prefixes and receiving the other 99,000.
@@ -29,12 +33,43 @@
 //!   (length 3), the others' length 4; the winner rotates from group to group. Every peer
 //!   must hold every prefix with the best path, except the winner itself, which must hold the
 //!   second best (a client never gets its own path, and no path hiding).
+//! * `d`: 1,000 peers each announcing 200 prefixes and receiving all the others' (a
+//!   200,000-prefix table, 199.8 M deliveries). The sessions are set up at most
+//!   `E2E_CONNECT_PARALLEL` (default 32) at a time; if they are not all up within
+//!   `E2E_CONNECT_TIMEOUT` seconds (default 300) the run fails with "did not establish: N of
+//!   1000 sessions up" instead of waiting.
+//! * `a6`: `a` in IPv6: /48s in MP_REACH_NLRI, IPv6 unicast the only family negotiated (the
+//!   sessions stay on IPv4 loopback), next hop `2001:db8:77::<p + 1>` for peer `p`.
+//!
+//! Peer `p` has ASN 10000 + p (public 2-octet ASNs, none private or reserved), address
+//! 127.64.x.y. IPv4 prefixes are /24s from 20.0.0.0, IPv6 ones /48s from 2a00::.
 //!
 //! Every path has a realistic attribute set: ORIGIN, an AS path starting with the sender's
 //! ASN (a transit hop, a 4-octet origin AS), NEXT_HOP = the sender's address, two standard
 //! and one large community, and a MED in scenario `c`. Consecutive prefixes share one
 //! attribute set (same origin AS) in groups of `E2E_GROUP` (default 8), which is how the
 //! senders pack them into UPDATEs.
+//!
+//! # Import checks (the same on both servers)
+//!
+//! For every peer: (1) prefix allow-list: the fewest aligned prefixes that cover exactly the
+//! peer's own prefixes, each allowing only the announced length (`20.0.0.0/13{24,24}`, ...;
+//! 1 to ~20 entries per peer; a peer that announces nothing gets an empty list); (2) origin
+//! allow-list: the last AS must be in 131072–191071, the range the generated paths use (a
+//! path ending in an AS_SET has no origin and fails); (3) first AS = the peer's ASN; (4) next
+//! hop = the peer's address (IPv6: its `2001:db8:77::<p + 1>`, the only IPv6 next hop allowed
+//! for it); (5) max-prefix: 10 % above what the peer announces, counting accepted and
+//! rejected routes; at the limit the session is reset (peerex `max_prefixes_action =
+//! "reset"`, BIRD `receive limit N action restart`). Rejected routes are kept on both (peerex
+//! always, BIRD `import keep filtered on`).
+//! * peerex: `prefixes`, `origin_asns`, `check_first_as`, `check_next_hop` (+ `next_hops`
+//!   for IPv6), `max_prefixes`; its further checks without a counterpart in the BIRD
+//!   configuration are off (bogon ASNs and prefixes, transit-free ASNs, RPKI, prefix length
+//!   limits), except `max_path_length` (64) and `reject_as_set`, which the generated paths
+//!   never trip.
+//! * BIRD: per channel `import where net ~ [ ... ] && bgp_path.first = ASN && bgp_path.last
+//!   ~ ORIGINS && bgp_next_hop = NH;` and `receive limit`; `enforce first as off` (the filter
+//!   does it).
 //!
 //! # What it measures
 //!
@@ -52,6 +87,11 @@
 //!   shows how many there were against the routes the clients must end up with).
 //! * **peak RSS**: VmHWM of the server process (summed over its child processes, if any),
 //!   read after convergence; **CPU**: user + system seconds the server used in the run.
+//! * **peerex's memory**: after convergence the bench GETs peerex's /metrics (its looking
+//!   glass listener, `[looking_glass] listen`) and prints every `peerex_memory_bytes{part}`
+//!   sample there (none in versions without the breakdown) and
+//!   `peerex_process_resident_memory_bytes` (or why it is not available); also in the
+//!   notes. Nothing comparable is read from BIRD.
 //!
 //! The table is printed and written as markdown to `target/e2e-report.md` (or
 //! `$CARGO_TARGET_DIR`), with the ratios against the issue's targets: peerex at least 5×
@@ -64,48 +104,55 @@
 //!   first (bench targets get no `CARGO_BIN_EXE_*`) and uses `target/release/peerex`; set
 //!   `PEEREX_BIN=/path/to/peerex` to use a given binary instead (nothing is built then).
 //!   Logs at `info` (`E2E_PEEREX_LOG` to change).
-//! * **BIRD 2** (`bird` on the PATH), a route server with a view per client so that no path
-//!   is hidden, `rs client` sessions, empty filters (`import all; export all`) like peerex's
-//!   defaults, `interpret communities off`, `import keep filtered on`. The layout depends on
-//!   the transport:
-//!   - **loopback** (default, `E2E_BIRD_LAYOUT=pipes`): every client `pX` has its own table
+//! * **BIRD 2** (`bird` on the PATH) as a route server with no path hiding, `rs client`
+//!   sessions, `interpret communities off`, `import keep filtered on`, `import table off`
+//!   (`E2E_BIRD_IMPORT_TABLE=1` for arouteserver's extra Adj-RIB-In copy), in two layouts,
+//!   both in every run (`E2E_SERVERS`, default `peerex,bird-pipes,bird-single`; `bird` means
+//!   both layouts):
+//!   - **bird-pipes** (IXP-Manager's BIRD 2 layout): every client `pX` has its own table
 //!     `t_pX`; a pipe puts the client's routes into `master4` and every other client's
-//!     routes from `master4` into `t_pX` (the layout IXP-Manager generates for BIRD 2). The
-//!     pipe raises `preference` on what it brings into `t_pX`, so the client's own route
-//!     (which sits in `t_pX` too) never wins there: the client gets the best of the others'.
-//!     BIRD keeps a copy of nearly every path per client, which costs it memory and time.
-//!     Loopback needs `multihop` (BIRD gives 127/8 host scope, so a direct session on `lo`
-//!     is refused: "Invalid remote address") and `next hop keep on` (otherwise BIRD
-//!     rewrites the next hop between multihop peers). arouteserver's layout is impossible
-//!     here: multihop implies recursive next hops, and BIRD 2.0 says "BGP in recursive mode
-//!     prohibits sorted table".
-//!   - **netns** (`E2E_NET=netns`, default layout `secondary`): both servers run in network
-//!     namespace `e2e-rs` on 10.77.255.1, the peers on 10.77.x.y on the other end of a veth
-//!     pair, so BIRD sees directly connected neighbours and runs arouteserver's BIRD 2
-//!     layout: one `sorted` master table, every channel `secondary` (each client gets the
-//!     first path in the sorted list its export filter accepts, never its own) and
-//!     `import table on`. One copy of each path: the fair comparison for memory.
-//!   - `E2E_BIRD_LAYOUT=single` (either transport): one master table, no per-client view;
-//!     BIRD's cheapest configuration. Correct for `a` and `b` (a client's own route is the
-//!     only path of its prefixes there) but it hides paths, so `c` cannot converge with it.
+//!     routes from `master4` into `t_pX`. The pipe raises `preference` on what it brings
+//!     into `t_pX`, so the client's own route (which sits in `t_pX` too) never wins there:
+//!     the client gets the best of the others'. BIRD keeps a copy of nearly every path per
+//!     client. Runs on loopback, where it needs `multihop` (BIRD gives 127/8 host scope, so a
+//!     direct session on `lo` is refused: "Invalid remote address") and `next hop keep on`.
+//!   - **bird-single** (arouteserver's BIRD 2 layout, BIRD's leanest without path hiding):
+//!     one `sorted` master table, every channel `secondary`: each client gets the first path
+//!     in the table's sorted list that its export accepts, never its own, so the second best
+//!     where its own is best. One copy of each path. BIRD 2.0.12 cannot do this on loopback:
+//!     a sorted table needs direct sessions ("BGP in recursive mode prohibits sorted table";
+//!     multihop forces recursive mode: "Multihop BGP cannot use direct gateway mode"), a
+//!     direct neighbour on `lo` is refused (host scope, tried), and a dynamic session
+//!     (`neighbor range`, which skips that check) would still withdraw every route whose
+//!     NEXT_HOP is not on a connected network of non-host scope (`bgp_apply_next_hop` in
+//!     direct mode, read in BIRD's source, not tried). So bird-single
+//!     always runs in network namespace `e2e-rs` (needs root; the report's server column
+//!     says `veth`): BIRD on 10.77.255.1, the peers on 10.77.x.y at the other end of a veth
+//!     pair, the IPv6 next hops on a /64 configured on BIRD's side. Without root its runs
+//!     fail with a message saying so.
 //!
-//!   `E2E_BIRD_IMPORT_TABLE=0|1` overrides `import table` (on only in `secondary`).
+//!   `E2E_NET=netns` puts every server behind the veth pair (then bird-pipes uses direct
+//!   sessions too): the same transport for all, at the cost of veth instead of loopback.
 //!
 //! # Other knobs
 //!
-//! `E2E_SERVERS` (default `peerex,bird`), `E2E_SCALE` (multiplies every prefix count,
-//! default 1), `E2E_GROUP` (prefixes per attribute set, default 8), `E2E_TIMEOUT` (seconds
-//! per run, default 600), `E2E_STALL` (give up when the server has read all input and no
-//! UPDATE arrived for this many seconds, default 20), `E2E_GEN_THREADS` (load generator
-//! threads, default 2), `E2E_TRACE_PREFIX=i` (print every change of prefix index `i` at every
-//! client, to debug a server that does not converge).
+//! `E2E_SCALE` (multiplies every prefix count, default 1), `E2E_GROUP` (prefixes per
+//! attribute set, default 8), `E2E_TIMEOUT` (seconds per run, default 600), `E2E_STALL`
+//! (give up when the server has read all input and no UPDATE arrived for this many seconds,
+//! default 20), `E2E_GEN_THREADS` (load generator threads, default 2), `E2E_TRACE_PREFIX=i`
+//! (print every change of prefix index `i` at every client, to debug a server that does not
+//! converge), `E2E_CONNECT_TIMEOUT` and `E2E_CONNECT_PARALLEL` (above), `E2E_EXACT_MAX`
+//! (up to this many (client, prefix) states in all, default 32 M, the clients keep which
+//! sender's path they hold, for the mismatch report; above it only one bit per prefix,
+//! "holds what it must": 25 MB for `d`).
 //!
 //! # Fairness notes
 //!
 //! The load generator runs on the same machine as the server, so it takes CPU from it
 //! (decoding every UPDATE every client receives); it is the same generator for both servers.
-//! BIRD 2 is single-threaded; peerex may use every core. Anything else running on the
-//! machine skews the times: the notes give the load average before and after each run.
+//! BIRD 2 is single-threaded; peerex may use every core. bird-single runs behind veth, the
+//! others on loopback (unless `E2E_NET=netns`). Anything else running on the machine skews
+//! the times: the notes give the load average before and after each run.
 
 #[path = "e2e/load.rs"]
 mod load;
