@@ -853,7 +853,7 @@ fn main() {
             let n: u64 = sc
                 .allowed(s)
                 .iter()
-                .map(|(_, l)| 1u64 << (if sc.v6 { 48 } else { 24 } - l))
+                .map(|(_, l)| 1u64 << (if sc.v6() { 48 } else { 24 } - l))
                 .sum();
             assert_eq!(n, sc.indices(s).len() as u64, "allow-list of {}", sc.name);
         }

@@ -112,7 +112,7 @@ impl Peer {
         let (rd, mut wr) = stream.into_split();
         let hold: u16 = 90;
         let caps = vec![
-            Capability::Multiprotocol(if sc.v6 {
+            Capability::Multiprotocol(if sc.v6() {
                 AfiSafi::IPV6_UNICAST
             } else {
                 AfiSafi::IPV4_UNICAST
@@ -246,7 +246,7 @@ async fn receive<R: tokio::io::AsyncRead + Unpin>(
     }
     let next_hops: Vec<IpAddr> = (0..sc.senders)
         .map(|s| {
-            if sc.v6 {
+            if sc.v6() {
                 IpAddr::V6(peer_nh6(s))
             } else {
                 IpAddr::V4(peer_addr(s))
@@ -347,7 +347,7 @@ async fn receive<R: tokio::io::AsyncRead + Unpin>(
                     rx.foreign.fetch_add(announced, Ordering::Relaxed);
                 }
                 Some(s) => {
-                    let nh = if sc.v6 {
+                    let nh = if sc.v6() {
                         match u.mp_reach().and_then(|m| m.next_hop()) {
                             Some(MpNextHop::V6 { global, .. }) => Some(IpAddr::V6(global)),
                             _ => None,
