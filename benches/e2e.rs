@@ -160,6 +160,8 @@ mod load;
 mod metrics;
 #[path = "e2e/net.rs"]
 mod net;
+#[path = "e2e/report.rs"]
+mod report;
 #[path = "e2e/scenario.rs"]
 mod scenario;
 #[path = "e2e/servers.rs"]
@@ -174,6 +176,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use load::{ns_since, Peer};
+use report::{mib, secs, Outcome};
 use scenario::Scenario;
 use servers::{BirdOpts, Kind, Server};
 
@@ -206,35 +209,6 @@ fn peerex_bin() -> PathBuf {
         .expect("cannot run cargo");
     assert!(st.success(), "cargo build --release --bin peerex failed");
     target_dir().join("release").join("peerex")
-}
-
-/// One scenario against one server.
-struct Outcome {
-    scenario: String,
-    server: Kind,
-    /// The server ran in the network namespace (veth) instead of on loopback.
-    netns: bool,
-    /// Time to full convergence.
-    converge: Option<Duration>,
-    /// Time until the server had read everything the senders wrote.
-    ingest: Option<Duration>,
-    sent: u64,
-    expected_routes: u64,
-    delivered: u64,
-    peak_rss_kib: u64,
-    cpu_secs: f64,
-    error: Option<String>,
-    notes: Vec<String>,
-}
-
-impl Outcome {
-    fn in_rate(&self) -> Option<f64> {
-        self.ingest.map(|t| self.sent as f64 / t.as_secs_f64())
-    }
-    fn out_rate(&self) -> Option<f64> {
-        self.converge
-            .map(|t| self.delivered as f64 / t.as_secs_f64())
-    }
 }
 
 struct Settings {
@@ -325,10 +299,12 @@ fn sum(peers: &[Peer], f: impl Fn(&load::RxStats) -> u64) -> u64 {
     peers.iter().map(|p| f(&p.rx)).sum()
 }
 
-async fn run_one(sc: &Arc<Scenario>, kind: Kind, st: &Settings) -> Outcome {
+/// Repetition `run` (from 1) of scenario `sc` against server `kind`.
+async fn run_one(sc: &Arc<Scenario>, kind: Kind, run: usize, st: &Settings) -> Outcome {
     let mut out = Outcome {
         scenario: sc.name.to_string(),
         server: kind,
+        run,
         netns: st.netns || kind == Kind::BirdSingle,
         converge: None,
         ingest: None,
@@ -342,7 +318,7 @@ async fn run_one(sc: &Arc<Scenario>, kind: Kind, st: &Settings) -> Outcome {
     };
     let dir = target_dir()
         .join("e2e")
-        .join(format!("{}-{}", sc.name, kind.name()));
+        .join(format!("{}-{}-run{run}", sc.name, kind.name()));
     if out.netns && !net::is_up() {
         out.error = Some(format!(
             "{} needs the network namespace (see the top comment), which could not be set up \
@@ -649,128 +625,6 @@ fn loadavg() -> String {
         .unwrap_or_default()
 }
 
-fn secs(d: Option<Duration>) -> String {
-    d.map_or("-".into(), |d| format!("{:.2} s", d.as_secs_f64()))
-}
-
-fn rate(r: Option<f64>) -> String {
-    match r {
-        None => "-".into(),
-        Some(r) if r >= 1e6 => format!("{:.2} M/s", r / 1e6),
-        Some(r) => format!("{:.0} k/s", r / 1e3),
-    }
-}
-
-fn mib(kib: u64) -> String {
-    format!("{:.1} MiB", kib as f64 / 1024.0)
-}
-
-fn report(scenarios: &[Arc<Scenario>], outcomes: &[Outcome], st: &Settings) -> String {
-    let mut r = String::new();
-    let _ = writeln!(r, "# peerex vs BIRD 2: end-to-end convergence\n");
-    let _ = writeln!(
-        r,
-        "Machine: {} CPUs; transport: `lo` = loopback (127.64.x.y to 127.0.0.1), `veth` = into network namespace e2e-rs (10.77.0.0/16); \
-         BIRD `import table {}`; same import checks on both servers; generator and server share the machine.\n",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        if st.bird.import_table { "on" } else { "off" },
-    );
-    let _ = writeln!(r, "| scenario | server | converge | in (server reads) | out (to clients) | delivered / routes | peak RSS | CPU |");
-    let _ = writeln!(r, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-    for o in outcomes {
-        let sc = scenarios.iter().find(|s| s.name == o.scenario);
-        let _ = writeln!(
-            r,
-            "| {} {} | {} ({}) | {} | {} | {} | {} / {} | {} | {:.1} s |",
-            o.scenario,
-            sc.map_or("", |s| s.description.as_str()),
-            o.server.name(),
-            if o.netns { "veth" } else { "lo" },
-            if o.error.is_some() {
-                "FAILED".into()
-            } else {
-                secs(o.converge)
-            },
-            rate(o.in_rate()),
-            rate(o.out_rate()),
-            o.delivered,
-            o.expected_routes,
-            mib(o.peak_rss_kib),
-            o.cpu_secs,
-        );
-    }
-    let _ = writeln!(r, "\n| scenario | against | BIRD time / peerex time (target ≥ 5) | peerex RSS / BIRD RSS (target ≤ 0.5) | verdict |");
-    let _ = writeln!(r, "| --- | --- | ---: | ---: | --- |");
-    for sc in scenarios {
-        let get = |k: Kind| {
-            outcomes
-                .iter()
-                .find(|o| o.scenario == sc.name && o.server == k)
-        };
-        let Some(p) = get(Kind::Peerex) else {
-            continue;
-        };
-        for bk in [Kind::BirdPipes, Kind::BirdSingle] {
-            let Some(b) = get(bk) else {
-                continue;
-            };
-            let speed = match (p.converge, b.converge, &p.error, &b.error) {
-                (Some(pt), Some(bt), None, None) => Some(bt.as_secs_f64() / pt.as_secs_f64()),
-                _ => None,
-            };
-            let mem = (b.peak_rss_kib > 0 && p.error.is_none() && b.error.is_none())
-                .then(|| p.peak_rss_kib as f64 / b.peak_rss_kib as f64);
-            let verdict = match (speed, mem) {
-                (Some(s), Some(m)) => format!(
-                    "{}, {}",
-                    if s >= 5.0 {
-                        "speed met"
-                    } else {
-                        "speed NOT met"
-                    },
-                    if m <= 0.5 {
-                        "memory met"
-                    } else {
-                        "memory NOT met"
-                    }
-                ),
-                _ => "no comparison (a run failed)".into(),
-            };
-            let _ = writeln!(
-                r,
-                "| {} | {} | {} | {} | {} |",
-                sc.name,
-                bk.name(),
-                speed.map_or("-".into(), |s| format!("{s:.2}×")),
-                mem.map_or("-".into(), |m| format!("{m:.2}")),
-                verdict
-            );
-        }
-    }
-    let notes: Vec<&Outcome> = outcomes
-        .iter()
-        .filter(|o| o.error.is_some() || !o.notes.is_empty())
-        .collect();
-    if !notes.is_empty() {
-        let _ = writeln!(r, "\nNotes:\n");
-        for o in notes {
-            for n in &o.notes {
-                let _ = writeln!(r, "- {} / {}: {n}", o.scenario, o.server.name());
-            }
-            if let Some(e) = &o.error {
-                let _ = writeln!(
-                    r,
-                    "- {} / {}: FAILED: {}",
-                    o.scenario,
-                    o.server.name(),
-                    e.replace('\n', "\n  ")
-                );
-            }
-        }
-    }
-    r
-}
-
 /// Raises the soft limit of open files to the hard limit (peerex and BIRD inherit it): a
 /// scenario with P peers needs P sockets in the generator and P in the server.
 fn raise_fd_limit(peers: usize) {
@@ -809,7 +663,8 @@ fn main() {
             "bird-single" | "single" => &[Kind::BirdSingle],
             "bird" | "bird2" => &[Kind::BirdPipes, Kind::BirdSingle],
             other => panic!(
-                "E2E_SERVERS: unknown server {other:?} (peerex, bird-pipes, bird-single, bird = both)"
+                "E2E_SERVERS: unknown server {other:?} (peerex, bird-pipes, bird-single, \
+                 bird = both BIRD layouts)"
             ),
         };
         for k in add {
@@ -819,6 +674,11 @@ fn main() {
         }
     }
     let servers = kinds;
+    let runs: usize = env_or("E2E_RUNS", 3);
+    if runs == 0 {
+        eprintln!("error: E2E_RUNS=0: at least one run is needed");
+        std::process::exit(2);
+    }
     let scenarios: Vec<Arc<Scenario>> = Scenario::all(scale, group)
         .into_iter()
         .filter(|s| wanted.split(',').any(|w| w.trim() == s.name))
@@ -828,6 +688,8 @@ fn main() {
         !scenarios.is_empty(),
         "E2E_SCENARIOS={wanted:?} names no scenario (a, b, c, d, a6)"
     );
+    assert_eq!(report::median(vec![3.0, 1.0, 2.0]), Some(2.0));
+    assert_eq!(report::median(vec![4.0, 1.0]), Some(2.5));
     for i in [0, 1, 65_535, 65_536, 799_999] {
         assert_eq!(
             scenario::index_of(&scenario::prefix_of(i), 800_000),
@@ -897,34 +759,38 @@ fn main() {
         .expect("tokio runtime");
     let mut outcomes = Vec::new();
     for sc in &scenarios {
-        for &k in &servers {
-            eprintln!(
-                "scenario {} ({}), {}: {} sessions, {} announcements in, {} routes expected at clients",
-                sc.name,
-                sc.description,
-                k.name(),
-                sc.peers,
-                sc.announcements_sent(),
-                sc.expected_routes()
-            );
-            let o = rt.block_on(run_one(sc, k, &st));
-            match &o.error {
-                None => eprintln!(
-                    "  converged in {} (server read all input after {}), peak RSS {}, CPU {:.1} s",
-                    secs(o.converge),
-                    secs(o.ingest),
-                    mib(o.peak_rss_kib),
-                    o.cpu_secs
-                ),
-                Some(e) => eprintln!("  FAILED: {e}"),
+        eprintln!(
+            "scenario {} ({}): {} sessions, {} announcements in, {} routes expected at clients",
+            sc.name,
+            sc.description,
+            sc.peers,
+            sc.announcements_sent(),
+            sc.expected_routes()
+        );
+        for run in 1..=runs {
+            for &k in &servers {
+                eprintln!("scenario {}, run {run}/{runs}, {}:", sc.name, k.name());
+                let o = rt.block_on(run_one(sc, k, run, &st));
+                match &o.error {
+                    None => eprintln!(
+                        "  converged in {} (server read all input after {}), peak RSS {}, CPU {:.1} s, \
+                         {} announcements delivered",
+                        secs(o.converge),
+                        secs(o.ingest),
+                        mib(o.peak_rss_kib),
+                        o.cpu_secs,
+                        o.delivered
+                    ),
+                    Some(e) => eprintln!("  FAILED: {e}"),
+                }
+                outcomes.push(o);
             }
-            outcomes.push(o);
         }
     }
     if netns {
         net::teardown();
     }
-    let text = report(&scenarios, &outcomes, &st);
+    let text = report::report(&scenarios, &servers, runs, &outcomes, st.bird.import_table);
     println!("\n{text}");
     let path = target_dir().join("e2e-report.md");
     match std::fs::write(&path, &text) {
