@@ -211,6 +211,23 @@ fn peerex_bin() -> PathBuf {
     target_dir().join("release").join("peerex")
 }
 
+/// The baseline peerex binary for `peerex-base`: `PEEREX_BASE_BIN`, which must name an
+/// existing file (nothing is built for it).
+fn peerex_base_bin() -> Result<PathBuf, String> {
+    let p = std::env::var_os("PEEREX_BASE_BIN").ok_or(
+        "E2E_SERVERS names peerex-base but PEEREX_BASE_BIN is not set: set it to the peerex \
+         binary to compare with (e.g. a release build of an older commit)",
+    )?;
+    let p = PathBuf::from(p);
+    if !p.is_file() {
+        return Err(format!(
+            "PEEREX_BASE_BIN={}: no such file (the baseline peerex binary)",
+            p.display()
+        ));
+    }
+    Ok(p)
+}
+
 struct Settings {
     /// Every server in a network namespace behind veth (E2E_NET=netns) instead of on
     /// loopback (bird-single always runs there).
@@ -224,7 +241,20 @@ struct Settings {
     stall: Duration,
     settle: Duration,
     peerex: PathBuf,
+    /// The baseline peerex build (`PEEREX_BASE_BIN`), when `peerex-base` runs.
+    peerex_base: PathBuf,
     bird: BirdOpts,
+}
+
+impl Settings {
+    /// The binary a peerex kind runs (empty for BIRD, which is `bird` on the PATH).
+    fn bin(&self, kind: Kind) -> &Path {
+        match kind {
+            Kind::Peerex => &self.peerex,
+            Kind::PeerexBase => &self.peerex_base,
+            Kind::BirdPipes | Kind::BirdSingle => Path::new(""),
+        }
+    }
 }
 
 /// Connects every peer, at most `parallel` session setups at a time (so that BIRD, which
@@ -328,7 +358,7 @@ async fn run_one(sc: &Arc<Scenario>, kind: Kind, run: usize, st: &Settings) -> O
         return out;
     }
     scenario::NETNS.store(out.netns, Ordering::Relaxed);
-    let mut server = match Server::start(kind, &dir, sc, &st.peerex, st.bird, out.netns) {
+    let mut server = match Server::start(kind, &dir, sc, st.bin(kind), st.bird, out.netns) {
         Ok(s) => s,
         Err(e) => {
             out.error = Some(e);
@@ -659,12 +689,13 @@ fn main() {
     for s in servers.split(',') {
         let add: &[Kind] = match s.trim() {
             "peerex" => &[Kind::Peerex],
+            "peerex-base" | "base" => &[Kind::PeerexBase],
             "bird-pipes" | "pipes" => &[Kind::BirdPipes],
             "bird-single" | "single" => &[Kind::BirdSingle],
             "bird" | "bird2" => &[Kind::BirdPipes, Kind::BirdSingle],
             other => panic!(
-                "E2E_SERVERS: unknown server {other:?} (peerex, bird-pipes, bird-single, \
-                 bird = both BIRD layouts)"
+                "E2E_SERVERS: unknown server {other:?} (peerex, peerex-base, bird-pipes, \
+                 bird-single, bird = both BIRD layouts)"
             ),
         };
         for k in add {
@@ -674,6 +705,15 @@ fn main() {
         }
     }
     let servers = kinds;
+    // Before anything is built or started: a missing baseline is a usage error.
+    let peerex_base = if servers.contains(&Kind::PeerexBase) {
+        peerex_base_bin().unwrap_or_else(|e| {
+            eprintln!("error: {e}");
+            std::process::exit(2)
+        })
+    } else {
+        PathBuf::new()
+    };
     let runs: usize = env_or("E2E_RUNS", 3);
     if runs == 0 {
         eprintln!("error: E2E_RUNS=0: at least one run is needed");
@@ -738,6 +778,7 @@ fn main() {
         } else {
             PathBuf::new()
         },
+        peerex_base,
         bird: BirdOpts {
             import_table: env_or::<u8>("E2E_BIRD_IMPORT_TABLE", 0) != 0,
         },

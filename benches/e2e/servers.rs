@@ -1,8 +1,9 @@
-//! The servers under test: the peerex release binary and BIRD 2 (`bird` from Debian's bird2)
-//! in two layouts, each started fresh per scenario with a generated configuration, listening
-//! on 127.0.0.1:PORT (or 10.77.255.1 in the namespace), with one passive session per
-//! emulated peer and the same import checks on both; plus what we measure on them from /proc
-//! (peak RSS, CPU time, the unread bytes of their sockets) and peerex's /metrics.
+//! The servers under test: the peerex release binary (and optionally a baseline peerex
+//! binary) and BIRD 2 (`bird` from Debian's bird2) in two layouts, each started fresh per
+//! run with a generated configuration, listening on 127.0.0.1:PORT (or 10.77.255.1 in the
+//! namespace), with one passive session per emulated peer and the same import checks on
+//! both; plus what we measure on them from /proc (peak RSS, CPU time, the unread bytes of
+//! their sockets) and peerex's /metrics.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -21,6 +22,9 @@ use crate::scenario::{
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Peerex,
+    /// Another peerex binary (`PEEREX_BASE_BIN`), configured exactly like [`Kind::Peerex`]:
+    /// a baseline to compare two builds side by side.
+    PeerexBase,
     /// BIRD with a table per client fed by a pipe from the master table.
     BirdPipes,
     /// BIRD with one sorted master table and `secondary` export channels.
@@ -31,9 +35,15 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Peerex => "peerex",
+            Kind::PeerexBase => "peerex-base",
             Kind::BirdPipes => "bird-pipes",
             Kind::BirdSingle => "bird-single",
         }
+    }
+
+    /// A peerex build (the one under test or the baseline).
+    pub fn is_peerex(self) -> bool {
+        matches!(self, Kind::Peerex | Kind::PeerexBase)
     }
 }
 
@@ -59,6 +69,7 @@ fn free_port() -> std::io::Result<u16> {
 }
 
 impl Server {
+    /// `peerex_bin`: the binary for this kind when it is a peerex build (unused for BIRD).
     pub fn start(
         kind: Kind,
         dir: &Path,
@@ -75,15 +86,16 @@ impl Server {
         let _ = fs::remove_dir_all(dir);
         fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
-        let lg_port = match kind {
-            Kind::Peerex => Some(free_port().map_err(|e| format!("no free port: {e}"))?),
-            _ => None,
+        let lg_port = if kind.is_peerex() {
+            Some(free_port().map_err(|e| format!("no free port: {e}"))?)
+        } else {
+            None
         };
         let log = dir.join(format!("{}.log", kind.name()));
         let out = fs::File::create(&log).map_err(|e| e.to_string())?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
         let program: &std::ffi::OsStr = match kind {
-            Kind::Peerex => peerex_bin.as_os_str(),
+            Kind::Peerex | Kind::PeerexBase => peerex_bin.as_os_str(),
             Kind::BirdPipes | Kind::BirdSingle => "bird".as_ref(),
         };
         // In netns mode `ip netns exec` execs the server in place: same pid.
@@ -95,7 +107,7 @@ impl Server {
             Command::new(program)
         };
         match kind {
-            Kind::Peerex => {
+            Kind::Peerex | Kind::PeerexBase => {
                 let cfg = dir.join("peerex.toml");
                 let lg = lg_port.unwrap_or(0);
                 fs::write(&cfg, peerex_config(sc, ip, port, lg)).map_err(|e| e.to_string())?;
