@@ -2,10 +2,13 @@
 //! loopback by an in-repo load generator (issue #4).
 //!
 //! ```sh
-//! cargo bench --bench e2e                                   # all scenarios, full scale
+//! cargo bench --bench e2e                                   # all scenarios, full scale, 3 runs
 //! E2E_SCENARIOS=a,c E2E_SCALE=0.1 cargo bench --bench e2e   # a quick run
+//! E2E_RUNS=5 cargo bench --bench e2e                        # medians over 5 runs
 //! E2E_SERVERS=peerex,bird-single cargo bench --bench e2e    # a subset of the servers
 //! E2E_NET=netns cargo bench --bench e2e                     # every server behind veth
+//! # two peerex builds side by side, e.g. before and after a change:
+//! E2E_SERVERS=peerex,peerex-base PEEREX_BASE_BIN=/path/to/old/peerex cargo bench --bench e2e
 //! ```
 //!
 //! Needs Linux, root for `bird-single` (see "The servers") and `bird` (Debian's bird2;
@@ -17,12 +20,14 @@
 //!
 //! # What it does
 //!
-//! For every scenario and every server, in one run (servers alternate within a scenario):
-//! start the server fresh with a generated configuration (listening on 127.0.0.1:PORT, one
-//! passive session per emulated peer, the import checks below), connect P emulated peers
-//! from their own 127.64.x.y addresses with their own ASNs, wait until every session is up,
-//! then let the senders write their whole table at once (pre-encoded packed UPDATEs followed
-//! by End-of-RIB) and time until every client holds exactly what it should.
+//! For every scenario, `E2E_RUNS` times (default 3), once for every server in each
+//! repetition (the servers alternate: peerex, bird-pipes, bird-single, then again), so that
+//! whatever else the machine does hits all of them alike: start the server fresh with a
+//! generated configuration (listening on 127.0.0.1:PORT, one passive session per emulated
+//! peer, the import checks below), connect P emulated peers from their own 127.64.x.y
+//! addresses with their own ASNs, wait until every session is up, then let the senders
+//! write their whole table at once (pre-encoded packed UPDATEs followed by End-of-RIB) and
+//! time until every client holds exactly what it should.
 //!
 //! Scenarios (`E2E_SCENARIOS`, default `a,b,c,d,a6`):
 //! * `a`: 4 senders × 200,000 prefixes, 20 further clients that only receive. Every client
@@ -85,18 +90,27 @@
 //! * **out**: prefix announcements delivered to the clients per second over the convergence
 //!   time (every announcement counts, also one that replaces an earlier path; `delivered`
 //!   shows how many there were against the routes the clients must end up with).
+//! * **delivered / final**: the announcements the clients received until convergence
+//!   divided by the routes they must end up with (1.00: every client got each route once;
+//!   more: paths replaced before the best was known).
 //! * **peak RSS**: VmHWM of the server process (summed over its child processes, if any),
 //!   read after convergence; **CPU**: user + system seconds the server used in the run.
-//! * **peerex's memory**: after convergence the bench GETs peerex's /metrics (its looking
-//!   glass listener, `[looking_glass] listen`) and prints every `peerex_memory_bytes{part}`
-//!   sample there (none in versions without the breakdown) and
+//! * **peerex's memory**: after convergence the bench GETs peerex's (and peerex-base's)
+//!   /metrics (its looking glass listener, `[looking_glass] listen`) and prints every
+//!   `peerex_memory_bytes{part}` sample there (none in versions without the breakdown) and
 //!   `peerex_process_resident_memory_bytes` (or why it is not available); also in the
 //!   notes. Nothing comparable is read from BIRD.
 //!
-//! The table is printed and written as markdown to `target/e2e-report.md` (or
-//! `$CARGO_TARGET_DIR`), with the ratios against the issue's targets: peerex at least 5×
-//! faster to converge than BIRD, with at most half its peak memory. Server logs and configs
-//! stay in `target/e2e/<scenario>-<server>/`.
+//! The report is printed and written as markdown to `target/e2e-report.md` (or
+//! `$CARGO_TARGET_DIR`), see `e2e/report.rs`: per (scenario, server) the MEDIAN over the
+//! runs that converged (failed runs are counted, not averaged in) of converge time, peak
+//! RSS, CPU seconds and delivered announcements, with delivered / final routes; then ratios
+//! peerex / other computed from those medians, against bird-single, bird-pipes and
+//! peerex-base, with verdicts against the targets for BIRD: peerex at least 5× faster to
+//! converge, at most half the peak memory and half the CPU seconds; and, where senders
+//! share prefixes (scenario `c`), at most 1.5 announcements delivered per final route. Last
+//! comes every run's own row and notes. Server logs and configs stay in
+//! `target/e2e/<scenario>-<server>-run<N>/`.
 //!
 //! # The servers
 //!
@@ -104,6 +118,9 @@
 //!   first (bench targets get no `CARGO_BIN_EXE_*`) and uses `target/release/peerex`; set
 //!   `PEEREX_BIN=/path/to/peerex` to use a given binary instead (nothing is built then).
 //!   Logs at `info` (`E2E_PEEREX_LOG` to change).
+//! * **peerex-base** (only when `E2E_SERVERS` names it): the binary in `PEEREX_BASE_BIN`
+//!   (required then; nothing is built for it), e.g. a release build of an older commit,
+//!   configured exactly like peerex, to compare two builds in one session.
 //! * **BIRD 2** (`bird` on the PATH) as a route server with no path hiding, `rs client`
 //!   sessions, `interpret communities off`, `import keep filtered on`, `import table off`
 //!   (`E2E_BIRD_IMPORT_TABLE=1` for arouteserver's extra Adj-RIB-In copy), in two layouts,
@@ -136,15 +153,15 @@
 //!
 //! # Other knobs
 //!
-//! `E2E_SCALE` (multiplies every prefix count, default 1), `E2E_GROUP` (prefixes per
-//! attribute set, default 8), `E2E_TIMEOUT` (seconds per run, default 600), `E2E_STALL`
-//! (give up when the server has read all input and no UPDATE arrived for this many seconds,
-//! default 20), `E2E_GEN_THREADS` (load generator threads, default 2), `E2E_TRACE_PREFIX=i`
-//! (print every change of prefix index `i` at every client, to debug a server that does not
-//! converge), `E2E_CONNECT_TIMEOUT` and `E2E_CONNECT_PARALLEL` (above), `E2E_EXACT_MAX`
-//! (up to this many (client, prefix) states in all, default 32 M, the clients keep which
-//! sender's path they hold, for the mismatch report; above it only one bit per prefix,
-//! "holds what it must": 25 MB for `d`).
+//! `E2E_RUNS` (repetitions, default 3), `E2E_SCALE` (multiplies every prefix count, default
+//! 1), `E2E_GROUP` (prefixes per attribute set, default 8), `E2E_TIMEOUT` (seconds per run,
+//! default 600), `E2E_STALL` (give up when the server has read all input and no UPDATE
+//! arrived for this many seconds, default 20), `E2E_GEN_THREADS` (load generator threads,
+//! default 2), `E2E_TRACE_PREFIX=i` (print every change of prefix index `i` at every client,
+//! to debug a server that does not converge), `E2E_CONNECT_TIMEOUT` and
+//! `E2E_CONNECT_PARALLEL` (above), `E2E_EXACT_MAX` (up to this many (client, prefix) states
+//! in all, default 32 M, the clients keep which sender's path they hold, for the mismatch
+//! report; above it only one bit per prefix, "holds what it must": 25 MB for `d`).
 //!
 //! # Fairness notes
 //!
