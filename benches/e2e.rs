@@ -1,26 +1,35 @@
-//! End-to-end benchmark: peerex against BIRD 2 as route servers, driven over loopback by an
-//! in-repo load generator (issue #4).
+//! End-to-end benchmark: peerex against BIRD 2 (in two layouts) as route servers, driven over
+//! loopback by an in-repo load generator (issue #4).
 //!
 //! ```sh
-//! cargo bench --bench e2e                                   # all scenarios, full scale
+//! cargo bench --bench e2e                                   # all scenarios, full scale, 3 runs
 //! E2E_SCENARIOS=a,c E2E_SCALE=0.1 cargo bench --bench e2e   # a quick run
-//! E2E_NET=netns cargo bench --bench e2e                     # BIRD in arouteserver's layout
+//! E2E_RUNS=5 cargo bench --bench e2e                        # medians over 5 runs
+//! E2E_SERVERS=peerex,bird-single cargo bench --bench e2e    # a subset of the servers
+//! E2E_NET=netns cargo bench --bench e2e                     # every server behind veth
+//! # two peerex builds side by side, e.g. before and after a change:
+//! E2E_SERVERS=peerex,peerex-base PEEREX_BASE_BIN=/path/to/old/peerex cargo bench --bench e2e
 //! ```
 //!
-//! Needs Linux and `bird` (Debian's bird2; `.ci/install-deps` installs it). Binding
-//! 127.64.x.y source addresses needs nothing (all of 127/8 is local on Linux);
-//! `E2E_NET=netns` needs root (`ip netns`, a veth pair). Not part of CI.
+//! Needs Linux, root for `bird-single` (see "The servers") and `bird` (Debian's bird2;
+//! `.ci/install-deps` installs it). Binding 127.64.x.y source addresses needs nothing (all
+//! of 127/8 is local on Linux); the network namespace (`ip netns`, a veth pair) needs root.
+//! The bench raises its open-file limit to the hard limit (scenario `d` needs about 1,000
+//! sockets in the generator and 1,000 in the server, which inherits the limit). Not part of
+//! CI.
 //!
 //! # What it does
 //!
-//! For every scenario and every server, in one run: start the server fresh with a generated
-//! configuration (listening on 127.0.0.1:PORT, one passive session per emulated peer, no
-//! filters), connect P emulated peers from their own 127.64.x.y addresses with their own
-//! ASNs, wait until every session is up, then let the senders write their whole table at
-//! once (pre-encoded packed UPDATEs followed by End-of-RIB) and time until every client holds
-//! exactly what it should.
+//! For every scenario, `E2E_RUNS` times (default 3), once for every server in each
+//! repetition (the servers alternate: peerex, bird-pipes, bird-single, then again), so that
+//! whatever else the machine does hits all of them alike: start the server fresh with a
+//! generated configuration (listening on 127.0.0.1:PORT, one passive session per emulated
+//! peer, the import checks below), connect P emulated peers from their own 127.64.x.y
+//! addresses with their own ASNs, wait until every session is up, then let the senders
+//! write their whole table at once (pre-encoded packed UPDATEs followed by End-of-RIB) and
+//! time until every client holds exactly what it should.
 //!
-//! Scenarios (`E2E_SCENARIOS`, default `a,b,c`):
+//! Scenarios (`E2E_SCENARIOS`, default `a,b,c,d,a6`):
 //! * `a`: 4 senders × 200,000 prefixes, 20 further clients that only receive. Every client
 //!   (the senders too) must hold every prefix it did not announce, from its owner.
 //! * `b`: 100 peers each sending 1,000 prefixes and receiving the other 99,000.
@@ -29,12 +38,43 @@
 //!   (length 3), the others' length 4; the winner rotates from group to group. Every peer
 //!   must hold every prefix with the best path, except the winner itself, which must hold the
 //!   second best (a client never gets its own path, and no path hiding).
+//! * `d`: 1,000 peers each announcing 200 prefixes and receiving all the others' (a
+//!   200,000-prefix table, 199.8 M deliveries). The sessions are set up at most
+//!   `E2E_CONNECT_PARALLEL` (default 32) at a time; if they are not all up within
+//!   `E2E_CONNECT_TIMEOUT` seconds (default 300) the run fails with "did not establish: N of
+//!   1000 sessions up" instead of waiting.
+//! * `a6`: `a` in IPv6: /48s in MP_REACH_NLRI, IPv6 unicast the only family negotiated (the
+//!   sessions stay on IPv4 loopback), next hop `2001:db8:77::<p + 1>` for peer `p`.
+//!
+//! Peer `p` has ASN 10000 + p (public 2-octet ASNs, none private or reserved), address
+//! 127.64.x.y. IPv4 prefixes are /24s from 20.0.0.0, IPv6 ones /48s from 2a00::.
 //!
 //! Every path has a realistic attribute set: ORIGIN, an AS path starting with the sender's
 //! ASN (a transit hop, a 4-octet origin AS), NEXT_HOP = the sender's address, two standard
 //! and one large community, and a MED in scenario `c`. Consecutive prefixes share one
 //! attribute set (same origin AS) in groups of `E2E_GROUP` (default 8), which is how the
 //! senders pack them into UPDATEs.
+//!
+//! # Import checks (the same on both servers)
+//!
+//! For every peer: (1) prefix allow-list: the fewest aligned prefixes that cover exactly the
+//! peer's own prefixes, each allowing only the announced length (`20.0.0.0/13{24,24}`, ...;
+//! 1 to ~20 entries per peer; a peer that announces nothing gets an empty list); (2) origin
+//! allow-list: the last AS must be in 131072–191071, the range the generated paths use (a
+//! path ending in an AS_SET has no origin and fails); (3) first AS = the peer's ASN; (4) next
+//! hop = the peer's address (IPv6: its `2001:db8:77::<p + 1>`, the only IPv6 next hop allowed
+//! for it); (5) max-prefix: 10 % above what the peer announces, counting accepted and
+//! rejected routes; at the limit the session is reset (peerex `max_prefixes_action =
+//! "reset"`, BIRD `receive limit N action restart`). Rejected routes are kept on both (peerex
+//! always, BIRD `import keep filtered on`).
+//! * peerex: `prefixes`, `origin_asns`, `check_first_as`, `check_next_hop` (+ `next_hops`
+//!   for IPv6), `max_prefixes`; its further checks without a counterpart in the BIRD
+//!   configuration are off (bogon ASNs and prefixes, transit-free ASNs, RPKI, prefix length
+//!   limits), except `max_path_length` (64) and `reject_as_set`, which the generated paths
+//!   never trip.
+//! * BIRD: per channel `import where net ~ [ ... ] && bgp_path.first = ASN && bgp_path.last
+//!   ~ ORIGINS && bgp_next_hop = NH;` and `receive limit`; `enforce first as off` (the filter
+//!   does it).
 //!
 //! # What it measures
 //!
@@ -50,13 +90,27 @@
 //! * **out**: prefix announcements delivered to the clients per second over the convergence
 //!   time (every announcement counts, also one that replaces an earlier path; `delivered`
 //!   shows how many there were against the routes the clients must end up with).
+//! * **delivered / final**: the announcements the clients received until convergence
+//!   divided by the routes they must end up with (1.00: every client got each route once;
+//!   more: paths replaced before the best was known).
 //! * **peak RSS**: VmHWM of the server process (summed over its child processes, if any),
 //!   read after convergence; **CPU**: user + system seconds the server used in the run.
+//! * **peerex's memory**: after convergence the bench GETs peerex's (and peerex-base's)
+//!   /metrics (its looking glass listener, `[looking_glass] listen`) and prints every
+//!   `peerex_memory_bytes{part}` sample there (none in versions without the breakdown) and
+//!   `peerex_process_resident_memory_bytes` (or why it is not available); also in the
+//!   notes. Nothing comparable is read from BIRD.
 //!
-//! The table is printed and written as markdown to `target/e2e-report.md` (or
-//! `$CARGO_TARGET_DIR`), with the ratios against the issue's targets: peerex at least 5×
-//! faster to converge than BIRD, with at most half its peak memory. Server logs and configs
-//! stay in `target/e2e/<scenario>-<server>/`.
+//! The report is printed and written as markdown to `target/e2e-report.md` (or
+//! `$CARGO_TARGET_DIR`), see `e2e/report.rs`: per (scenario, server) the MEDIAN over the
+//! runs that converged (failed runs are counted, not averaged in) of converge time, peak
+//! RSS, CPU seconds and delivered announcements, with delivered / final routes; then ratios
+//! peerex / other computed from those medians, against bird-single, bird-pipes and
+//! peerex-base, with verdicts against the targets for BIRD: peerex at least 5× faster to
+//! converge, at most half the peak memory and half the CPU seconds; and, where senders
+//! share prefixes (scenario `c`), at most 1.5 announcements delivered per final route. Last
+//! comes every run's own row and notes. Server logs and configs stay in
+//! `target/e2e/<scenario>-<server>-run<N>/`.
 //!
 //! # The servers
 //!
@@ -64,53 +118,67 @@
 //!   first (bench targets get no `CARGO_BIN_EXE_*`) and uses `target/release/peerex`; set
 //!   `PEEREX_BIN=/path/to/peerex` to use a given binary instead (nothing is built then).
 //!   Logs at `info` (`E2E_PEEREX_LOG` to change).
-//! * **BIRD 2** (`bird` on the PATH), a route server with a view per client so that no path
-//!   is hidden, `rs client` sessions, empty filters (`import all; export all`) like peerex's
-//!   defaults, `interpret communities off`, `import keep filtered on`. The layout depends on
-//!   the transport:
-//!   - **loopback** (default, `E2E_BIRD_LAYOUT=pipes`): every client `pX` has its own table
+//! * **peerex-base** (only when `E2E_SERVERS` names it): the binary in `PEEREX_BASE_BIN`
+//!   (required then; nothing is built for it), e.g. a release build of an older commit,
+//!   configured exactly like peerex, to compare two builds in one session.
+//! * **BIRD 2** (`bird` on the PATH) as a route server with no path hiding, `rs client`
+//!   sessions, `interpret communities off`, `import keep filtered on`, `import table off`
+//!   (`E2E_BIRD_IMPORT_TABLE=1` for arouteserver's extra Adj-RIB-In copy), in two layouts,
+//!   both in every run (`E2E_SERVERS`, default `peerex,bird-pipes,bird-single`; `bird` means
+//!   both layouts):
+//!   - **bird-pipes** (IXP-Manager's BIRD 2 layout): every client `pX` has its own table
 //!     `t_pX`; a pipe puts the client's routes into `master4` and every other client's
-//!     routes from `master4` into `t_pX` (the layout IXP-Manager generates for BIRD 2). The
-//!     pipe raises `preference` on what it brings into `t_pX`, so the client's own route
-//!     (which sits in `t_pX` too) never wins there: the client gets the best of the others'.
-//!     BIRD keeps a copy of nearly every path per client, which costs it memory and time.
-//!     Loopback needs `multihop` (BIRD gives 127/8 host scope, so a direct session on `lo`
-//!     is refused: "Invalid remote address") and `next hop keep on` (otherwise BIRD
-//!     rewrites the next hop between multihop peers). arouteserver's layout is impossible
-//!     here: multihop implies recursive next hops, and BIRD 2.0 says "BGP in recursive mode
-//!     prohibits sorted table".
-//!   - **netns** (`E2E_NET=netns`, default layout `secondary`): both servers run in network
-//!     namespace `e2e-rs` on 10.77.255.1, the peers on 10.77.x.y on the other end of a veth
-//!     pair, so BIRD sees directly connected neighbours and runs arouteserver's BIRD 2
-//!     layout: one `sorted` master table, every channel `secondary` (each client gets the
-//!     first path in the sorted list its export filter accepts, never its own) and
-//!     `import table on`. One copy of each path: the fair comparison for memory.
-//!   - `E2E_BIRD_LAYOUT=single` (either transport): one master table, no per-client view;
-//!     BIRD's cheapest configuration. Correct for `a` and `b` (a client's own route is the
-//!     only path of its prefixes there) but it hides paths, so `c` cannot converge with it.
+//!     routes from `master4` into `t_pX`. The pipe raises `preference` on what it brings
+//!     into `t_pX`, so the client's own route (which sits in `t_pX` too) never wins there:
+//!     the client gets the best of the others'. BIRD keeps a copy of nearly every path per
+//!     client. Runs on loopback, where it needs `multihop` (BIRD gives 127/8 host scope, so a
+//!     direct session on `lo` is refused: "Invalid remote address") and `next hop keep on`.
+//!   - **bird-single** (arouteserver's BIRD 2 layout, BIRD's leanest without path hiding):
+//!     one `sorted` master table, every channel `secondary`: each client gets the first path
+//!     in the table's sorted list that its export accepts, never its own, so the second best
+//!     where its own is best. One copy of each path. BIRD 2.0.12 cannot do this on loopback:
+//!     a sorted table needs direct sessions ("BGP in recursive mode prohibits sorted table";
+//!     multihop forces recursive mode: "Multihop BGP cannot use direct gateway mode"), a
+//!     direct neighbour on `lo` is refused (host scope, tried), and a dynamic session
+//!     (`neighbor range`, which skips that check) would still withdraw every route whose
+//!     NEXT_HOP is not on a connected network of non-host scope (`bgp_apply_next_hop` in
+//!     direct mode, read in BIRD's source, not tried). So bird-single
+//!     always runs in network namespace `e2e-rs` (needs root; the report's server column
+//!     says `veth`): BIRD on 10.77.255.1, the peers on 10.77.x.y at the other end of a veth
+//!     pair, the IPv6 next hops on a /64 configured on BIRD's side. Without root its runs
+//!     fail with a message saying so.
 //!
-//!   `E2E_BIRD_IMPORT_TABLE=0|1` overrides `import table` (on only in `secondary`).
+//!   `E2E_NET=netns` puts every server behind the veth pair (then bird-pipes uses direct
+//!   sessions too): the same transport for all, at the cost of veth instead of loopback.
 //!
 //! # Other knobs
 //!
-//! `E2E_SERVERS` (default `peerex,bird`), `E2E_SCALE` (multiplies every prefix count,
-//! default 1), `E2E_GROUP` (prefixes per attribute set, default 8), `E2E_TIMEOUT` (seconds
-//! per run, default 600), `E2E_STALL` (give up when the server has read all input and no
-//! UPDATE arrived for this many seconds, default 20), `E2E_GEN_THREADS` (load generator
-//! threads, default 2), `E2E_TRACE_PREFIX=i` (print every change of prefix index `i` at every
-//! client, to debug a server that does not converge).
+//! `E2E_RUNS` (repetitions, default 3), `E2E_SCALE` (multiplies every prefix count, default
+//! 1), `E2E_GROUP` (prefixes per attribute set, default 8), `E2E_TIMEOUT` (seconds per run,
+//! default 600), `E2E_STALL` (give up when the server has read all input and no UPDATE
+//! arrived for this many seconds, default 20), `E2E_GEN_THREADS` (load generator threads,
+//! default 2), `E2E_TRACE_PREFIX=i` (print every change of prefix index `i` at every client,
+//! to debug a server that does not converge), `E2E_CONNECT_TIMEOUT` and
+//! `E2E_CONNECT_PARALLEL` (above), `E2E_EXACT_MAX` (up to this many (client, prefix) states
+//! in all, default 32 M, the clients keep which sender's path they hold, for the mismatch
+//! report; above it only one bit per prefix, "holds what it must": 25 MB for `d`).
 //!
 //! # Fairness notes
 //!
 //! The load generator runs on the same machine as the server, so it takes CPU from it
 //! (decoding every UPDATE every client receives); it is the same generator for both servers.
-//! BIRD 2 is single-threaded; peerex may use every core. Anything else running on the
-//! machine skews the times: the notes give the load average before and after each run.
+//! BIRD 2 is single-threaded; peerex may use every core. bird-single runs behind veth, the
+//! others on loopback (unless `E2E_NET=netns`). Anything else running on the machine skews
+//! the times: the notes give the load average before and after each run.
 
 #[path = "e2e/load.rs"]
 mod load;
+#[path = "e2e/metrics.rs"]
+mod metrics;
 #[path = "e2e/net.rs"]
 mod net;
+#[path = "e2e/report.rs"]
+mod report;
 #[path = "e2e/scenario.rs"]
 mod scenario;
 #[path = "e2e/servers.rs"]
@@ -125,8 +193,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use load::{ns_since, Peer};
+use report::{mib, secs, Outcome};
 use scenario::Scenario;
-use servers::{BirdLayout, BirdOpts, Kind, Server};
+use servers::{BirdOpts, Kind, Server};
 
 fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
     match std::env::var(key) {
@@ -159,70 +228,117 @@ fn peerex_bin() -> PathBuf {
     target_dir().join("release").join("peerex")
 }
 
-/// One scenario against one server.
-struct Outcome {
-    scenario: String,
-    server: Kind,
-    /// Time to full convergence.
-    converge: Option<Duration>,
-    /// Time until the server had read everything the senders wrote.
-    ingest: Option<Duration>,
-    sent: u64,
-    expected_routes: u64,
-    delivered: u64,
-    peak_rss_kib: u64,
-    cpu_secs: f64,
-    error: Option<String>,
-    notes: Vec<String>,
-}
-
-impl Outcome {
-    fn in_rate(&self) -> Option<f64> {
-        self.ingest.map(|t| self.sent as f64 / t.as_secs_f64())
+/// The baseline peerex binary for `peerex-base`: `PEEREX_BASE_BIN`, which must name an
+/// existing file (nothing is built for it).
+fn peerex_base_bin() -> Result<PathBuf, String> {
+    let p = std::env::var_os("PEEREX_BASE_BIN").ok_or(
+        "E2E_SERVERS names peerex-base but PEEREX_BASE_BIN is not set: set it to the peerex \
+         binary to compare with (e.g. a release build of an older commit)",
+    )?;
+    let p = PathBuf::from(p);
+    if !p.is_file() {
+        return Err(format!(
+            "PEEREX_BASE_BIN={}: no such file (the baseline peerex binary)",
+            p.display()
+        ));
     }
-    fn out_rate(&self) -> Option<f64> {
-        self.converge
-            .map(|t| self.delivered as f64 / t.as_secs_f64())
-    }
+    Ok(p)
 }
 
 struct Settings {
-    /// Servers in a network namespace behind veth (E2E_NET=netns) instead of on loopback.
+    /// Every server in a network namespace behind veth (E2E_NET=netns) instead of on
+    /// loopback (bird-single always runs there).
     netns: bool,
+    /// How long the sessions may take to come up (E2E_CONNECT_TIMEOUT).
+    connect_timeout: Duration,
+    /// Sessions being established at once (E2E_CONNECT_PARALLEL).
+    connect_parallel: usize,
     timeout: Duration,
     /// Give up when the server has read everything and nothing arrived for this long.
     stall: Duration,
     settle: Duration,
     peerex: PathBuf,
+    /// The baseline peerex build (`PEEREX_BASE_BIN`), when `peerex-base` runs.
+    peerex_base: PathBuf,
     bird: BirdOpts,
 }
 
+impl Settings {
+    /// The binary a peerex kind runs (empty for BIRD, which is `bird` on the PATH).
+    fn bin(&self, kind: Kind) -> &Path {
+        match kind {
+            Kind::Peerex => &self.peerex,
+            Kind::PeerexBase => &self.peerex_base,
+            Kind::BirdPipes | Kind::BirdSingle => Path::new(""),
+        }
+    }
+}
+
+/// Connects every peer, at most `parallel` session setups at a time (so that BIRD, which
+/// accepts and opens sessions in its single thread, is not flooded with 1,000 at once), each
+/// retrying until `timeout` from the start of the phase; then reports how many came up.
 async fn connect_all(
     sc: &Arc<Scenario>,
     rs: SocketAddr,
     epoch: Instant,
+    timeout: Duration,
+    parallel: usize,
 ) -> Result<Vec<Peer>, String> {
+    let start = Instant::now();
+    let deadline = tokio::time::Instant::now() + timeout;
+    let gate = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
     let mut set = tokio::task::JoinSet::new();
     for p in 0..sc.peers {
         let sc = sc.clone();
+        let gate = gate.clone();
         set.spawn(async move {
-            let t = Instant::now();
+            let _permit = gate.acquire_owned().await.map_err(|e| e.to_string())?;
+            let mut last = String::new();
             loop {
-                match Peer::connect(p, rs, sc.clone(), epoch).await {
-                    Ok(peer) => return Ok(peer),
-                    Err(e) if t.elapsed() > Duration::from_secs(30) => {
-                        return Err(format!("peer {p} could not establish its session: {e}"))
-                    }
-                    Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                if left.is_zero() {
+                    return Err(format!("peer {p}: {last}"));
                 }
+                match tokio::time::timeout(left, Peer::connect(p, rs, sc.clone(), epoch)).await {
+                    Ok(Ok(peer)) => return Ok(peer),
+                    Ok(Err(e)) => last = e.to_string(),
+                    Err(_) => last = "timed out".into(),
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
             }
         });
     }
     let mut peers = Vec::new();
+    let mut failed = Vec::new();
     while let Some(r) = set.join_next().await {
-        peers.push(r.map_err(|e| e.to_string())??);
+        match r.map_err(|e| e.to_string())? {
+            Ok(p) => peers.push(p),
+            Err(e) => failed.push(e),
+        }
+    }
+    if !failed.is_empty() {
+        failed.sort();
+        return Err(format!(
+            "did not establish: {} of {} sessions up after {:.1} s (E2E_CONNECT_TIMEOUT={}); \
+             e.g. {}",
+            peers.len(),
+            sc.peers,
+            start.elapsed().as_secs_f64(),
+            timeout.as_secs(),
+            failed
+                .iter()
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
     }
     peers.sort_by_key(|p| p.index);
+    eprintln!(
+        "  {} sessions established in {:.1} s",
+        peers.len(),
+        start.elapsed().as_secs_f64()
+    );
     Ok(peers)
 }
 
@@ -230,10 +346,13 @@ fn sum(peers: &[Peer], f: impl Fn(&load::RxStats) -> u64) -> u64 {
     peers.iter().map(|p| f(&p.rx)).sum()
 }
 
-async fn run_one(sc: &Arc<Scenario>, kind: Kind, st: &Settings) -> Outcome {
+/// Repetition `run` (from 1) of scenario `sc` against server `kind`.
+async fn run_one(sc: &Arc<Scenario>, kind: Kind, run: usize, st: &Settings) -> Outcome {
     let mut out = Outcome {
         scenario: sc.name.to_string(),
         server: kind,
+        run,
+        netns: st.netns || kind == Kind::BirdSingle,
         converge: None,
         ingest: None,
         sent: sc.announcements_sent(),
@@ -246,8 +365,17 @@ async fn run_one(sc: &Arc<Scenario>, kind: Kind, st: &Settings) -> Outcome {
     };
     let dir = target_dir()
         .join("e2e")
-        .join(format!("{}-{}", sc.name, kind.name()));
-    let mut server = match Server::start(kind, &dir, sc, &st.peerex, st.bird, st.netns) {
+        .join(format!("{}-{}-run{run}", sc.name, kind.name()));
+    if out.netns && !net::is_up() {
+        out.error = Some(format!(
+            "{} needs the network namespace (see the top comment), which could not be set up \
+             (needs root)",
+            kind.name()
+        ));
+        return out;
+    }
+    scenario::NETNS.store(out.netns, Ordering::Relaxed);
+    let mut server = match Server::start(kind, &dir, sc, st.bin(kind), st.bird, out.netns) {
         Ok(s) => s,
         Err(e) => {
             out.error = Some(e);
@@ -270,6 +398,12 @@ async fn run_one(sc: &Arc<Scenario>, kind: Kind, st: &Settings) -> Outcome {
             mib(now),
             mib(out.peak_rss_kib)
         ));
+        if let Some(port) = server.lg_port {
+            for line in metrics::memory_lines(server.ip, port) {
+                eprintln!("  {line}");
+                out.notes.push(line);
+            }
+        }
     }
     if let Err(e) = r {
         out.error = Some(format!(
@@ -302,7 +436,7 @@ async fn drive(
             )
         })
         .collect();
-    let peers = connect_all(sc, rs, epoch).await?;
+    let peers = connect_all(sc, rs, epoch, st.connect_timeout, st.connect_parallel).await?;
     // Let the initial (empty) table exchange finish.
     tokio::time::sleep(Duration::from_millis(1000)).await;
     if let Some(p) = peers.iter().find(|p| p.rx.closed.load(Ordering::Acquire)) {
@@ -483,10 +617,12 @@ async fn drive(
 /// What the clients hold that they should not, grouped by (client, expected, held).
 fn mismatches(sc: &Scenario, peers: &[Peer]) -> String {
     use std::collections::BTreeMap;
-    let who = |v: u8| match v {
-        0 => "nothing".to_string(),
-        255 => "a path not from a sender".to_string(),
-        v => format!("sender {}'s path", v - 1),
+    // `None`: the client holds something else (only the bitmap is kept, see `load::Held`).
+    let who = |v: Option<u16>| match v {
+        None => "something else".to_string(),
+        Some(0) => "nothing".to_string(),
+        Some(u16::MAX) => "a path not from a sender".to_string(),
+        Some(v) => format!("sender {}'s path", v - 1),
     };
     let mut out = String::new();
     let mut shown = 0;
@@ -496,11 +632,12 @@ fn mismatches(sc: &Scenario, peers: &[Peer]) -> String {
             break;
         }
         let held = p.rx.held.lock().unwrap();
-        let mut groups: BTreeMap<(u8, u8), (usize, Vec<usize>)> = BTreeMap::new();
-        for (i, &h) in held.iter().enumerate() {
-            let e = sc.expected(p.index, i);
-            if h != e {
-                let g = groups.entry((e, h)).or_default();
+        let exact = held.exact();
+        let mut groups: BTreeMap<(u16, Option<u16>), (usize, Vec<usize>)> = BTreeMap::new();
+        for i in 0..sc.universe() {
+            if !held.ok(i) {
+                let e = sc.expected(p.index, i);
+                let g = groups.entry((e, exact.map(|x| x[i]))).or_default();
                 g.0 += 1;
                 if g.1.len() < 3 {
                     g.1.push(i);
@@ -513,14 +650,14 @@ fn mismatches(sc: &Scenario, peers: &[Peer]) -> String {
         for ((e, h), (n, ex)) in groups.iter().take(4) {
             let ex: Vec<String> = ex
                 .iter()
-                .map(|&i| format!("{}", scenario::prefix_of(i).prefix))
+                .map(|&i| format!("{}", sc.prefix(i).prefix))
                 .collect();
             let _ = writeln!(
                 out,
                 "  peer {}: {n} prefixes hold {} instead of {} (e.g. {})",
                 p.index,
                 who(*h),
-                who(*e),
+                who(Some(*e)),
                 ex.join(", ")
             );
         }
@@ -535,140 +672,70 @@ fn loadavg() -> String {
         .unwrap_or_default()
 }
 
-fn secs(d: Option<Duration>) -> String {
-    d.map_or("-".into(), |d| format!("{:.2} s", d.as_secs_f64()))
-}
-
-fn rate(r: Option<f64>) -> String {
-    match r {
-        None => "-".into(),
-        Some(r) if r >= 1e6 => format!("{:.2} M/s", r / 1e6),
-        Some(r) => format!("{:.0} k/s", r / 1e3),
-    }
-}
-
-fn mib(kib: u64) -> String {
-    format!("{:.1} MiB", kib as f64 / 1024.0)
-}
-
-fn report(scenarios: &[Arc<Scenario>], outcomes: &[Outcome], st: &Settings) -> String {
-    let mut r = String::new();
-    let _ = writeln!(r, "# peerex vs BIRD 2: end-to-end convergence\n");
-    let _ = writeln!(
-        r,
-        "Machine: {} CPUs; transport: {}; BIRD layout `{:?}`, `import table {}`; generator and server share the machine.\n",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        if st.netns {
-            "veth into network namespace e2e-rs (10.77.0.0/16)"
-        } else {
-            "loopback (127.64.x.y to 127.0.0.1)"
-        },
-        st.bird.layout,
-        if st.bird.import_table { "on" } else { "off" },
-    );
-    let _ = writeln!(r, "| scenario | server | converge | in (server reads) | out (to clients) | delivered / routes | peak RSS | CPU |");
-    let _ = writeln!(r, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-    for o in outcomes {
-        let sc = scenarios.iter().find(|s| s.name == o.scenario);
-        let _ = writeln!(
-            r,
-            "| {} {} | {} | {} | {} | {} | {} / {} | {} | {:.1} s |",
-            o.scenario,
-            sc.map_or("", |s| s.description.as_str()),
-            o.server.name(),
-            if o.error.is_some() {
-                "FAILED".into()
-            } else {
-                secs(o.converge)
-            },
-            rate(o.in_rate()),
-            rate(o.out_rate()),
-            o.delivered,
-            o.expected_routes,
-            mib(o.peak_rss_kib),
-            o.cpu_secs,
-        );
-    }
-    let _ = writeln!(r, "\n| scenario | BIRD time / peerex time (target ≥ 5) | peerex RSS / BIRD RSS (target ≤ 0.5) | verdict |");
-    let _ = writeln!(r, "| --- | ---: | ---: | --- |");
-    for sc in scenarios {
-        let get = |k: Kind| {
-            outcomes
-                .iter()
-                .find(|o| o.scenario == sc.name && o.server == k)
-        };
-        let (Some(p), Some(b)) = (get(Kind::Peerex), get(Kind::Bird)) else {
-            continue;
-        };
-        let speed = match (p.converge, b.converge, &p.error, &b.error) {
-            (Some(pt), Some(bt), None, None) => Some(bt.as_secs_f64() / pt.as_secs_f64()),
-            _ => None,
-        };
-        let mem = (b.peak_rss_kib > 0).then(|| p.peak_rss_kib as f64 / b.peak_rss_kib as f64);
-        let verdict = match (speed, mem) {
-            (Some(s), Some(m)) => {
-                let mut v = Vec::new();
-                v.push(if s >= 5.0 {
-                    "speed met"
-                } else {
-                    "speed NOT met"
-                });
-                v.push(if m <= 0.5 {
-                    "memory met"
-                } else {
-                    "memory NOT met"
-                });
-                v.join(", ")
-            }
-            _ => "no comparison (a run failed)".into(),
-        };
-        let _ = writeln!(
-            r,
-            "| {} | {} | {} | {} |",
-            sc.name,
-            speed.map_or("-".into(), |s| format!("{s:.2}×")),
-            mem.map_or("-".into(), |m| format!("{m:.2}")),
-            verdict
-        );
-    }
-    let notes: Vec<&Outcome> = outcomes
-        .iter()
-        .filter(|o| o.error.is_some() || !o.notes.is_empty())
-        .collect();
-    if !notes.is_empty() {
-        let _ = writeln!(r, "\nNotes:\n");
-        for o in notes {
-            for n in &o.notes {
-                let _ = writeln!(r, "- {} / {}: {n}", o.scenario, o.server.name());
-            }
-            if let Some(e) = &o.error {
-                let _ = writeln!(
-                    r,
-                    "- {} / {}: FAILED: {}",
-                    o.scenario,
-                    o.server.name(),
-                    e.replace('\n', "\n  ")
-                );
-            }
+/// Raises the soft limit of open files to the hard limit (peerex and BIRD inherit it): a
+/// scenario with P peers needs P sockets in the generator and P in the server.
+fn raise_fd_limit(peers: usize) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to an rlimit.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         }
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
     }
-    r
+    let need = 2 * peers as u64 + 256;
+    if lim.rlim_cur < need {
+        eprintln!(
+            "warning: open file limit {} is below the {need} the largest scenario needs",
+            lim.rlim_cur
+        );
+    }
 }
 
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument is not supported (use E2E_SCENARIOS).
     let scale: f64 = env_or("E2E_SCALE", 1.0);
     let group: usize = env_or("E2E_GROUP", 8).max(1);
-    let wanted: String = env_or("E2E_SCENARIOS", "a,b,c".to_string());
-    let servers: String = env_or("E2E_SERVERS", "peerex,bird".to_string());
-    let servers: Vec<Kind> = servers
-        .split(',')
-        .map(|s| match s.trim() {
-            "peerex" => Kind::Peerex,
-            "bird" | "bird2" => Kind::Bird,
-            other => panic!("E2E_SERVERS: unknown server {other:?} (peerex, bird)"),
+    let wanted: String = env_or("E2E_SCENARIOS", "a,b,c,d,a6".to_string());
+    let servers: String = env_or("E2E_SERVERS", "peerex,bird-pipes,bird-single".to_string());
+    let mut kinds: Vec<Kind> = Vec::new();
+    for s in servers.split(',') {
+        let add: &[Kind] = match s.trim() {
+            "peerex" => &[Kind::Peerex],
+            "peerex-base" | "base" => &[Kind::PeerexBase],
+            "bird-pipes" | "pipes" => &[Kind::BirdPipes],
+            "bird-single" | "single" => &[Kind::BirdSingle],
+            "bird" | "bird2" => &[Kind::BirdPipes, Kind::BirdSingle],
+            other => panic!(
+                "E2E_SERVERS: unknown server {other:?} (peerex, peerex-base, bird-pipes, \
+                 bird-single, bird = both BIRD layouts)"
+            ),
+        };
+        for k in add {
+            if !kinds.contains(k) {
+                kinds.push(*k);
+            }
+        }
+    }
+    let servers = kinds;
+    // Before anything is built or started: a missing baseline is a usage error.
+    let peerex_base = if servers.contains(&Kind::PeerexBase) {
+        peerex_base_bin().unwrap_or_else(|e| {
+            eprintln!("error: {e}");
+            std::process::exit(2)
         })
-        .collect();
+    } else {
+        PathBuf::new()
+    };
+    let runs: usize = env_or("E2E_RUNS", 3);
+    if runs == 0 {
+        eprintln!("error: E2E_RUNS=0: at least one run is needed");
+        std::process::exit(2);
+    }
     let scenarios: Vec<Arc<Scenario>> = Scenario::all(scale, group)
         .into_iter()
         .filter(|s| wanted.split(',').any(|w| w.trim() == s.name))
@@ -676,41 +743,50 @@ fn main() {
         .collect();
     assert!(
         !scenarios.is_empty(),
-        "E2E_SCENARIOS={wanted:?} names no scenario (a, b, c)"
+        "E2E_SCENARIOS={wanted:?} names no scenario (a, b, c, d, a6)"
     );
+    assert_eq!(report::median(vec![3.0, 1.0, 2.0]), Some(2.0));
+    assert_eq!(report::median(vec![4.0, 1.0]), Some(2.5));
     for i in [0, 1, 65_535, 65_536, 799_999] {
         assert_eq!(
             scenario::index_of(&scenario::prefix_of(i), 800_000),
             Some(i)
         );
+        assert_eq!(
+            scenario::index_of(&scenario::prefix6_of(i), 800_000),
+            Some(i)
+        );
     }
     for sc in &scenarios {
-        assert!(sc.senders < 255 && sc.peers <= 250 * 250, "too many peers");
+        assert!(
+            sc.senders < usize::from(u16::MAX) && sc.peers <= 250 * 250,
+            "too many peers"
+        );
         assert!(
             sc.universe() < (236 << 16),
             "scenario {} has more prefixes than the 20.0.0.0-255.255.255.0 /24 space",
             sc.name
         );
+        // The allow-lists cover exactly the senders' prefixes.
+        for s in [0, sc.senders - 1] {
+            let n: u64 = sc
+                .allowed(s)
+                .iter()
+                .map(|(_, l)| 1u64 << (if sc.v6() { 48 } else { 24 } - l))
+                .sum();
+            assert_eq!(n, sc.indices(s).len() as u64, "allow-list of {}", sc.name);
+        }
     }
+    raise_fd_limit(scenarios.iter().map(|s| s.peers).max().unwrap_or(0));
     let netns = match env_or("E2E_NET", "loopback".to_string()).as_str() {
         "loopback" => false,
         "netns" => true,
         other => panic!("E2E_NET={other:?}: use loopback or netns"),
     };
-    let _ = scenario::NETNS.set(netns);
-    let layout = match std::env::var("E2E_BIRD_LAYOUT").ok().as_deref() {
-        None if netns => BirdLayout::Secondary,
-        None | Some("pipes") => BirdLayout::Pipes,
-        Some("secondary") if netns => BirdLayout::Secondary,
-        Some("secondary") => panic!(
-            "E2E_BIRD_LAYOUT=secondary needs E2E_NET=netns: BIRD 2.0 refuses sorted tables \
-             with the multihop sessions loopback needs"
-        ),
-        Some("single") => BirdLayout::Single,
-        Some(other) => panic!("E2E_BIRD_LAYOUT={other:?}: use secondary, pipes or single"),
-    };
     let st = Settings {
         netns,
+        connect_timeout: Duration::from_secs(env_or("E2E_CONNECT_TIMEOUT", 300)),
+        connect_parallel: env_or("E2E_CONNECT_PARALLEL", 32),
         timeout: Duration::from_secs(env_or("E2E_TIMEOUT", 600)),
         settle: Duration::from_millis(env_or("E2E_SETTLE_MS", 1000)),
         stall: Duration::from_secs(env_or("E2E_STALL", 20)),
@@ -719,20 +795,19 @@ fn main() {
         } else {
             PathBuf::new()
         },
+        peerex_base,
         bird: BirdOpts {
-            layout,
-            // arouteserver's layout has `import table on`; the others do without.
-            import_table: env_or::<u8>(
-                "E2E_BIRD_IMPORT_TABLE",
-                u8::from(layout == BirdLayout::Secondary),
-            ) != 0,
+            import_table: env_or::<u8>("E2E_BIRD_IMPORT_TABLE", 0) != 0,
         },
     };
-    if netns {
+    if netns || servers.contains(&Kind::BirdSingle) {
         let most = scenarios.iter().map(|s| s.peers).max().unwrap_or(0);
         if let Err(e) = net::setup(most) {
             net::teardown();
-            panic!("E2E_NET=netns: cannot set up the namespace (needs root): {e}");
+            if netns {
+                panic!("E2E_NET=netns: cannot set up the namespace (needs root): {e}");
+            }
+            eprintln!("cannot set up the network namespace bird-single needs (root?): {e}");
         }
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -742,34 +817,38 @@ fn main() {
         .expect("tokio runtime");
     let mut outcomes = Vec::new();
     for sc in &scenarios {
-        for &k in &servers {
-            eprintln!(
-                "scenario {} ({}), {}: {} sessions, {} announcements in, {} routes expected at clients",
-                sc.name,
-                sc.description,
-                k.name(),
-                sc.peers,
-                sc.announcements_sent(),
-                sc.expected_routes()
-            );
-            let o = rt.block_on(run_one(sc, k, &st));
-            match &o.error {
-                None => eprintln!(
-                    "  converged in {} (server read all input after {}), peak RSS {}, CPU {:.1} s",
-                    secs(o.converge),
-                    secs(o.ingest),
-                    mib(o.peak_rss_kib),
-                    o.cpu_secs
-                ),
-                Some(e) => eprintln!("  FAILED: {e}"),
+        eprintln!(
+            "scenario {} ({}): {} sessions, {} announcements in, {} routes expected at clients",
+            sc.name,
+            sc.description,
+            sc.peers,
+            sc.announcements_sent(),
+            sc.expected_routes()
+        );
+        for run in 1..=runs {
+            for &k in &servers {
+                eprintln!("scenario {}, run {run}/{runs}, {}:", sc.name, k.name());
+                let o = rt.block_on(run_one(sc, k, run, &st));
+                match &o.error {
+                    None => eprintln!(
+                        "  converged in {} (server read all input after {}), peak RSS {}, CPU {:.1} s, \
+                         {} announcements delivered",
+                        secs(o.converge),
+                        secs(o.ingest),
+                        mib(o.peak_rss_kib),
+                        o.cpu_secs,
+                        o.delivered
+                    ),
+                    Some(e) => eprintln!("  FAILED: {e}"),
+                }
+                outcomes.push(o);
             }
-            outcomes.push(o);
         }
     }
     if netns {
         net::teardown();
     }
-    let text = report(&scenarios, &outcomes, &st);
+    let text = report::report(&scenarios, &servers, runs, &outcomes, st.bird.import_table);
     println!("\n{text}");
     let path = target_dir().join("e2e-report.md");
     match std::fs::write(&path, &text) {

@@ -310,7 +310,7 @@ fn main() {
     let clients: usize = env_or("LGF_CLIENTS", 2);
     let runs: usize = env_or("LGF_RUNS", 5).max(1);
     let flooders: usize = env_or("LGF_FLOODERS", 8).max(1);
-    let _ = scenario::NETNS.set(false);
+    scenario::NETNS.store(false, Ordering::Relaxed);
     let bin = peerex_bin();
     let sc = Arc::new(Scenario {
         name: "lg",

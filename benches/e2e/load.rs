@@ -12,13 +12,13 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use peerex::session::framing::FrameReader;
-use peerex::wire::{header, AfiSafi, Asn, Capability, Message, Open, ParseCtx};
+use peerex::wire::{header, AfiSafi, Asn, Capability, Message, MpNextHop, Open, ParseCtx};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpSocket;
 use tokio::task::JoinHandle;
 
-use crate::scenario::{index_of, peer_addr, peer_router_id, Scenario, BASE_ASN};
+use crate::scenario::{index_of, peer_addr, peer_nh6, peer_router_id, Scenario, BASE_ASN};
 
 /// What one client has received, published by its reader task.
 #[derive(Default)]
@@ -44,8 +44,36 @@ pub struct RxStats {
     pub last_update_ns: AtomicU64,
     pub closed: AtomicBool,
     pub error: Mutex<Option<String>>,
-    /// Per prefix index: 0 (nothing) or s + 1 (sender s's path; 255 = not from a sender).
-    pub held: Mutex<Vec<u8>>,
+    pub held: Mutex<Held>,
+}
+
+/// What one client holds, per prefix index. Always one bit per prefix ("holds what it
+/// must"), so that 1,000 clients of a 200,000-prefix table cost 25 MB; the exact holder
+/// (for the mismatch report) only while all clients together have at most
+/// `E2E_EXACT_MAX` (default 32 M) (client, prefix) states.
+#[derive(Default)]
+pub struct Held {
+    ok: Vec<u64>,
+    /// Per prefix: 0 (nothing) or s + 1 (sender s's path; `u16::MAX` = not from a sender).
+    exact: Option<Vec<u16>>,
+}
+
+impl Held {
+    pub fn ok(&self, i: usize) -> bool {
+        self.ok.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 == 1)
+    }
+    pub fn exact(&self) -> Option<&[u16]> {
+        self.exact.as_deref()
+    }
+}
+
+/// Whether clients keep the exact holder of every prefix (see [`Held`]).
+pub fn keep_exact(sc: &Scenario) -> bool {
+    let max: u64 = std::env::var("E2E_EXACT_MAX")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(32_000_000);
+    (sc.peers as u64).saturating_mul(sc.universe() as u64) <= max
 }
 
 pub struct Peer {
@@ -84,7 +112,11 @@ impl Peer {
         let (rd, mut wr) = stream.into_split();
         let hold: u16 = 90;
         let caps = vec![
-            Capability::Multiprotocol(AfiSafi::IPV4_UNICAST),
+            Capability::Multiprotocol(if sc.v6() {
+                AfiSafi::IPV6_UNICAST
+            } else {
+                AfiSafi::IPV4_UNICAST
+            }),
             Capability::RouteRefresh,
             Capability::FourOctetAs(Asn(asn)),
         ];
@@ -198,9 +230,29 @@ async fn receive<R: tokio::io::AsyncRead + Unpin>(
     epoch: Instant,
 ) {
     let universe = sc.universe();
-    *rx.held.lock().unwrap() = vec![0u8; universe];
-    let mut correct = (0..universe).filter(|&i| sc.expected(me, i) == 0).count();
-    let senders: Vec<u32> = (0..sc.senders).map(|s| u32::from(peer_addr(s))).collect();
+    let mut correct = 0;
+    {
+        let mut h = Held {
+            ok: vec![0u64; universe.div_ceil(64)],
+            exact: keep_exact(&sc).then(|| vec![0u16; universe]),
+        };
+        for i in 0..universe {
+            if sc.expected(me, i) == 0 {
+                h.ok[i / 64] |= 1 << (i % 64);
+                correct += 1;
+            }
+        }
+        *rx.held.lock().unwrap() = h;
+    }
+    let next_hops: Vec<IpAddr> = (0..sc.senders)
+        .map(|s| {
+            if sc.v6() {
+                IpAddr::V6(peer_nh6(s))
+            } else {
+                IpAddr::V4(peer_addr(s))
+            }
+        })
+        .collect();
     rx.correct.store(correct as u64, Ordering::Relaxed);
     let trace: Option<usize> = std::env::var("E2E_TRACE_PREFIX")
         .ok()
@@ -232,7 +284,8 @@ async fn receive<R: tokio::io::AsyncRead + Unpin>(
         };
         rx.updates.fetch_add(1, Ordering::Relaxed);
         let mut held = rx.held.lock().unwrap();
-        let mut apply = |i: usize, v: u8, correct: &mut usize| {
+        let held = &mut *held;
+        let mut apply = |i: usize, v: u16, correct: &mut usize| {
             let exp = sc.expected(me, i);
             if trace == Some(i) {
                 eprintln!(
@@ -245,14 +298,21 @@ async fn receive<R: tokio::io::AsyncRead + Unpin>(
                     }
                 );
             }
-            if let Some(h) = held.get_mut(i) {
-                let old = *h;
-                if old == exp && v != exp {
-                    *correct -= 1;
-                } else if old != exp && v == exp {
-                    *correct += 1;
-                }
-                *h = v;
+            if i >= universe {
+                return;
+            }
+            let (w, bit) = (i / 64, 1u64 << (i % 64));
+            let was = held.ok[w] & bit != 0;
+            let now = v == exp;
+            if was && !now {
+                *correct -= 1;
+                held.ok[w] &= !bit;
+            } else if !was && now {
+                *correct += 1;
+                held.ok[w] |= bit;
+            }
+            if let Some(x) = held.exact.as_mut() {
+                x[i] = v;
             }
         };
         let mut withdrawn = 0u64;
@@ -271,8 +331,8 @@ async fn receive<R: tokio::io::AsyncRead + Unpin>(
             .and_then(|a| a.0.checked_sub(BASE_ASN))
             .map(|s| s as usize)
             .filter(|s| *s < sc.senders);
-        // An announcement from no known sender can never be correct: hold it as 255.
-        let v = sender.map_or(u8::MAX, |s| s as u8 + 1);
+        // An announcement from no known sender can never be correct: hold it as u16::MAX.
+        let v = sender.map_or(u16::MAX, |s| s as u16 + 1);
         let mut announced = 0u64;
         for n in u.announced() {
             announced += 1;
@@ -287,14 +347,20 @@ async fn receive<R: tokio::io::AsyncRead + Unpin>(
                     rx.foreign.fetch_add(announced, Ordering::Relaxed);
                 }
                 Some(s) => {
-                    let nh = attrs.next_hop().map(u32::from);
-                    if nh != senders.get(s).copied() {
+                    let nh = if sc.v6() {
+                        match u.mp_reach().and_then(|m| m.next_hop()) {
+                            Some(MpNextHop::V6 { global, .. }) => Some(IpAddr::V6(global)),
+                            _ => None,
+                        }
+                    } else {
+                        attrs.next_hop().map(IpAddr::V4)
+                    };
+                    if nh != next_hops.get(s).copied() {
                         rx.nh_mismatch.fetch_add(announced, Ordering::Relaxed);
                     }
                 }
             }
         }
-        drop(held);
         rx.announced.fetch_add(announced, Ordering::Relaxed);
         rx.withdrawn.fetch_add(withdrawn, Ordering::Relaxed);
         if strays > 0 {

@@ -8,7 +8,16 @@ use std::io::Write as _;
 use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 
-use crate::scenario::peer_addr;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::scenario::{peer_addr, NETNS};
+
+static UP: AtomicBool = AtomicBool::new(false);
+
+/// Whether [`setup`] succeeded (and [`teardown`] has not run since).
+pub fn is_up() -> bool {
+    UP.load(Ordering::Relaxed)
+}
 
 pub const NS: &str = "e2e-rs";
 pub const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 255, 1);
@@ -32,6 +41,7 @@ fn ip(args: &[&str]) -> Result<(), String> {
 
 /// Removes the namespace and the veth pair (deleting the namespace deletes both ends).
 pub fn teardown() {
+    UP.store(false, Ordering::Relaxed);
     let _ = ip(&["netns", "del", NS]);
     let _ = ip(&["link", "del", "e2e-a"]);
 }
@@ -53,12 +63,26 @@ pub fn setup(peers: usize) -> Result<(), String> {
         "dev",
         "e2e-b",
     ])?;
+    // The IPv6 next hops of the peers (`scenario::peer_nh6`) are on this /64, so that BIRD's
+    // direct sessions see them as on a connected network.
+    ip(&[
+        "-n",
+        NS,
+        "addr",
+        "add",
+        "2001:db8:77::ffff:ffff/64",
+        "dev",
+        "e2e-b",
+        "nodad",
+    ])?;
     ip(&["-n", NS, "link", "set", "e2e-b", "up"])?;
+    let was = NETNS.swap(true, Ordering::Relaxed);
     let mut batch = String::new();
     for p in 0..peers {
         batch.push_str(&format!("addr add {}/16 dev e2e-a\n", peer_addr(p)));
     }
     batch.push_str("link set e2e-a up\n");
+    NETNS.store(was, Ordering::Relaxed);
     let mut child = Command::new("ip")
         .args(["-batch", "-"])
         .stdin(Stdio::piped())
@@ -74,5 +98,6 @@ pub fn setup(peers: usize) -> Result<(), String> {
     if !st.success() {
         return Err("ip -batch (peer addresses) failed".into());
     }
+    UP.store(true, Ordering::Relaxed);
     Ok(())
 }

@@ -1,7 +1,9 @@
-//! The servers under test: the peerex release binary and BIRD 2 (`bird` from Debian's bird2),
-//! each started fresh per scenario with a generated configuration, listening on
-//! 127.0.0.1:PORT, with one passive session per emulated peer and no filters; plus what we
-//! measure on them from /proc (peak RSS, CPU time, the unread bytes of their sockets).
+//! The servers under test: the peerex release binary (and optionally a baseline peerex
+//! binary) and BIRD 2 (`bird` from Debian's bird2) in two layouts, each started fresh per
+//! run with a generated configuration, listening on 127.0.0.1:PORT (or 10.77.255.1 in the
+//! namespace), with one passive session per emulated peer and the same import checks on
+//! both; plus what we measure on them from /proc (peak RSS, CPU time, the unread bytes of
+//! their sockets) and peerex's /metrics.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -12,38 +14,42 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::net;
-use crate::scenario::{peer_addr, Scenario, BASE_ASN, RS_ASN};
+use crate::scenario::{
+    peer_addr, peer_nh6, Scenario, BASE_ASN, ORIGIN_COUNT, ORIGIN_FIRST, RS_ASN,
+};
 
+/// A server under test; BIRD once per layout (see [`bird_config`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Peerex,
-    Bird,
+    /// Another peerex binary (`PEEREX_BASE_BIN`), configured exactly like [`Kind::Peerex`]:
+    /// a baseline to compare two builds side by side.
+    PeerexBase,
+    /// BIRD with a table per client fed by a pipe from the master table.
+    BirdPipes,
+    /// BIRD with one sorted master table and `secondary` export channels.
+    BirdSingle,
 }
 
 impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Peerex => "peerex",
-            Kind::Bird => "bird2",
+            Kind::PeerexBase => "peerex-base",
+            Kind::BirdPipes => "bird-pipes",
+            Kind::BirdSingle => "bird-single",
         }
     }
-}
 
-/// How BIRD gives every client its own view (see [`bird_config`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BirdLayout {
-    /// arouteserver's: one sorted master table, `secondary` channels (netns mode only).
-    Secondary,
-    /// A table per client fed by a pipe from the master table (no path hiding).
-    Pipes,
-    /// One master table (hides paths: scenario c cannot converge).
-    Single,
+    /// A peerex build (the one under test or the baseline).
+    pub fn is_peerex(self) -> bool {
+        matches!(self, Kind::Peerex | Kind::PeerexBase)
+    }
 }
 
 /// Knobs for the BIRD configuration.
 #[derive(Clone, Copy, Debug)]
 pub struct BirdOpts {
-    pub layout: BirdLayout,
     /// `import table on` (an extra Adj-RIB-In copy per channel).
     pub import_table: bool,
 }
@@ -51,6 +57,8 @@ pub struct BirdOpts {
 pub struct Server {
     pub ip: Ipv4Addr,
     pub port: u16,
+    /// peerex's looking glass (/metrics) port.
+    pub lg_port: Option<u16>,
     pub log: PathBuf,
     child: Child,
 }
@@ -61,6 +69,7 @@ fn free_port() -> std::io::Result<u16> {
 }
 
 impl Server {
+    /// `peerex_bin`: the binary for this kind when it is a peerex build (unused for BIRD).
     pub fn start(
         kind: Kind,
         dir: &Path,
@@ -77,12 +86,17 @@ impl Server {
         let _ = fs::remove_dir_all(dir);
         fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
+        let lg_port = if kind.is_peerex() {
+            Some(free_port().map_err(|e| format!("no free port: {e}"))?)
+        } else {
+            None
+        };
         let log = dir.join(format!("{}.log", kind.name()));
         let out = fs::File::create(&log).map_err(|e| e.to_string())?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
         let program: &std::ffi::OsStr = match kind {
-            Kind::Peerex => peerex_bin.as_os_str(),
-            Kind::Bird => "bird".as_ref(),
+            Kind::Peerex | Kind::PeerexBase => peerex_bin.as_os_str(),
+            Kind::BirdPipes | Kind::BirdSingle => "bird".as_ref(),
         };
         // In netns mode `ip netns exec` execs the server in place: same pid.
         let mut cmd = if netns {
@@ -93,18 +107,20 @@ impl Server {
             Command::new(program)
         };
         match kind {
-            Kind::Peerex => {
+            Kind::Peerex | Kind::PeerexBase => {
                 let cfg = dir.join("peerex.toml");
-                fs::write(&cfg, peerex_config(sc, ip, port)).map_err(|e| e.to_string())?;
+                let lg = lg_port.unwrap_or(0);
+                fs::write(&cfg, peerex_config(sc, ip, port, lg)).map_err(|e| e.to_string())?;
                 cmd.arg("run")
                     .arg("--config")
                     .arg(&cfg)
                     .arg("--log-level")
                     .arg(std::env::var("E2E_PEEREX_LOG").unwrap_or_else(|_| "info".into()));
             }
-            Kind::Bird => {
+            Kind::BirdPipes | Kind::BirdSingle => {
                 let cfg = dir.join("bird.conf");
-                fs::write(&cfg, bird_config(sc, ip, port, bird)).map_err(|e| e.to_string())?;
+                fs::write(&cfg, bird_config(sc, ip, port, kind, netns, bird))
+                    .map_err(|e| e.to_string())?;
                 cmd.arg("-c")
                     .arg(&cfg)
                     .arg("-s")
@@ -124,6 +140,7 @@ impl Server {
         let mut s = Server {
             ip,
             port,
+            lg_port,
             log,
             child,
         };
@@ -300,60 +317,105 @@ pub fn server_rx_queues(pid: u32, port: u16) -> HashMap<Ipv4Addr, u64> {
     m
 }
 
-/// peerex: passive sessions, and the import checks that make sense for generated routes
-/// from private ASNs (first AS, path length, AS_SET); bogon lists, next hop, the
-/// transit-free check (the generated paths cross 174, 1299, ...) and RPKI off, as in the BIRD
-/// configuration.
-fn peerex_config(sc: &Scenario, ip: Ipv4Addr, port: u16) -> String {
+/// The origin allow-list, one range for every peer (see `scenario::ORIGIN_FIRST`).
+fn origin_range() -> (u32, u32) {
+    (ORIGIN_FIRST, ORIGIN_FIRST + ORIGIN_COUNT - 1)
+}
+
+/// peerex: passive sessions, one family (the scenario's), and the import checks of the top
+/// comment of `benches/e2e.rs`: per peer a prefix allow-list covering exactly its prefixes,
+/// the origin allow-list, first AS = the peer's ASN, NEXT_HOP = the peer's address (IPv6:
+/// the peer's IPv6 next hop, listed in `next_hops`), `max_prefixes`; the checks BIRD has no
+/// counterpart for in the BIRD configuration (bogon ASNs and prefixes, transit-free ASNs,
+/// RPKI) off. The looking glass listens on `lg_port` for /metrics.
+fn peerex_config(sc: &Scenario, ip: Ipv4Addr, port: u16, lg_port: u16) -> String {
     let mut c = String::new();
     let _ = writeln!(
         c,
         "[server]\nasn = {RS_ASN}\nrouter_id = \"10.255.255.1\"\nlisten = [\"{ip}:{port}\"]\n"
     );
+    let _ = writeln!(c, "[looking_glass]\nlisten = \"{ip}:{lg_port}\"\n");
+    let (o1, o2) = origin_range();
     let _ = writeln!(
         c,
-        "[defaults]\nreject_bogon_asns = false\nreject_bogon_prefixes = false\ncheck_next_hop = false\nreject_transit_free = false\nrpki = \"off\"\nipv4_max_length = 32\nipv6_max_length = 128\n"
+        "[defaults]\nfamilies = [\"{}\"]\ncheck_first_as = true\ncheck_next_hop = true\n\
+         origin_asns = [\"{o1}-{o2}\"]\nmax_prefixes_action = \"reset\"\n\
+         reject_bogon_asns = false\nreject_bogon_prefixes = false\nreject_transit_free = false\n\
+         rpki = \"off\"\nipv4_max_length = 32\nipv6_max_length = 128\n",
+        if sc.v6() {
+            "ipv6-unicast"
+        } else {
+            "ipv4-unicast"
+        }
     );
+    let unit = if sc.v6() { 48 } else { 24 };
     for p in 0..sc.peers {
         let _ = writeln!(
             c,
-            "[[peer]]\nname = \"p{p}\"\nasn = {}\naddress = \"{}\"\n",
+            "[[peer]]\nname = \"p{p}\"\nasn = {}\naddress = \"{}\"\nmax_prefixes = {}",
             BASE_ASN + p as u32,
-            peer_addr(p)
+            peer_addr(p),
+            sc.max_prefixes(p)
         );
+        let list: Vec<String> = if p < sc.senders {
+            sc.allowed(p)
+                .iter()
+                .map(|(a, l)| format!("\"{a}/{l}{{{unit},{unit}}}\""))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let _ = writeln!(c, "prefixes = [{}]", list.join(", "));
+        if sc.v6() {
+            let _ = writeln!(c, "next_hops = [\"{}\"]", peer_nh6(p));
+        }
+        c.push('\n');
     }
     c
 }
 
-/// BIRD 2 as a route server with a view per client (no path hiding), over loopback.
+/// BIRD 2 as a route server with no path hiding, in one of two layouts:
 ///
-/// arouteserver's BIRD 2 layout (one `sorted` master table, `secondary` channels) is not
-/// possible here: loopback neighbours need `multihop`, multihop implies recursive next hops,
-/// and BIRD 2.0 refuses a sorted table in recursive mode ("BGP in recursive mode prohibits
-/// sorted table"); a direct session on `lo` is refused ("Invalid remote address": BIRD gives
-/// 127/8 host scope). So the default layout is IXP-Manager's: every client `pX` has its own
-/// table `t_pX`; a pipe puts the client's routes into `master4` and every other client's
-/// routes from `master4` into `t_pX`; the client's BGP channel exports the best route of
-/// `t_pX`. The pipe raises `preference` on routes it brings into `t_pX`, so a client's own
-/// route (which is in `t_pX` too, as it arrived there) never wins its table: the client gets
-/// the best route among the others' (its own is never returned, no path hiding).
+/// * `bird-pipes` (IXP-Manager's BIRD 2 layout): every client `pX` has its own table `t_pX`;
+///   a pipe puts the client's routes into the master table and every other client's routes
+///   from the master table into `t_pX`; the client's BGP channel exports the best route of
+///   `t_pX`. The pipe raises `preference` on routes it brings into `t_pX`, so a client's own
+///   route (which is in `t_pX` too, as it arrived there) never wins its table: the client
+///   gets the best route among the others'. BIRD keeps a copy of nearly every path per
+///   client. Over loopback the sessions are `multihop` (BIRD gives 127/8 host scope, so a
+///   direct session on `lo` is refused: "Invalid remote address").
+/// * `bird-single` (arouteserver's BIRD 2 layout, without its `import table`): one `sorted`
+///   master table, every channel `secondary`: each client gets the first path in the
+///   table's sorted list that its export accepts, and its own path is never exported to it,
+///   so it gets the second best where its own is best. One copy of each path. BIRD 2.0
+///   allows a sorted table only with direct (non-multihop) sessions ("BGP in recursive mode
+///   prohibits sorted table", and multihop forces recursive mode: "Multihop BGP cannot use
+///   direct gateway mode"), and a direct neighbour and every NEXT_HOP must be on a
+///   connected network that is not host scope, which nothing on `lo` is: so this layout
+///   always runs in the network namespace (`netns`), whatever the other servers use.
 ///
-/// Layout `single` (E2E_BIRD_LAYOUT=single) is one master table and no pipes: BIRD's
-/// cheapest configuration, but it hides paths (a client whose own route is best gets
-/// nothing), so scenario `c` cannot converge with it; it is a lower bound for `a` and `b`.
-///
-/// Both: `rs client`, `interpret communities off`, empty filters (`import all; export all`)
-/// like peerex's defaults, `next hop keep on` (BIRD otherwise rewrites the next hop between
-/// peers that are not on one interface).
-fn bird_config(sc: &Scenario, ip: Ipv4Addr, port: u16, o: BirdOpts) -> String {
-    let secondary = o.layout == BirdLayout::Secondary;
+/// Both: `rs client`, `interpret communities off`, `next hop keep on` where multihop (BIRD
+/// otherwise rewrites the next hop between peers not on one interface), `import keep
+/// filtered on` (like peerex, which keeps rejected routes), and per client an import filter
+/// and `receive limit` equivalent to peerex's checks (see the top comment of `e2e.rs`).
+fn bird_config(
+    sc: &Scenario,
+    ip: Ipv4Addr,
+    port: u16,
+    kind: Kind,
+    netns: bool,
+    o: BirdOpts,
+) -> String {
+    let single = kind == Kind::BirdSingle;
+    let (af, master) = if sc.v6() {
+        ("ipv6", "master6")
+    } else {
+        ("ipv4", "master4")
+    };
+    let unit = if sc.v6() { 48 } else { 24 };
     let mut c = String::new();
     let w = &mut c;
-    let _ = writeln!(
-        w,
-        "# generated by benches/e2e/servers.rs (layout {:?})",
-        o.layout
-    );
+    let _ = writeln!(w, "# generated by benches/e2e/servers.rs ({})", kind.name());
     let _ = writeln!(w, "router id 10.255.255.1;");
     let _ = writeln!(
         w,
@@ -362,61 +424,89 @@ fn bird_config(sc: &Scenario, ip: Ipv4Addr, port: u16, o: BirdOpts) -> String {
     let _ = writeln!(w, "protocol device {{ }}");
     let _ = writeln!(
         w,
-        "ipv4 table master4{};",
-        if secondary { " sorted" } else { "" }
+        "{af} table {master}{};",
+        if single { " sorted" } else { "" }
     );
+    let (o1, o2) = origin_range();
+    let _ = writeln!(w, "define ORIGINS = [{o1}..{o2}];");
     let _ = writeln!(w, "template bgp rs_client {{");
     let _ = writeln!(w, "  local {ip} port {port} as {RS_ASN};");
     let _ = writeln!(w, "  strict bind yes;");
-    if !secondary {
+    let multihop = !netns;
+    if multihop {
         // Loopback: neighbours are not directly connected for BIRD.
         let _ = writeln!(w, "  multihop;");
     }
     let _ = writeln!(w, "  passive on;");
     let _ = writeln!(w, "  rs client;");
     let _ = writeln!(w, "  interpret communities off;");
+    // The first AS is checked by the import filter, like the other checks.
     let _ = writeln!(w, "  enforce first as off;");
     let _ = writeln!(w, "  hold time 90;");
     let _ = writeln!(w, "  error wait time 1, 2;");
-    let _ = writeln!(w, "  ipv4 {{");
-    if secondary {
-        let _ = writeln!(w, "    table master4;");
-        let _ = writeln!(w, "    secondary;");
-    }
-    if o.import_table {
-        let _ = writeln!(w, "    import table on;");
-    }
-    let _ = writeln!(w, "    import keep filtered on;");
-    if !secondary {
-        let _ = writeln!(w, "    next hop keep on;");
-    }
-    let _ = writeln!(w, "    import all;");
-    let _ = writeln!(w, "    export all;");
-    let _ = writeln!(w, "  }};");
     let _ = writeln!(w, "}}");
     for p in 0..sc.peers {
         let addr = peer_addr(p);
         let asn = BASE_ASN + p as u32;
-        match o.layout {
-            BirdLayout::Single | BirdLayout::Secondary => {
-                let _ = writeln!(
-                    w,
-                    "protocol bgp p{p} from rs_client {{ neighbor {addr} as {asn}; }}"
-                );
-            }
-            BirdLayout::Pipes => {
-                let _ = writeln!(w, "ipv4 table t_p{p};");
-                let _ = writeln!(
-                    w,
-                    "protocol bgp p{p} from rs_client {{ neighbor {addr} as {asn}; ipv4 {{ table t_p{p}; }}; }}"
-                );
-                let _ = writeln!(
-                    w,
-                    "protocol pipe pp_p{p} {{ table master4; peer table t_p{p}; \
-                     import where proto = \"p{p}\"; \
-                     export filter {{ preference = 200; accept; }}; }}"
-                );
-            }
+        let nh = if sc.v6() {
+            peer_nh6(p).to_string()
+        } else {
+            addr.to_string()
+        };
+        let set: Vec<String> = if p < sc.senders {
+            sc.allowed(p)
+                .iter()
+                .map(|(a, l)| format!("{a}/{l}{{{unit},{unit}}}"))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        // An empty prefix set is not valid syntax: a client that sends nothing gets a
+        // filter that rejects everything.
+        let prefixes = if set.is_empty() {
+            "false".to_string()
+        } else {
+            format!("net ~ [ {} ]", set.join(", "))
+        };
+        let table = if single {
+            master.to_string()
+        } else {
+            let _ = writeln!(w, "{af} table t_p{p};");
+            format!("t_p{p}")
+        };
+        let _ = writeln!(w, "protocol bgp p{p} from rs_client {{");
+        let _ = writeln!(w, "  neighbor {addr} as {asn};");
+        let _ = writeln!(w, "  {af} {{");
+        let _ = writeln!(w, "    table {table};");
+        if single {
+            let _ = writeln!(w, "    secondary;");
+        }
+        if o.import_table {
+            let _ = writeln!(w, "    import table on;");
+        }
+        let _ = writeln!(w, "    import keep filtered on;");
+        if multihop {
+            let _ = writeln!(w, "    next hop keep on;");
+        }
+        let _ = writeln!(
+            w,
+            "    receive limit {} action restart;",
+            sc.max_prefixes(p)
+        );
+        let _ = writeln!(
+            w,
+            "    import where {prefixes} && bgp_path.first = {asn} && bgp_path.last ~ ORIGINS && bgp_next_hop = {nh};"
+        );
+        let _ = writeln!(w, "    export all;");
+        let _ = writeln!(w, "  }};");
+        let _ = writeln!(w, "}}");
+        if !single {
+            let _ = writeln!(
+                w,
+                "protocol pipe pp_p{p} {{ table {master}; peer table t_p{p}; \
+                 import where proto = \"p{p}\"; \
+                 export filter {{ preference = 200; accept; }}; }}"
+            );
         }
     }
     c
