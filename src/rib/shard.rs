@@ -27,8 +27,8 @@ use crate::wire::{ByFamily, Family, FamilySet, Prefix};
 /// and map node changed afterwards is copied once (the snapshot still holds it): at 50 ms a
 /// busy shard spent a quarter of its time on those copies (e2e scenario c).
 pub const PUBLISH_INTERVAL: Duration = Duration::from_millis(100);
-/// Route batches handled at a time (then pending exports are flushed, unless the clients
-/// are behind as a whole).
+/// Route batches handled between two looks at control messages, refills and whether to
+/// flush.
 const BATCH_MESSAGES: usize = 256;
 /// How long a shard whose clients are behind as a whole holds its pending exports back (and,
 /// once `PENDING_MAX` prefixes are pending, its input) waiting for a client queue to drain
@@ -40,6 +40,11 @@ const PAUSE_MAX: Duration = Duration::from_millis(200);
 /// keeps taking input until this many are pending, so a prefix that changes again meanwhile
 /// goes out once; each costs a map slot and, if it had an entry, that entry's copy.
 pub(crate) const PENDING_MAX: usize = 16 * 1024;
+/// While input keeps coming, pending exports are flushed once this many prefixes are
+/// pending (or when the input runs dry): the changes of one prefix from several peers, which
+/// arrive close together, then go out as one. In e2e scenario c (10 peers announcing the
+/// same prefixes) this took deliveries from 2.4 to 1.4 per final route (`E2E_SCALE=0.3`).
+const FLUSH_PENDING: usize = 8 * 1024;
 
 pub(crate) struct Client {
     pub info: Arc<ClientInfo>,
@@ -215,16 +220,21 @@ impl Shard {
             };
             let room = |s: &Self| !hold || s.pending.len() < PENDING_MAX;
             let mut handled = 0;
+            let mut idle = false;
             while room(&self) && handled < BATCH_MESSAGES {
                 match rx.try_recv() {
                     Ok(m) => {
                         self.message(m);
                         handled += 1;
                     }
-                    Err(_) => break,
+                    Err(_) => {
+                        idle = true;
+                        break;
+                    }
                 }
             }
-            if !hold && (!self.pending.is_empty() || self.groups.len() > 0) {
+            let due = idle || self.pending.len() >= FLUSH_PENDING;
+            if !hold && due && (!self.pending.is_empty() || self.groups.len() > 0) {
                 self.flush();
             }
             let refilled = self.refill_step();
