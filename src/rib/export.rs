@@ -27,7 +27,7 @@ use super::outq::OutItem;
 use super::path::{
     behind_two_others, choose, choose_many, choose_with_sources, Path, PeerId, SelectCtx,
 };
-use super::shard::{mentioned, Class, Client, Shard};
+use super::shard::{mentioned, Class, Client, Pending, Shard};
 use crate::policy::{
     export_attributes, has_control_communities, prepend_first_as, ClientSet, ExportRules, Policies,
     RpkiState,
@@ -531,6 +531,8 @@ impl Shard {
         if self.pending.is_empty() {
             return;
         }
+        self.coalescing = self.repeats * super::shard::REPEATS_WORTH >= self.pending.len();
+        self.repeats = 0;
         let mut pending = std::mem::take(&mut self.pending);
         let (always, addrs) = self.select_ctx();
         let ctx = SelectCtx {
@@ -538,8 +540,14 @@ impl Shard {
             peer_addrs: &addrs,
         };
         let empty = PrefixEntry::default();
-        for (prefix, old) in pending.drain() {
-            let new = self.table.get(&prefix).cloned();
+        for (
+            prefix,
+            Pending {
+                then: old,
+                now: new,
+            },
+        ) in pending.drain()
+        {
             match (&old, &new) {
                 (None, None) => continue,
                 (Some(a), Some(b)) if Arc::ptr_eq(a, b) => continue,

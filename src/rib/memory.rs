@@ -276,7 +276,7 @@ impl MemoryReport {
 /// when the shard publishes.
 pub(crate) fn export_state_estimate(shard: &super::shard::Shard) -> usize {
     let (log_slots, tombs) = shard.journal.sizes();
-    let pending_slot = size_of::<(Prefix, Option<Arc<PrefixEntry>>)>() + 1;
+    let pending_slot = size_of::<(Prefix, super::shard::Pending)>() + 1;
     log_slots * PER_LOG_SLOT
         + shard.pending.capacity() * pending_slot
         + shard.pending.len() * PER_CHANGE

@@ -40,11 +40,22 @@ const PAUSE_MAX: Duration = Duration::from_millis(200);
 /// keeps taking input until this many are pending, so a prefix that changes again meanwhile
 /// goes out once; each costs a map slot and, if it had an entry, that entry's copy.
 pub(crate) const PENDING_MAX: usize = 16 * 1024;
-/// While input keeps coming, pending exports are flushed once this many prefixes are
-/// pending (or when the input runs dry): the changes of one prefix from several peers, which
-/// arrive close together, then go out as one. In e2e scenario c (10 peers announcing the
-/// same prefixes) this took deliveries from 2.4 to 1.4 per final route (`E2E_SCALE=0.3`).
+/// While input keeps coming and prefixes change again before their export went out (at
+/// least one change in `REPEATS_WORTH` since the last flush), pending exports are flushed
+/// once this many prefixes are pending (or when the input runs dry): the changes of one
+/// prefix from several peers, which arrive close together, then go out as one. In e2e
+/// scenario c (10 peers announcing the same prefixes) this took deliveries from 2.4 to 1.4
+/// per final route (`E2E_SCALE=0.3`). Without repeats (a table arriving from disjoint
+/// sources) the shard flushes after every batch: waiting would only delay the clients.
 const FLUSH_PENDING: usize = 8 * 1024;
+pub(crate) const REPEATS_WORTH: usize = 16;
+
+/// A prefix changed since the last flush: its entry as of that flush and its entry now
+/// (`None`: it had none, it has none).
+pub(crate) struct Pending {
+    pub then: Option<Arc<PrefixEntry>>,
+    pub now: Option<Arc<PrefixEntry>>,
+}
 
 pub(crate) struct Client {
     pub info: Arc<ClientInfo>,
@@ -92,11 +103,15 @@ pub struct Shard {
     /// The VRPs import policy validates against.
     pub(crate) vrps: Arc<VrpTable>,
     pub(crate) groups: Groups,
-    /// Prefixes changed since the last flush, each with its entry as of that flush (`None`:
-    /// it had none); the flush exports the difference (`export.rs`).
-    pub(crate) pending: HashMap<Prefix, Option<Arc<PrefixEntry>>, super::fxhash::FxBuild>,
+    /// Prefixes changed since the last flush; the flush exports the difference (`export.rs`).
+    pub(crate) pending: HashMap<Prefix, Pending, super::fxhash::FxBuild>,
     /// Clients that caught up while changes were pending: they go live after the next flush.
     pub(crate) parked: Vec<PeerId>,
+    /// Changes since the last flush to prefixes that were pending already.
+    pub(crate) repeats: usize,
+    /// Whether the last flush found enough repeats to make waiting for more input worth it
+    /// (`FLUSH_PENDING`).
+    pub(crate) coalescing: bool,
     /// Changes numbered, for clients that fall behind (`journal.rs`).
     pub(crate) journal: Journal,
     pub(crate) counters: Arc<RibCounters>,
@@ -132,6 +147,8 @@ impl Shard {
             groups: Groups::default(),
             pending: HashMap::default(),
             parked: Vec::new(),
+            repeats: 0,
+            coalescing: false,
             journal: Journal::new(),
             counters,
             refill: VecDeque::new(),
@@ -233,7 +250,7 @@ impl Shard {
                     }
                 }
             }
-            let due = idle || self.pending.len() >= FLUSH_PENDING;
+            let due = idle || !self.coalescing || self.pending.len() >= FLUSH_PENDING;
             if !hold && due && (!self.pending.is_empty() || self.groups.len() > 0) {
                 self.flush();
             }
@@ -400,6 +417,7 @@ impl Shard {
             add_path_clients,
             journal,
             pending,
+            repeats,
             ..
         } = self;
         let view = ExportView {
@@ -407,41 +425,53 @@ impl Shard {
             clients,
             add_path: add_path_clients.get(family),
         };
-        let existing = table.get(&prefix);
-        if existing.is_none() && new.is_none() {
+        // One lookup for the prefix (the map copies the path to it out of a published
+        // snapshot on the way).
+        let mut found = table.get_mut(&prefix);
+        if found.is_none() && new.is_none() {
             return;
         }
         // What clients must be sent is worked out at the flush, from the entry as it was at
         // the previous flush (kept here, once per prefix) and the entry then: a prefix that
         // changes several times in between goes out once, in its final state. A change no
         // client can see (`unseen`) leaves nothing to compare.
-        if let std::collections::hash_map::Entry::Vacant(slot) = pending.entry(prefix) {
-            let unseen = existing.is_some_and(|e| {
-                view.unseen(family, e, peer, e.find(peer, rx_id), new.as_ref(), &ctx)
-            });
-            if !unseen {
-                slot.insert(existing.cloned());
+        let track: Option<&mut Pending> = match pending.entry(prefix) {
+            std::collections::hash_map::Entry::Vacant(vacant) => {
+                let existing = found.as_deref();
+                let unseen = existing.is_some_and(|e| {
+                    view.unseen(family, e, peer, e.find(peer, rx_id), new.as_ref(), &ctx)
+                });
+                (!unseen).then(|| {
+                    vacant.insert(Pending {
+                        then: existing.cloned(),
+                        now: None,
+                    })
+                })
             }
-        }
+            std::collections::hash_map::Entry::Occupied(o) => {
+                *repeats += 1;
+                Some(o.into_mut())
+            }
+        };
         let mut slots_before = 0; // path slots the table held for the prefix (memory.rs)
-        let entry = match table.get_mut(&prefix) {
+        let slot = match found.take() {
             Some(e) => {
                 slots_before = e.paths.capacity();
-                Arc::make_mut(e)
+                e
             }
-            None if new.is_some() => {
+            None => {
                 let fresh = PrefixEntry {
                     tx_hwm: journal.raise(&prefix).map_or(0, |t| t.tx_hwm),
                     ..PrefixEntry::default()
                 };
                 table.insert(prefix, Arc::new(fresh));
                 match table.get_mut(&prefix) {
-                    Some(e) => Arc::make_mut(e),
+                    Some(e) => e,
                     None => return,
                 }
             }
-            None => return,
         };
+        let entry = Arc::make_mut(slot);
         let old = match new {
             Some(p) => entry.upsert(p, &ctx),
             None => entry.remove(peer, rx_id),
@@ -452,6 +482,11 @@ impl Shard {
         entry.changed = seq;
         let tx_hwm = entry.tx_hwm;
         let slots_now = if empty_now { 0 } else { entry.paths.capacity() };
+        if let Some(t) = track {
+            // The entry as the flush will compare it (kept so that the flush need not look
+            // it up again).
+            t.now = (!empty_now).then(|| slot.clone());
+        }
         self.counters
             .adjust(peer, family, old.as_ref().map(|o| o.accepted()), now);
         if empty_now {
@@ -490,6 +525,9 @@ impl Shard {
     }
 
     pub(crate) fn start_dump(&mut self, peer: PeerId, families: FamilySet) {
+        // A live client holds everything up to the last flush; after this one, everything
+        // up to `head`, which the dump builds on.
+        self.flush();
         let head = self.journal.head();
         if let Some(Some(c)) = self.clients.get_mut(peer.index()) {
             let families = families.intersection(c.info.families);
@@ -532,6 +570,8 @@ impl Shard {
     }
 
     fn mark_stale(&mut self, peer: PeerId, families: FamilySet) {
+        // Pending changes keep the entries they compare; these change outside `change`.
+        self.flush();
         let keys: Vec<Prefix> = self
             .table
             .iter()
@@ -660,12 +700,14 @@ impl Shard {
             pending,
             ..
         } = self;
-        pending
-            .entry(prefix)
-            .or_insert_with(|| table.get(&prefix).cloned());
-        let Some(entry) = table.get_mut(&prefix).map(Arc::make_mut) else {
+        let track = pending.entry(prefix).or_insert_with(|| Pending {
+            then: table.get(&prefix).cloned(),
+            now: None,
+        });
+        let Some(slot) = table.get_mut(&prefix) else {
             return;
         };
+        let entry = Arc::make_mut(slot);
         for (i, n) in fresh {
             if let Some(slot) = entry.paths.get_mut(i) {
                 counters.adjust(n.peer, family, Some(slot.accepted()), Some(n.accepted()));
@@ -674,6 +716,7 @@ impl Shard {
         }
         entry.resort(&ctx);
         entry.changed = journal.record(prefix);
+        track.now = Some(slot.clone());
         self.changed = true;
     }
 

@@ -133,6 +133,11 @@ enum Op {
     Read {
         peer: u32,
     },
+    /// The client asks for the family of prefix `prefix` again (route refresh).
+    Refresh {
+        peer: u32,
+        prefix: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -159,6 +164,7 @@ fn op_with_stalls() -> impl Strategy<Value = Op> {
         2 => (0..PEERS).prop_map(|peer| Op::Stall { peer }),
         1 => Just(Op::Check),
         3 => (0..PEERS).prop_map(|peer| Op::Read { peer }),
+        1 => (0..PEERS, 0..9usize).prop_map(|(peer, prefix)| Op::Refresh { peer, prefix }),
     ]
 }
 
@@ -581,6 +587,12 @@ fn run(
                 }
                 h.shard.refill_step();
                 h.shard.refill_step();
+            }
+            Op::Refresh { peer, prefix } => {
+                h.shard.message(ShardMsg::Refresh {
+                    peer: PeerId(peer),
+                    family: pfx[prefix].family(),
+                });
             }
             Op::Check => {
                 h.shard.flush();
