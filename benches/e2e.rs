@@ -398,12 +398,6 @@ async fn run_one(sc: &Arc<Scenario>, kind: Kind, run: usize, st: &Settings) -> O
             mib(now),
             mib(out.peak_rss_kib)
         ));
-        if let Some(port) = server.lg_port {
-            for line in metrics::memory_lines(server.ip, port) {
-                eprintln!("  {line}");
-                out.notes.push(line);
-            }
-        }
     }
     if let Err(e) = r {
         out.error = Some(format!(
@@ -567,6 +561,14 @@ async fn drive(
     out.converge = Some(Duration::from_nanos(converged_ns - t0_ns));
     out.ingest = ingest_at.map(|i| Duration::from_nanos(i.saturating_sub(t0_ns)));
     tokio::time::sleep(st.settle).await;
+    // peerex's memory while every session is still up (once the peers go, it tears the
+    // table down).
+    if let Some(port) = server.lg_port {
+        for line in metrics::memory_lines(server.ip, port) {
+            eprintln!("  {line}");
+            out.notes.push(line);
+        }
+    }
     let delivered = sum(&peers, |r| r.announced.load(Ordering::Relaxed));
     out.delivered = delivered_at_conv - base_delivered;
     if delivered != delivered_at_conv {
