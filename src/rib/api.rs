@@ -111,7 +111,7 @@ pub enum ShardMsg {
 /// Control messages that must not wait behind route batches.
 #[derive(Debug)]
 pub enum ShardCtl {
-    /// The peer's queue drained: continue its dump or its dirty prefixes.
+    /// The peer's queue drained: continue its dump or its catch-up from the journal.
     Refill(PeerId),
     /// Remove the peer's stale paths if its graceful restart has not completed.
     StaleTimeout { peer: PeerId, epoch: u64 },

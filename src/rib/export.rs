@@ -1,10 +1,12 @@
 //! The export engine of a shard.
 //!
-//! For each changed prefix it works out which clients' choice changed — per export class
+//! At a flush, for each prefix changed since the previous one, it compares the prefix's entry
+//! as of that flush with its entry now (so a prefix that changed several times in between
+//! goes out once) and works out which clients' choice changed — per export class
 //! (clients with the same rules share one computation) plus the few clients the prefix
 //! "mentions" (the sources of its paths, whose own paths they must not get), plus ADD-PATH
 //! clients one by one — and files the prefix under an export group: the same attributes (or
-//! a withdrawal) for the same set of clients. At the end of a batch each group is encoded
+//! a withdrawal) for the same set of clients. Then each group is encoded
 //! once per encoding variant (4-octet AS, ADD-PATH, extended message, OTC) into packed
 //! UPDATEs whose `Bytes` are shared by every client of the variant.
 //!
@@ -572,8 +574,8 @@ impl Shard {
         self.pending = pending;
     }
 
-    /// One step of refilling the first client waiting for it: dirty prefixes first, then its
-    /// dump. Returns whether there was anything to do.
+    /// One step of refilling the first client waiting for it (from its journal cursor, or a
+    /// step of its table walk). Returns whether there was anything to do.
     pub(crate) fn refill_step(&mut self) -> bool {
         let Some(peer) = self.refill.pop_front() else {
             return false;

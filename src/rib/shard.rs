@@ -396,7 +396,7 @@ impl Shard {
     }
 
     /// Puts `new` in the place of `peer`'s path `rx_id` of `prefix` (creating the entry), or
-    /// removes that path when `new` is `None`, and exports the consequences.
+    /// removes that path when `new` is `None`; the next flush exports the result.
     pub(crate) fn change(
         &mut self,
         family: Family,
@@ -685,7 +685,8 @@ impl Shard {
         }
     }
 
-    /// Replaces paths of `prefix` (by position) with re-evaluated ones, exporting the result.
+    /// Replaces paths of `prefix` (by position) with re-evaluated ones; the next flush exports
+    /// the result.
     fn replace_paths(&mut self, prefix: Prefix, fresh: smallvec::SmallVec<[(usize, Path); 4]>) {
         let family = prefix.family();
         let addrs = self.peer_addrs.clone();
