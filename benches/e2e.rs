@@ -43,6 +43,9 @@
 //!   `E2E_CONNECT_PARALLEL` (default 32) at a time; if they are not all up within
 //!   `E2E_CONNECT_TIMEOUT` seconds (default 300) the run fails with "did not establish: N of
 //!   1000 sessions up" instead of waiting.
+//! * `d250`: `d`'s 200,000-prefix table from 250 peers (800 prefixes each), all receiving all;
+//!   not in the default list. Peak RSS in `d` minus peak RSS here is what 750 more clients
+//!   cost on the same table.
 //! * `a6`: `a` in IPv6: /48s in MP_REACH_NLRI, IPv6 unicast the only family negotiated (the
 //!   sessions stay on IPv4 loopback), next hop `2001:db8:77::<p + 1>` for peer `p`.
 //!
@@ -745,7 +748,7 @@ fn main() {
         .collect();
     assert!(
         !scenarios.is_empty(),
-        "E2E_SCENARIOS={wanted:?} names no scenario (a, b, c, d, a6)"
+        "E2E_SCENARIOS={wanted:?} names no scenario (a, b, c, d, d250, a6)"
     );
     assert_eq!(report::median(vec![3.0, 1.0, 2.0]), Some(2.0));
     assert_eq!(report::median(vec![4.0, 1.0]), Some(2.5));

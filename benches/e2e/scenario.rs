@@ -115,6 +115,20 @@ impl Scenario {
                 kind: Kind::Disjoint,
                 group,
             },
+            // `d`'s table over a quarter of the peers: peak RSS of `d` minus this one is what
+            // 750 more clients cost (not in the default list).
+            Scenario {
+                name: "d250",
+                description: format!(
+                    "250 peers each sending {} and receiving all the others'",
+                    n(800.0)
+                ),
+                peers: 250,
+                senders: 250,
+                per_sender: n(800.0),
+                kind: Kind::Disjoint,
+                group,
+            },
             Scenario {
                 name: "a6",
                 description: format!(
