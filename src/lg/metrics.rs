@@ -332,9 +332,10 @@ pub fn render(ctx: &Ctx) -> String {
          prefixes and paths), attribute_sets (interned attribute sets and what they own; grows \
          with distinct attribute sets), snapshots (estimated: entries changed in the last \
          publish interval that the published snapshot keeps beside the live table; grows with \
-         churn), export_state (per-client catch-up sets and pending update groups; grows with \
-         clients and the prefixes they are behind), out_queues (encoded UPDATEs queued for \
-         every peer, a shared encoding counted per peer; grows with clients and queued bytes), \
+         churn), export_state (change journals, pending prefixes and update groups, a cursor and feed \
+         position per client; grows with churn and clients, not with the table), out_queues \
+         (encoded UPDATEs waiting: the shards' feeds, shared by every live client, and each \
+         peer's own catch-up queue; grows with how far the slowest clients are behind), \
          allocator (mimalloc's committed bytes, or the process RSS where it cannot be read; \
          the total the others are part of).",
     );

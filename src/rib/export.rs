@@ -6,24 +6,26 @@
 //! (clients with the same rules share one computation) plus the few clients the prefix
 //! "mentions" (the sources of its paths, whose own paths they must not get), plus ADD-PATH
 //! clients one by one — and files the prefix under an export group: the same attributes (or
-//! a withdrawal) for the same set of clients. Then each group is encoded
-//! once per encoding variant (4-octet AS, ADD-PATH, extended message, OTC) into packed
-//! UPDATEs whose `Bytes` are shared by every client of the variant.
+//! a withdrawal) for the same set of clients. Then each group is encoded once per encoding
+//! variant (4-octet AS, ADD-PATH, extended message, OTC) into the flush's entry of the
+//! shard's feed (`feed.rs`), which every live client's session reads at its own pace.
 //!
-//! A client that is dumping its initial table or whose queue refused is skipped instead: it
-//! keeps a cursor into the shard's change journal (`journal.rs`), and refills send it the
-//! *current* state of every prefix that changed after its cursor, encoded when its queue has
-//! room. So a slow client only ever receives the latest state, costs a cursor whatever the
-//! table's size, and never holds the shard up.
+//! A client that is dumping its initial table, or that the feed let go because it lagged
+//! far behind the others, is not live: it keeps a cursor into the shard's change journal
+//! (`journal.rs`), and refills send it the *current* state of every prefix that changed
+//! after its cursor, encoded for it when its own queue has room; once caught up it reads the
+//! feed again. So a slow client only ever receives the latest state, costs a cursor whatever
+//! the table's size, and never holds the shard up.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use smallvec::SmallVec;
 
 use super::attrs::RouteAttrs;
 use super::entry::PrefixEntry;
+use super::feed::{EntryBuilder, Variant};
 use super::journal::Sync;
 use super::outq::OutItem;
 use super::path::{
@@ -177,13 +179,6 @@ impl Groups {
     }
 }
 
-/// How one client needs its UPDATEs encoded.
-#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
-struct Variant {
-    tx: ParseCtx,
-    add_otc: bool,
-}
-
 /// What changes between the attributes a peer sent and those a client receives: the route
 /// server stays invisible (RFC 7947) — no AS prepended, NEXT_HOP and MED unchanged — but no
 /// LOCAL_PREF, ORIGINATOR_ID or CLUSTER_LIST go to external clients, and OTC is added per
@@ -240,6 +235,9 @@ fn rewritten(ra: &RouteAttrs, tag: &Tag, policies: Option<&Policies>) -> Option<
     Some(a)
 }
 
+/// Appends the UPDATEs of `nlri` (announced with `export`, or withdrawn) as client
+/// variant `v` needs them to `out`; false when nothing can be sent (what it wrote is then
+/// to be dropped).
 fn encode(
     family: Family,
     export: Option<&Exported>,
@@ -247,31 +245,33 @@ fn encode(
     v: &Variant,
     local_asn: Asn,
     policies: Option<&Policies>,
-) -> Option<Bytes> {
-    let mut out = BytesMut::new();
+    out: &mut BytesMut,
+) -> bool {
     match export {
         None => {
-            pack_withdraw(&v.tx, family, nlri, &mut out).ok()?;
+            if pack_withdraw(&v.tx, family, nlri, out).is_err() {
+                return false;
+            }
         }
         Some(ex) => {
             let ra = &ex.attrs;
             let o = export_overrides(ra, family, &v.tx, v.add_otc, local_asn);
             if family == Family::Ipv4Unicast && o.next_hop == Some(None) {
                 tracing::warn!(%family, "route without an IPv4 next hop not exported");
-                return None;
+                return false;
             }
             let mut enc = BytesMut::new();
             match rewritten(ra, &ex.tag, policies) {
                 Some(a) => a.encode_with(&v.tx, &o, &mut enc),
                 None => ra.attrs.encode_with(&v.tx, &o, &mut enc),
             }
-            if let Err(e) = pack_announce(&v.tx, family, &enc, &ra.next_hop, nlri, &mut out) {
+            if let Err(e) = pack_announce(&v.tx, family, &enc, &ra.next_hop, nlri, out) {
                 tracing::warn!(%family, error = %e, "route not exported");
-                return None;
+                return false;
             }
         }
     }
-    Some(out.freeze())
+    true
 }
 
 /// The parts of a shard export decisions read (borrowed apart from the table so a prefix
@@ -463,61 +463,58 @@ impl Shard {
         }
     }
 
-    /// Encodes and queues every pending group. A client whose queue refuses falls behind:
-    /// from then on it is sent what the journal says changed after the previous flush.
+    /// Encodes every pending group once per encoding variant of its live clients into one
+    /// feed entry, which their sessions read (`feed.rs`); then lets go the clients that lag
+    /// too far behind in the feed (they catch up from the journal).
     pub(crate) fn flush(&mut self) {
         self.export_pending();
         let local_asn = self.policy.local_asn;
         let policies = self.policy.policies.clone();
-        let flushed = self.journal.flushed();
+        let mut entry = EntryBuilder::new(self.journal.flushed());
         let mut groups = std::mem::take(&mut self.groups.map);
         for (key, group) in groups.drain() {
-            let mut variants: SmallVec<[(Variant, SmallVec<[PeerId; 8]>); 2]> = SmallVec::new();
+            let mut variants: SmallVec<[Variant; 2]> = SmallVec::new();
             for c in key.mask.iter() {
-                let Some(Some(client)) = self.clients.get_mut(c.index()) else {
+                let Some(Some(client)) = self.clients.get(c.index()) else {
                     continue;
                 };
                 if !client.sync.is_live() {
-                    continue;
-                }
-                if client.info.queue.is_behind() {
-                    client.sync = Sync::Journal { cursor: flushed };
                     continue;
                 }
                 let v = Variant {
                     tx: client.info.tx,
                     add_otc: client.info.add_otc,
                 };
-                match variants.iter_mut().find(|(k, _)| *k == v) {
-                    Some((_, list)) => list.push(c),
-                    None => variants.push((v, std::iter::once(c).collect())),
+                if !variants.contains(&v) {
+                    variants.push(v);
                 }
             }
-            for (v, list) in variants {
-                let Some(bytes) = encode(
-                    key.family,
-                    group.export.as_ref(),
-                    &group.nlri,
-                    &v,
-                    local_asn,
-                    policies.as_deref(),
-                ) else {
-                    continue;
-                };
-                for c in list {
-                    let Some(Some(client)) = self.clients.get_mut(c.index()) else {
-                        continue;
-                    };
-                    if client.sync.is_live() && !client.info.queue.try_push(bytes.clone()) {
-                        client.sync = Sync::Journal { cursor: flushed };
-                    }
-                }
+            for v in variants {
+                entry.part(v, key.mask.clone(), |out| {
+                    encode(
+                        key.family,
+                        group.export.as_ref(),
+                        &group.nlri,
+                        &v,
+                        local_asn,
+                        policies.as_deref(),
+                        out,
+                    )
+                });
             }
         }
         // Keep the map's allocation for the next batch.
         self.groups.map = groups;
+        if !entry.is_empty() {
+            self.feed.append(entry);
+            for c in self.clients.iter().flatten().filter(|c| c.sync.is_live()) {
+                c.info.queue.wake();
+            }
+        }
+        self.settle_feed();
+        let floor = self.feed.floor();
         self.journal
-            .flushed_now(self.clients.iter().flatten().map(|c| &c.sync));
+            .flushed_now(self.clients.iter().flatten().map(|c| &c.sync), floor);
         // Clients that caught up while changes were pending go on from here.
         for p in std::mem::take(&mut self.parked) {
             if !self.refill.contains(&p) {
@@ -615,6 +612,7 @@ impl Shard {
             journal,
             pending,
             parked,
+            feed,
             ..
         } = self;
         let Some(Some(client)) = clients.get_mut(peer.index()) else {
@@ -679,6 +677,10 @@ impl Shard {
                             break;
                         }
                         after = Some(*prefix);
+                        // Changed since the walk began: the pass after it sends it (once).
+                        if entry.changed > start {
+                            continue;
+                        }
                         let changed = entry.changed > since;
                         if changed || full.contains(prefix.family()) {
                             out.state(*prefix, Some(entry), entry.tx_hwm, changed);
@@ -696,7 +698,7 @@ impl Shard {
                             break;
                         }
                         after = Some(*prefix);
-                        if t.seq > since {
+                        if t.seq > since && t.seq <= start {
                             out.state(*prefix, None, t.tx_hwm, true);
                         }
                     }
@@ -740,6 +742,7 @@ impl Shard {
             next
         };
         let batches = out.out;
+        let attach = next.is_live() && !client.sync.is_live();
         client.sync = next;
         client.done = client.done.union(done);
         let variant = Variant {
@@ -748,17 +751,31 @@ impl Shard {
         };
         // Queue the whole step, even past the high mark: a prefix's paths may need several
         // messages, and refusing some would resend them all next time without progress.
+        let mut buf = BytesMut::new();
         for (family, ex, nlri) in batches {
-            if let Some(bytes) = encode(
+            let at = buf.len();
+            if !encode(
                 family,
                 ex.as_ref(),
                 &nlri,
                 &variant,
                 local_asn,
                 policies.as_deref(),
+                &mut buf,
             ) {
-                client.info.queue.push_forced(bytes);
+                buf.truncate(at);
             }
+        }
+        if !buf.is_empty() {
+            client.info.queue.push_forced(buf.freeze());
+        }
+        if attach {
+            // Caught up: from the next flush on it reads the feed, after what is queued.
+            let epoch = feed.register(peer, variant);
+            client.info.queue.push_marker(OutItem::Attach {
+                shard: index,
+                epoch,
+            });
         }
         if client.sync.is_live() && !client.done.is_empty() {
             let families = std::mem::take(&mut client.done);

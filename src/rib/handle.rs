@@ -41,8 +41,6 @@ pub struct Rib {
     cells: Vec<Arc<ArcSwap<ShardSnapshot>>>,
     counters: Arc<RibCounters>,
     threads: Mutex<Vec<JoinHandle<()>>>,
-    /// Rung when an out-queue drains below its pressed mark (shards paused on it resume).
-    drained: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Rib {
@@ -62,6 +60,7 @@ impl Rib {
         let mut ctl = Vec::new();
         let mut cells = Vec::new();
         let mut threads = Vec::new();
+        // Rung when a reader of any shard's feed catches up (shards holding back look again).
         let drained = Arc::new(tokio::sync::Notify::new());
         for i in 0..shards {
             let (tx, rx) = mpsc::channel(SHARD_CHANNEL);
@@ -99,7 +98,6 @@ impl Rib {
             cells,
             counters,
             threads: Mutex::new(threads),
-            drained,
         }))
     }
 
@@ -130,17 +128,14 @@ impl Rib {
     /// A new outbound queue for `peer` whose refill requests reach every shard.
     pub fn new_queue(&self, peer: PeerId, high: usize) -> Arc<OutQueue> {
         let ctl = self.ctl.clone();
-        let q = Arc::new(
-            OutQueue::new(
-                high,
-                Box::new(move || {
-                    for c in &ctl {
-                        let _ = c.send(ShardCtl::Refill(peer));
-                    }
-                }),
-            )
-            .with_drain_signal(self.drained.clone()),
-        );
+        let q = Arc::new(OutQueue::new(
+            high,
+            Box::new(move || {
+                for c in &ctl {
+                    let _ = c.send(ShardCtl::Refill(peer));
+                }
+            }),
+        ));
         self.counters.memory.track_queue(&q);
         q
     }

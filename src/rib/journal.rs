@@ -200,11 +200,14 @@ impl Journal {
     }
 
     /// After a flush: remember where it ended, and forget what no client can need any more
-    /// (`clients`: the sync state of every client).
-    pub fn flushed_now<'a>(&mut self, clients: impl Iterator<Item = &'a Sync>) {
+    /// (`clients`: the sync state of every client; `floor`: the sequence the oldest entry
+    /// still held in the shard's feed was built on, where a live client let go from the feed
+    /// would resume).
+    pub fn flushed_now<'a>(&mut self, clients: impl Iterator<Item = &'a Sync>, floor: Option<u64>) {
         let head = self.head();
         self.flushed = head;
-        let (mut log_after, mut tombs_after) = (head, head);
+        let start = floor.unwrap_or(head).min(head);
+        let (mut log_after, mut tombs_after) = (start, start);
         for s in clients {
             if let Some(c) = s.needs_log_after() {
                 log_after = log_after.min(c);
@@ -247,12 +250,12 @@ mod tests {
         assert_eq!(j.record(p(2)), 2);
         assert_eq!(j.at(1), Some(p(1)));
         let behind = Sync::Journal { cursor: 1 };
-        j.flushed_now([Sync::Live, behind].iter());
+        j.flushed_now([Sync::Live, behind].iter(), None);
         assert_eq!(j.flushed(), 2);
         assert_eq!(j.at(1), None);
         assert_eq!(j.at(2), Some(p(2)));
         assert!(j.covers(1));
-        j.flushed_now([Sync::Live].iter());
+        j.flushed_now([Sync::Live].iter(), None);
         assert_eq!(j.at(2), None);
         assert_eq!(j.head(), 2);
         assert_eq!(j.record(p(3)), 3);
@@ -281,11 +284,11 @@ mod tests {
             tombs: false,
             start: s,
         };
-        j.flushed_now([walk].iter());
+        j.flushed_now([walk].iter(), None);
         assert!(j.tomb(&p(1)).is_some());
         assert_eq!(j.tombs_after(None).count(), 1);
         assert_eq!(j.tombs_after(Some(p(1))).count(), 0);
-        j.flushed_now([Sync::Live].iter());
+        j.flushed_now([Sync::Live].iter(), None);
         assert!(j.tomb(&p(1)).is_none());
         // A prefix that comes back lifts its tombstone and keeps its transmit ids.
         let s = j.record(p(2));

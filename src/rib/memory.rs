@@ -14,7 +14,7 @@
 //! | `attribute_sets` | interned `RouteAttrs` and what they own on the heap | distinct attribute sets | running total in the interner |
 //! | `snapshots` | old versions a published snapshot keeps alive beside the live table | prefixes changed per publish interval | changes since the previous publish × bytes per changed prefix |
 //! | `export_state` | the shards' change journals, per-client cursors, prefixes whose export waits for the next flush, pending update groups | changes not yet sent to every client (the log and the pending prefixes are bounded per shard), clients × a few words | reported by the export engine (`set_export_state`) |
-//! | `out_queues` | encoded UPDATEs waiting in every peer's out-queue | queued bytes | the queues' own byte counters |
+//! | `out_queues` | encoded UPDATEs waiting: each shard's feed (shared by its live clients) and every peer's own queue (catch-up) | what the slowest live client has not read; queued bytes | the feeds' and queues' own byte counters |
 //! | `allocator` | what the allocator has committed (mimalloc), or the process RSS | everything, plus fragmentation | the allocator's statistics (see [`set_allocator_probe`]) |
 //!
 //! The `size_of`-based figures leave out the occasional box of control-community actions,
@@ -54,6 +54,8 @@ pub const PER_LOG_SLOT: usize = size_of::<Prefix>();
 pub const PER_TOMBSTONE: usize = (size_of::<Prefix>() + size_of::<Tombstone>()) * 3 / 2;
 /// One pending update group: its key, its prefix list's first allocation and map slot.
 pub const PER_GROUP: usize = 256;
+/// A reader slot of a shard's feed (position, encoding variant, epoch).
+pub const PER_FEED_READER: usize = 64;
 
 /// The label values of `peerex_memory_bytes`, in display order.
 pub const PARTS: [&str; 6] = [
@@ -102,6 +104,8 @@ struct Slot {
     /// `changes` at the last publish: what the superseded snapshot held apart.
     changes_at_publish: AtomicU64,
     export_bytes: AtomicU64,
+    /// Encoded UPDATEs the shard's feed holds for its live clients.
+    feed_bytes: AtomicU64,
 }
 
 /// Where the allocator's total comes from: a probe the binary installs (it knows its global
@@ -185,6 +189,14 @@ impl MemoryCounters {
         }
     }
 
+    /// What the shard's feed holds (encoded UPDATEs not read by every live client yet),
+    /// counted under `out_queues`.
+    pub fn set_feed_bytes(&self, shard: usize, bytes: usize) {
+        if let Some(s) = self.slot(shard) {
+            s.feed_bytes.store(bytes as u64, Ordering::Relaxed);
+        }
+    }
+
     /// Counts `q`'s queued bytes under `out_queues` for as long as it lives.
     pub fn track_queue(&self, q: &Arc<OutQueue>) {
         let mut v = self.queues.lock().unwrap_or_else(|e| e.into_inner());
@@ -211,14 +223,20 @@ impl MemoryCounters {
         let per_change =
             PER_CHANGE as u64 + (paths * PER_PATH as u64).checked_div(prefixes).unwrap_or(0);
         let snapshots = (changes * per_change).min(rib_paths);
-        let out_queues = self
-            .queues
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        let feeds: u64 = self
+            .slots
             .iter()
-            .filter_map(|w| w.upgrade())
-            .map(|q| q.queued_bytes() as u64)
+            .map(|s| s.feed_bytes.load(Ordering::Relaxed))
             .sum();
+        let out_queues = feeds
+            + self
+                .queues
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .filter_map(|w| w.upgrade())
+                .map(|q| q.queued_bytes() as u64)
+                .sum::<u64>();
         let (allocator, allocator_source) = match ALLOCATOR_PROBE.get() {
             Some((probe, source)) => match probe() {
                 Some(b) => (b, *source),
@@ -283,6 +301,7 @@ pub(crate) fn export_state_estimate(shard: &super::shard::Shard) -> usize {
         + tombs * PER_TOMBSTONE
         + shard.clients.capacity() * size_of::<Option<super::shard::Client>>()
         + shard.groups.len() * PER_GROUP
+        + shard.feed.sizes().1 * PER_FEED_READER
 }
 
 #[cfg(test)]
@@ -347,7 +366,7 @@ mod tests {
         let m = MemoryCounters::new(1);
         let q = Arc::new(OutQueue::new(1 << 20, Box::new(|| {})));
         m.track_queue(&q);
-        assert!(q.try_push(bytes::Bytes::from_static(&[0u8; 100])));
+        q.push_forced(bytes::Bytes::from_static(&[0u8; 100]));
         assert_eq!(m.report(0).out_queues, 100);
         drop(q);
         assert_eq!(m.report(0).out_queues, 0);

@@ -12,6 +12,7 @@ pub mod attrs;
 pub mod counters;
 pub mod entry;
 mod export;
+mod feed;
 mod fxhash;
 pub mod handle;
 mod journal;

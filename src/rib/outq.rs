@@ -1,21 +1,19 @@
-//! A peer's outbound queue: filled by the RIB shards, drained by the peer's session task.
+//! A peer's outbound queue: what its session task sends, in order.
 //!
-//! Bounded by bytes: above the high mark producers are refused (`try_push` returns false) and
-//! the shard remembers only where the client stopped (a cursor into its change journal, see
-//! `rib/journal.rs`). When the session has drained the queue below the low mark it asks the
-//! shards to refill it; a refill step encodes the current state of what changed after the
-//! cursor and queues its whole output (`push_forced`) so it always makes progress. So a slow
-//! peer costs at most `high` bytes of encoded UPDATEs, plus one refill step per shard (512
-//! prefixes with their paths) and one message per shard that crossed the mark; it never makes
-//! a shard wait, and nothing it costs grows with the table.
+//! Live export does not pass through it: each RIB shard keeps what it encodes once in its
+//! feed (`feed.rs`), shared by every live client, and the session takes slices of it when
+//! its socket can take more (`pop_all` with a budget, `READ_BUDGET`). The queue itself holds
+//! what is this peer's alone: catch-up from a shard's change journal (table dumps, route
+//! refresh, and a client the feed let go), markers (End-of-RIB per shard, and `Attach`, after
+//! which the session reads that shard's feed), and nothing else.
 //!
-//! Half-way to the high mark a queue is *pressed*. When most of a shard's clients are pressed
-//! at once, the clients as a whole are slower than the input: the shard holds its pending
-//! exports back until a queue drains below the mark (the `drained` signal wakes it), and
-//! keeps taking input meanwhile up to a bound of pending prefixes (`shard::PENDING_MAX`), so
-//! a prefix that changes again goes out once, in its final state. At the bound it stops
-//! taking input: the senders wait (TCP backpressure), and every client keeps sharing one
-//! encoding per update group, instead of all of them falling back to per-client refills.
+//! Bounded by bytes: a refill step encodes the current state of up to 512 prefixes changed
+//! after the client's journal cursor and queues its whole output (`push_forced`), so it
+//! always makes progress; at the high mark the shard stops, and when the session has drained
+//! the queue below the low mark it asks the shards to refill it. So a peer costs at most
+//! `high` bytes of its own encoded UPDATEs plus one refill step per shard, `READ_BUDGET`
+//! bytes of shared slices in its session, and a position per shard; nothing it costs grows
+//! with the table, and a slow peer never makes a shard wait.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -24,21 +22,37 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use tokio::sync::Notify;
 
+use super::feed::Feed;
+use super::path::PeerId;
+use std::sync::Arc;
+
 /// Something for the session to send or act on, in order.
 #[derive(Debug, Clone)]
 pub enum OutItem {
     /// Encoded UPDATE messages, back to back.
     Updates(Bytes),
+    /// Encoded UPDATEs shared with other clients (a slice of a shard's feed): not counted in
+    /// the queue's bytes.
+    Shared(Bytes),
     /// Shard `shard` has queued its whole table of `families` for this peer (initial dump
     /// or refresh).
     DumpDone {
         shard: usize,
         families: crate::wire::FamilySet,
     },
+    /// From here on, read shard `shard`'s feed (registration `epoch`); handled by the queue
+    /// itself, never returned.
+    Attach { shard: usize, epoch: u64 },
 }
 
-/// Default high mark: 4 MiB of encoded UPDATEs per peer.
-pub const DEFAULT_HIGH: usize = 4 << 20;
+/// The peer a queue belongs to (once a shard has said) and the shards' feeds it reads.
+type Feeds = (Option<PeerId>, Vec<Option<Arc<Feed>>>);
+
+/// Default high mark of a peer's own queue (catch-up from the journal, table dumps): 64 KiB
+/// of encoded UPDATEs. Live export does not go through it (see `feed.rs`).
+pub const DEFAULT_HIGH: usize = 64 << 10;
+/// What a session takes from the feeds at a time: its own buffering of shared UPDATEs.
+pub const READ_BUDGET: usize = 64 << 10;
 
 pub struct OutQueue {
     items: Mutex<VecDeque<OutItem>>,
@@ -47,13 +61,11 @@ pub struct OutQueue {
     closed: AtomicBool,
     high: usize,
     low: usize,
-    /// Half the high mark: at or above it the queue is pressed.
-    soft: usize,
     notify: Notify,
-    /// Woken (all waiters) when the queue drains below `soft`.
-    drained: Option<std::sync::Arc<Notify>>,
     /// Called (by the consumer) when the queue drained after producers were refused.
     on_refill: Box<dyn Fn() + Send + Sync>,
+    /// The shards' feeds this peer reads (by shard index), and the peer.
+    feeds: Mutex<Feeds>,
 }
 
 impl std::fmt::Debug for OutQueue {
@@ -74,51 +86,31 @@ impl OutQueue {
             closed: AtomicBool::new(false),
             high,
             low: high / 4,
-            soft: high / 2,
             notify: Notify::new(),
-            drained: None,
             on_refill,
+            feeds: Mutex::new((None, Vec::new())),
         }
     }
 
-    /// Signals `drained` (to every task waiting on it) whenever the queue drains below half
-    /// its high mark.
-    pub fn with_drain_signal(mut self, drained: std::sync::Arc<Notify>) -> Self {
-        self.drained = Some(drained);
-        self
+    /// Shard `shard`'s feed, which `peer` reads when the shard attaches it.
+    pub(crate) fn set_feed(&self, shard: usize, peer: PeerId, feed: Arc<Feed>) {
+        let mut f = self.feeds.lock().unwrap_or_else(|e| e.into_inner());
+        f.0 = Some(peer);
+        if f.1.len() <= shard {
+            f.1.resize(shard + 1, None);
+        }
+        if let Some(slot) = f.1.get_mut(shard) {
+            *slot = Some(feed);
+        }
     }
 
-    /// At or above half the high mark: the client is not keeping up right now.
-    pub fn is_pressed(&self) -> bool {
-        self.bytes.load(Ordering::Acquire) >= self.soft
+    /// Something new in a feed this peer reads.
+    pub(crate) fn wake(&self) {
+        self.notify.notify_one();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<OutItem>> {
         self.items.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Queues encoded UPDATEs unless the queue is over its high mark or producers were
-    /// already refused since the last refill; `false` means "remember it and wait for a
-    /// refill".
-    pub fn try_push(&self, b: Bytes) -> bool {
-        if self.closed.load(Ordering::Acquire) {
-            return true; // the session is gone; nothing to remember
-        }
-        if self.behind.load(Ordering::Acquire) || self.bytes.load(Ordering::Acquire) >= self.high {
-            self.behind.store(true, Ordering::Release);
-            // The consumer may have drained everything between our check and the store; then
-            // no later `written` call would ask for the refill, so ask now.
-            if self.bytes.load(Ordering::Acquire) <= self.low
-                && self.behind.swap(false, Ordering::AcqRel)
-            {
-                (self.on_refill)();
-            }
-            return false;
-        }
-        self.bytes.fetch_add(b.len(), Ordering::AcqRel);
-        self.lock().push_back(OutItem::Updates(b));
-        self.notify.notify_one();
-        true
     }
 
     /// Queues encoded UPDATEs whatever the mark (a refill step's output, bounded by the step's
@@ -150,23 +142,54 @@ impl OutQueue {
         self.bytes.load(Ordering::Acquire)
     }
 
-    /// Takes everything queued (waiting until something is).
-    pub async fn pop_all(&self, out: &mut Vec<OutItem>) {
+    /// Takes everything queued, then up to `budget` bytes from the feeds it reads (waiting
+    /// until there is something).
+    pub async fn pop_all(&self, out: &mut Vec<OutItem>, budget: usize) {
         loop {
-            {
-                let mut q = self.lock();
-                if !q.is_empty() {
-                    out.extend(q.drain(..));
-                    return;
-                }
+            let before = out.len();
+            self.take(out, budget);
+            if out.len() > before {
+                return;
             }
             self.notify.notified().await;
         }
     }
 
-    /// Takes everything queued without waiting.
+    /// Takes everything queued and everything in the feeds, without waiting.
     pub fn try_pop_all(&self, out: &mut Vec<OutItem>) {
+        self.take(out, usize::MAX);
+    }
+
+    /// Own items first (in order; an `Attach` among them starts reading that feed), then the
+    /// feeds: whatever a shard queued before attaching goes out before its feed's UPDATEs.
+    fn take(&self, out: &mut Vec<OutItem>, budget: usize) {
+        let feeds = self.feeds.lock().unwrap_or_else(|e| e.into_inner());
+        let (peer, feeds) = (&feeds.0, &feeds.1);
+        let start = out.len();
         out.extend(self.lock().drain(..));
+        // Attach markers are ours: start reading, and keep the rest in order.
+        let mut i = start;
+        while let Some(item) = out.get(i) {
+            if let OutItem::Attach { shard, epoch } = *item {
+                if let (Some(p), Some(Some(f))) = (peer, feeds.get(shard)) {
+                    f.activate(*p, epoch);
+                }
+                out.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        let Some(peer) = *peer else { return };
+        if self.is_closed() {
+            return;
+        }
+        let mut left = budget;
+        for f in feeds.iter().flatten() {
+            if left == 0 {
+                break;
+            }
+            left = left.saturating_sub(f.read(peer, left, out));
+        }
     }
 
     /// The consumer reports `n` bytes written to the socket. Below the low mark, producers
@@ -174,11 +197,6 @@ impl OutQueue {
     pub fn written(&self, n: usize) {
         let before = self.bytes.fetch_sub(n, Ordering::AcqRel);
         let left = before.saturating_sub(n);
-        if before >= self.soft && left < self.soft {
-            if let Some(d) = &self.drained {
-                d.notify_waiters();
-            }
-        }
         if left <= self.low && self.behind.swap(false, Ordering::AcqRel) {
             (self.on_refill)();
         }
@@ -190,9 +208,6 @@ impl OutQueue {
         self.lock().clear();
         self.bytes.store(0, Ordering::Release);
         self.notify.notify_one();
-        if let Some(d) = &self.drained {
-            d.notify_waiters();
-        }
     }
 
     pub fn is_closed(&self) -> bool {
@@ -206,7 +221,7 @@ mod tests {
     use std::sync::Arc;
 
     #[tokio::test]
-    async fn refuses_above_high_mark_and_asks_for_refill() {
+    async fn marks_behind_at_the_high_mark_and_asks_for_refill_below_the_low_one() {
         let refills = Arc::new(AtomicUsize::new(0));
         let r = refills.clone();
         let q = OutQueue::new(
@@ -215,26 +230,26 @@ mod tests {
                 r.fetch_add(1, Ordering::SeqCst);
             }),
         );
-        assert!(q.try_push(Bytes::from(vec![0u8; 60])));
-        assert!(q.try_push(Bytes::from(vec![0u8; 60])));
-        assert!(!q.try_push(Bytes::from(vec![0u8; 1])));
-        assert!(q.is_behind());
-        let mut out = Vec::new();
-        q.pop_all(&mut out).await;
-        assert_eq!(out.len(), 2);
-        q.written(60);
-        assert_eq!(refills.load(Ordering::SeqCst), 0);
-        // Still behind: refused until the refill.
-        assert!(!q.try_push(Bytes::from(vec![0u8; 1])));
-        q.written(60);
-        assert_eq!(refills.load(Ordering::SeqCst), 1);
+        q.push_forced(Bytes::from(vec![0u8; 60]));
         assert!(!q.is_behind());
-        assert!(q.try_push(Bytes::from(vec![0u8; 1])));
+        q.push_forced(Bytes::from(vec![0u8; 60]));
+        assert!(q.is_behind());
         q.push_marker(OutItem::DumpDone {
             shard: 0,
             families: crate::wire::FamilySet::ALL,
         });
+        let mut out = Vec::new();
+        q.pop_all(&mut out, READ_BUDGET).await;
+        assert_eq!(out.len(), 3);
+        q.written(60);
+        assert_eq!(refills.load(Ordering::SeqCst), 0);
+        assert!(q.is_behind());
+        q.written(60);
+        assert_eq!(refills.load(Ordering::SeqCst), 1);
+        assert!(!q.is_behind());
         q.close();
         assert!(q.is_closed());
+        q.push_forced(Bytes::from(vec![0u8; 1]));
+        assert_eq!(q.queued_bytes(), 0, "a closed queue takes nothing");
     }
 }

@@ -16,6 +16,7 @@ use super::attrs::Interner;
 use super::counters::RibCounters;
 use super::entry::PrefixEntry;
 use super::export::{ExportView, Groups};
+use super::feed::{self, Feed};
 use super::journal::{Journal, Sync, Tombstone};
 use super::path::{Path, PeerId, SelectCtx};
 use super::reeval::{evaluate_path, merge};
@@ -31,10 +32,10 @@ pub const PUBLISH_INTERVAL: Duration = Duration::from_millis(100);
 /// flush.
 const BATCH_MESSAGES: usize = 256;
 /// How long a shard whose clients are behind as a whole holds its pending exports back (and,
-/// once `PENDING_MAX` prefixes are pending, its input) waiting for a client queue to drain
-/// before it flushes and takes the next batch anyway (a client that never drains must not
-/// stop the exchange: its queue then reaches the high mark and it falls back to coalesced
-/// refills).
+/// once `PENDING_MAX` prefixes are pending, its input) waiting for a reader of its feed to
+/// catch up before it flushes and takes the next batch anyway (clients that never read must
+/// not stop the exchange: the feed then reaches its bound and lets them go into catch-up
+/// from the journal).
 const PAUSE_MAX: Duration = Duration::from_millis(200);
 /// Prefixes whose export may wait for the next flush. While the clients are behind, a shard
 /// keeps taking input until this many are pending, so a prefix that changes again meanwhile
@@ -122,8 +123,10 @@ pub struct Shard {
     snapshot: Arc<ArcSwap<ShardSnapshot>>,
     changed: bool,
     last_publish: Instant,
-    /// Rung when a client queue drains below its pressed mark.
+    /// Rung when a reader of the feed catches up below its pressed mark.
     drained: Arc<tokio::sync::Notify>,
+    /// What the flushes encoded for the live clients, read by their sessions (`feed.rs`).
+    pub(crate) feed: Arc<Feed>,
 }
 
 impl Shard {
@@ -134,6 +137,7 @@ impl Shard {
         snapshot: Arc<ArcSwap<ShardSnapshot>>,
         policy: Arc<ExportPolicy>,
     ) -> Self {
+        let drained = Arc::new(tokio::sync::Notify::new());
         Shard {
             index,
             table: OrdMap::new(),
@@ -157,34 +161,50 @@ impl Shard {
             snapshot,
             changed: false,
             last_publish: Instant::now(),
-            drained: Arc::new(tokio::sync::Notify::new()),
+            drained: drained.clone(),
+            feed: Arc::new(Feed::new(feed::LAG_MAX, drained)),
         }
     }
 
-    /// The signal the client queues ring when they drain (shared by the shards of a RIB).
+    /// The signal the client queues and the feed ring when they drain (shared by the shards
+    /// of a RIB).
     pub(crate) fn with_drain_signal(mut self, drained: Arc<tokio::sync::Notify>) -> Self {
+        self.feed = Arc::new(Feed::new(feed::LAG_MAX, drained.clone()));
         self.drained = drained;
         self
     }
 
-    /// Most clients that take updates straight from the queue (not refilling, not behind)
-    /// have pressed queues: the clients as a whole are slower than the input, so exporting
-    /// every change now would only push them all into per-client refills (and send changes
-    /// that a later one overrides). A minority of slow clients never holds the shard up; they
-    /// fall back to refills on their own.
+    /// A feed that lets readers go at `lag_max` bytes (tests use small ones). Only before
+    /// any client is up.
+    pub(crate) fn set_feed_lag(&mut self, lag_max: usize) {
+        self.feed = Arc::new(Feed::new(lag_max, self.drained.clone()));
+    }
+
+    /// Most live clients are well behind in the feed: the clients as a whole are slower than
+    /// the input, so exporting every change now would only grow the feed until they are all
+    /// let go into per-client catch-up (and send changes that a later one overrides). A
+    /// minority of slow clients never holds the shard up; the feed lets them go.
     pub(crate) fn under_pressure(&self) -> bool {
-        let (mut live, mut pressed) = (0usize, 0usize);
-        for c in self.clients.iter().flatten() {
-            let q = &c.info.queue;
-            if !c.sync.is_live() || q.is_behind() || q.is_closed() {
-                continue;
-            }
-            live += 1;
-            if q.is_pressed() {
-                pressed += 1;
+        self.feed.pressed_majority()
+    }
+
+    /// Lets lagging clients go from the feed into catch-up from the journal, and drops what
+    /// every reader has read.
+    pub(crate) fn settle_feed(&mut self) {
+        let gone = self.feed.settle();
+        self.counters
+            .memory
+            .set_feed_bytes(self.index, self.feed.sizes().0);
+        for (peer, cursor) in gone {
+            if let Some(Some(c)) = self.clients.get_mut(peer.index()) {
+                if c.sync.is_live() {
+                    c.sync = Sync::Journal { cursor };
+                    if !self.refill.contains(&peer) {
+                        self.refill.push_back(peer);
+                    }
+                }
             }
         }
-        pressed > 0 && pressed * 2 > live
     }
 
     pub(crate) fn select_ctx(&self) -> (bool, Arc<Vec<IpAddr>>) {
@@ -210,6 +230,7 @@ impl Shard {
                     return;
                 }
             }
+            self.settle_feed();
             // Listen for a drain before looking, so one between the look and the wait counts.
             let wake = drained.notified();
             tokio::pin!(wake);
@@ -511,6 +532,8 @@ impl Shard {
         }
         let rules = self.policy.rules(peer);
         let families = info.families;
+        self.feed.detach(peer);
+        info.queue.set_feed(self.index, peer, self.feed.clone());
         if let Some(slot) = self.clients.get_mut(idx) {
             *slot = Some(Client {
                 info,
@@ -531,6 +554,11 @@ impl Shard {
         let head = self.journal.head();
         if let Some(Some(c)) = self.clients.get_mut(peer.index()) {
             let families = families.intersection(c.info.families);
+            if c.sync.is_live() {
+                // What it has not read of the feed it gets from the journal.
+                let cursor = self.feed.detach(peer).unwrap_or(head);
+                c.sync = Sync::Journal { cursor };
+            }
             c.sync = c.sync.with_dump(families, head);
             if !self.refill.contains(&peer) {
                 self.refill.push_back(peer);
@@ -540,6 +568,7 @@ impl Shard {
 
     fn peer_down(&mut self, peer: PeerId, stale_for: Option<Duration>) {
         self.flush();
+        self.feed.detach(peer);
         if let Some(slot) = self.clients.get_mut(peer.index()) {
             *slot = None;
         }
@@ -772,6 +801,7 @@ impl Shard {
         let mem = &self.counters.memory;
         mem.publish_table(self.index, self.table.len(), self.interner.bytes());
         mem.set_export_state(self.index, super::memory::export_state_estimate(self));
+
         self.changed = false;
         self.last_publish = Instant::now();
     }

@@ -58,6 +58,8 @@ impl Sim {
             Arc::new(ArcSwap::from_pointee(ShardSnapshot::empty(0))),
             policy,
         );
+        // The feed lets readers go at the queues' mark: small marks exercise catch-up.
+        shard.set_feed_lag(high);
         shard.message(ShardMsg::PeerAddrs(Arc::new(
             peers.iter().map(|p| p.address).collect(),
         )));
@@ -147,6 +149,8 @@ impl Sim {
                     q.written(b.len());
                     out.push(b);
                 }
+                OutItem::Shared(b) => out.push(b),
+                OutItem::Attach { .. } => {}
                 OutItem::DumpDone { families, .. } => {
                     if let Some(d) = self.dumps_done.get_mut(i) {
                         *d = d.union(families);

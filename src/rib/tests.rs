@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use super::api::{ClientInfo, ExportPolicy, RouteBatch, ShardCtl, ShardMsg};
 use super::attrs::RouteAttrs;
 use super::counters::RibCounters;
-use super::journal::{Journal, LOG_MAX};
+use super::journal::{Journal, Sync, LOG_MAX};
 use super::outq::{OutItem, OutQueue};
 use super::path::PeerId;
 use super::shard::Shard;
@@ -226,6 +226,8 @@ impl Harness {
             Arc::new(ArcSwap::from_pointee(ShardSnapshot::empty(0))),
             policy,
         );
+        // The feed lets readers go at the queues' mark: small marks exercise catch-up.
+        shard.set_feed_lag(high);
         let addrs: Vec<IpAddr> = (0..PEERS)
             .map(|p| IpAddr::V4(Ipv4Addr::new(127, 0, 0, 10 + p as u8)))
             .collect();
@@ -277,9 +279,11 @@ impl Harness {
             ctx.add_path = FamilySet::ALL;
         }
         for item in items {
+            let own = matches!(item, OutItem::Updates(_));
             match item {
-                OutItem::Updates(mut b) => {
-                    let n = b.len();
+                OutItem::Attach { .. } => {}
+                OutItem::Updates(mut b) | OutItem::Shared(mut b) => {
+                    let n = if own { b.len() } else { 0 };
                     while !b.is_empty() {
                         let len = usize::from(u16::from_be_bytes([b[16], b[17]]));
                         let u = Update::parse(b.split_to(len), &ctx).unwrap();
@@ -295,7 +299,9 @@ impl Harness {
                         }
                         assert!(u.attrs().local_pref().is_none());
                     }
-                    q.written(n);
+                    if n > 0 {
+                        q.written(n);
+                    }
                 }
                 OutItem::DumpDone { families, .. } => {
                     self.done[p as usize] = self.done[p as usize].union(families);
@@ -698,41 +704,96 @@ fn family_of_each_prefix_is_right() {
     }
 }
 
-/// A shard stops taking input only when most clients' queues are pressed; a minority of slow
-/// clients never holds it up, and clients already behind (refilling) do not count.
+/// A shard holds its exports back only when most live clients are well behind in its feed;
+/// a minority that lags too far is let go into catch-up from the journal, from the first
+/// entry it did not read, and a reader catching up rings the drain signal.
 #[test]
-fn pressure_needs_a_majority_of_pressed_queues() {
+fn pressure_needs_a_majority_of_lagging_readers() {
+    use super::feed::{EntryBuilder, Variant};
     let high = 1000;
-    let h = Harness::new(vec![None; PEERS as usize], 1, high, None);
-    // Dumps of the (empty) table are finished once refilled.
-    let mut shard = h.shard;
-    while shard.refill_step() {}
-    assert!(!shard.under_pressure());
-    let fill = |q: &OutQueue| q.push_forced(bytes::Bytes::from(vec![0u8; high / 2]));
-    for q in h.queues.iter().take(3) {
-        fill(q);
+    let mut h = Harness::new(vec![None; PEERS as usize], 1, high, None);
+    // Dumps of the (empty) table finish; every client reads the feed from then on.
+    h.settle();
+    assert!(h.shard.clients.iter().flatten().all(|c| c.sync.is_live()));
+    assert!(!h.shard.under_pressure());
+    let all: ClientSet = (0..PEERS).map(PeerId).collect();
+    let append = |h: &mut Harness, since: u64, n: usize| {
+        let mut e = EntryBuilder::new(since);
+        let v = Variant {
+            tx: ParseCtx::new(),
+            add_otc: false,
+        };
+        // Empty UPDATEs (23 octets each), which the harness reads like any other.
+        let mut msg = vec![0xffu8; 16];
+        msg.extend_from_slice(&[0, 23, 2, 0, 0, 0, 0]);
+        e.part(v, all.clone(), |out| {
+            for _ in 0..n / msg.len() {
+                out.extend_from_slice(&msg);
+            }
+            true
+        });
+        h.shard.feed.append(e);
+    };
+    append(&mut h, 0, high * 6 / 10);
+    // 3 of 6 behind: not a majority.
+    for p in 0..3 {
+        h.drain(p);
     }
-    // 3 of 6: not a majority.
-    assert!(!shard.under_pressure());
-    fill(&h.queues[3]);
-    assert!(shard.under_pressure());
-    // Two of the pressed ones go past the high mark and are refused: they fall back to
-    // refills and no longer count; 2 of the 4 left are pressed.
-    for q in h.queues.iter().take(2) {
-        fill(q);
-        assert!(!q.try_push(bytes::Bytes::from_static(b"x")));
-    }
-    assert!(!shard.under_pressure());
-    // Draining below the mark rings the drain signal.
+    assert!(!h.shard.under_pressure());
+    h.stalled[2] = true;
+    append(&mut h, 7, high * 6 / 10);
+    h.drain(0);
+    h.drain(1);
+    // 4 of 6 behind (2 by one entry, 3, 4 and 5 by two): the clients as a whole are slow,
+    // and none is let go: it is the input that is fast, not one client that is slow.
+    assert!(h.shard.under_pressure());
+    h.shard.settle_feed();
+    assert!(h.shard.clients.iter().flatten().all(|c| c.sync.is_live()));
+    // 3 and 4 read; 5, past the mark behind the median, is let go, to catch up from the
+    // journal where its first unread entry began; 2 is behind but within the mark.
+    h.drain(3);
+    h.drain(4);
+    assert!(!h.shard.under_pressure());
+    h.shard.settle_feed();
+    let syncs: Vec<Sync> = h.shard.clients.iter().flatten().map(|c| c.sync).collect();
+    assert!(syncs[..5].iter().all(|s| s.is_live()), "{syncs:?}");
+    assert!(matches!(syncs[5], Sync::Journal { cursor: 0 }), "{syncs:?}");
+    assert!(h.shard.refill.contains(&PeerId(5)));
+    // The entry everybody left read is gone; the one 2 has not read stays.
+    assert_eq!(h.shard.feed.floor(), Some(7));
+    // Everyone catches up and reads the feed again.
+    h.stalled[2] = false;
+    h.settle();
+    assert!(h.shard.clients.iter().flatten().all(|c| c.sync.is_live()));
+    h.shard.settle_feed();
+    assert_eq!(h.shard.feed.floor(), None);
+}
+
+/// A pressed reader that reads below half the mark rings the shard's drain signal.
+#[test]
+fn a_reader_catching_up_rings_the_drain_signal() {
+    use super::feed::{EntryBuilder, Feed, Variant};
     let signal = Arc::new(tokio::sync::Notify::new());
-    let q = OutQueue::new(high, Box::new(|| {})).with_drain_signal(signal.clone());
-    fill(&q);
-    assert!(q.is_pressed());
+    let feed = Feed::new(100, signal.clone());
+    let v = Variant {
+        tx: ParseCtx::new(),
+        add_otc: false,
+    };
+    let epoch = feed.register(PeerId(0), v);
+    feed.activate(PeerId(0), epoch);
+    let mut e = EntryBuilder::new(0);
+    e.part(v, std::iter::once(PeerId(0)).collect(), |out| {
+        out.extend_from_slice(&[0u8; 80]);
+        true
+    });
+    feed.append(e);
+    assert!(feed.pressed_majority());
     let woken = signal.notified();
     tokio::pin!(woken);
     woken.as_mut().enable();
-    q.written(1);
-    assert!(!q.is_pressed());
+    let mut out = Vec::new();
+    assert_eq!(feed.read(PeerId(0), usize::MAX, &mut out), 80);
+    assert!(!feed.pressed_majority());
     assert!(futures_ready(woken));
 }
 

@@ -739,15 +739,22 @@ impl Peer {
                     }
                     Err(e) => break End::Lost(format!("write: {e}")),
                 },
-                _ = queue.pop_all(&mut items), if !writing && pending.is_empty() => {
+                _ = queue.pop_all(&mut items, crate::rib::outq::READ_BUDGET), if !writing && pending.is_empty() => {
                     last_progress = Instant::now();
                     for item in items.drain(..) {
                         match item {
+                            OutItem::Updates(b) | OutItem::Shared(b) if b.is_empty() => {}
                             OutItem::Updates(b) => {
-                                let (msgs, updates) = split_messages(b, &mut pending);
+                                let (msgs, updates) = split_messages(b, true, &mut pending);
                                 Counters::add(&self.status.counters.messages_out, msgs);
                                 Counters::add(&self.status.counters.updates_out, updates);
                             }
+                            OutItem::Shared(b) => {
+                                let (msgs, updates) = split_messages(b, false, &mut pending);
+                                Counters::add(&self.status.counters.messages_out, msgs);
+                                Counters::add(&self.status.counters.updates_out, updates);
+                            }
+                            OutItem::Attach { .. } => {}
                             OutItem::DumpDone { families, .. } => {
                                 for f in families.iter() {
                                     let m = markers.get_mut(f);
@@ -864,9 +871,10 @@ fn coalesce(first: Bytes, q: usize, pending: &mut VecDeque<(Bytes, usize)>) -> (
 }
 
 /// Splits an out-queue item into message-aligned chunks of at most 64 KiB (so a keepalive
-/// never waits behind more than that) and counts its messages and UPDATEs. Each chunk
-/// accounts for its own length in the queue.
-fn split_messages(mut b: Bytes, out: &mut VecDeque<(Bytes, usize)>) -> (u64, u64) {
+/// never waits behind more than that) and counts its messages and UPDATEs. Each chunk of an
+/// item from the peer's own queue (`own`) accounts for its own length in the queue; shared
+/// feed slices are not counted there.
+fn split_messages(mut b: Bytes, own: bool, out: &mut VecDeque<(Bytes, usize)>) -> (u64, u64) {
     const CHUNK: usize = 64 * 1024;
     let (mut msgs, mut updates) = (0u64, 0u64);
     while !b.is_empty() {
@@ -887,7 +895,7 @@ fn split_messages(mut b: Bytes, out: &mut VecDeque<(Bytes, usize)>) -> (u64, u64
             end += len;
         }
         let chunk = b.split_to(end);
-        let n = chunk.len();
+        let n = if own { chunk.len() } else { 0 };
         out.push_back((chunk, n));
     }
     (msgs, updates)
