@@ -32,17 +32,24 @@ pub struct FrameReader<R> {
     inner: R,
     buf: BytesMut,
     max_len: usize,
+    /// Room made for the next read: grows while reads fill it (a busy peer's UPDATEs then
+    /// arrive in few reads), shrinks again while they do not (a quiet peer, which most of an
+    /// exchange's clients are, costs a few KiB).
+    chunk: usize,
 }
 
-/// Read size: large enough that a busy peer's UPDATEs arrive in few reads.
+/// Largest read: large enough that a busy peer's UPDATEs arrive in few reads.
 const READ_CHUNK: usize = 64 * 1024;
+/// First and smallest read.
+const READ_MIN: usize = 4 * 1024;
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
     pub fn new(inner: R) -> Self {
         FrameReader {
             inner,
-            buf: BytesMut::with_capacity(READ_CHUNK),
+            buf: BytesMut::new(),
             max_len: MAX_LEN,
+            chunk: READ_MIN,
         }
     }
 
@@ -59,9 +66,10 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                     return Ok(self.buf.split_to(h.len).freeze());
                 }
             }
-            if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
-                self.buf.reserve(READ_CHUNK);
+            if self.buf.capacity() - self.buf.len() < self.chunk / 4 {
+                self.buf.reserve(self.chunk);
             }
+            let room = self.buf.capacity() - self.buf.len();
             let n = self
                 .inner
                 .read_buf(&mut self.buf)
@@ -69,6 +77,11 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 .map_err(FrameError::Io)?;
             if n == 0 {
                 return Err(FrameError::Closed);
+            }
+            if n >= room {
+                self.chunk = (self.chunk * 2).min(READ_CHUNK);
+            } else if n < self.chunk / 8 {
+                self.chunk = (self.chunk / 2).max(READ_MIN);
             }
         }
     }
@@ -101,6 +114,33 @@ mod tests {
         }
         writer.await.unwrap();
         assert!(matches!(r.next().await, Err(FrameError::Closed)));
+    }
+
+    /// Reads start small and grow while they fill the buffer, so a large message (extended
+    /// messages) and a burst arrive whole.
+    #[tokio::test]
+    async fn large_messages_arrive_whole_across_growing_reads() {
+        let mut msg = vec![0xffu8; 16];
+        let len: u16 = 40_000;
+        msg.extend_from_slice(&len.to_be_bytes());
+        msg.push(2);
+        msg.resize(usize::from(len), 0);
+        let mut data = Vec::new();
+        for _ in 0..3 {
+            data.extend_from_slice(&msg);
+        }
+        let (mut a, b) = tokio::io::duplex(100_000);
+        let writer = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            a.write_all(&data).await.unwrap();
+        });
+        let mut r = FrameReader::new(b);
+        r.set_max_len(usize::from(u16::MAX));
+        for _ in 0..3 {
+            assert_eq!(r.next().await.unwrap().len(), usize::from(len));
+        }
+        assert!(r.chunk > READ_MIN, "reads grew");
+        writer.await.unwrap();
     }
 
     #[tokio::test]

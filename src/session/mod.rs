@@ -11,6 +11,7 @@ pub mod peer;
 pub mod routes;
 pub mod sockopt;
 pub mod status;
+pub mod writer;
 
 pub use fsm::State;
 pub use peer::{PeerCmd, PeerHandle};

@@ -7,7 +7,6 @@
 //! backpressure does not count against the peer's hold timer (we are the ones not reading).
 //! A peer that stops reading is dropped by the RFC 9687 send hold timer.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -25,6 +24,7 @@ use super::negotiate::{self, Negotiated};
 use super::routes::Importer;
 use super::sockopt;
 use super::status::{Counters, PeerStatus};
+use super::writer::Outbox;
 use crate::config::{MaxPrefixAction, PeerConfig, RoleCheck, ServerConfig};
 use crate::rib::{ClientInfo, OutItem, OutQueue, PeerId, Rib, ShardMsg};
 use crate::wire::header::{self, HEADER_LEN, MAX_EXTENDED_LEN, MAX_LEN};
@@ -610,8 +610,7 @@ impl Peer {
         ka.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ka.tick().await;
         let mut check = tokio::time::interval(Duration::from_millis(500));
-        let mut pending: VecDeque<(Bytes, usize)> = VecDeque::new(); // (chunk, queue bytes it accounts for)
-        let mut cur: Option<(Bytes, usize, usize)> = None; // (chunk, written, queue bytes)
+        let mut outbox = Outbox::new();
         let mut ka_due = false;
         let mut last_progress = Instant::now();
         let mut markers: ByFamily<u32> = ByFamily::default();
@@ -619,19 +618,15 @@ impl Peer {
         let mut refreshing = FamilySet::EMPTY;
         let mut items = Vec::new();
         let end: End = loop {
-            if cur.is_none() {
-                if ka_due {
-                    let mut b = BytesMut::new();
-                    header::encode_keepalive(&mut b);
-                    cur = Some((b.freeze(), 0, 0));
-                    ka_due = false;
-                    Counters::add(&self.status.counters.messages_out, 1);
-                } else if let Some((b, q)) = pending.pop_front() {
-                    let (b, q) = coalesce(b, q, &mut pending);
-                    cur = Some((b, 0, q));
-                }
+            // A keepalive goes at the next message boundary, ahead of what waits.
+            if ka_due && outbox.at_boundary() {
+                let mut b = BytesMut::new();
+                header::encode_keepalive(&mut b);
+                outbox.push_front(b.freeze());
+                ka_due = false;
+                Counters::add(&self.status.counters.messages_out, 1);
             }
-            let writing = cur.is_some();
+            let writing = !outbox.is_empty();
             tokio::select! {
                 biased;
                 ev = ev_rx.recv() => match ev {
@@ -662,7 +657,7 @@ impl Peer {
                         if neg.enhanced_route_refresh {
                             let mut b = BytesMut::new();
                             RouteRefresh { afi_safi: f.afi_safi(), kind: RefreshKind::Begin }.encode(&mut b);
-                            pending.push_back((b.freeze(), 0));
+                            outbox.push(b.freeze(), 0);
                         }
                         refreshing.insert(f);
                         let id = self.id;
@@ -691,7 +686,7 @@ impl Peer {
                             for f in neg.families.iter() {
                                 let mut b = BytesMut::new();
                                 RouteRefresh { afi_safi: f.afi_safi(), kind: RefreshKind::Request }.encode(&mut b);
-                                pending.push_back((b.freeze(), 0));
+                                outbox.push(b.freeze(), 0);
                                 Counters::add(&self.status.counters.messages_out, 1);
                             }
                         }
@@ -721,36 +716,28 @@ impl Peer {
                     }
                 }
                 r = async {
-                    match cur.as_ref() {
-                        Some((b, off, _)) => writer.write(b.get(*off..).unwrap_or_default()).await,
-                        None => std::future::pending().await,
-                    }
+                    let slices = outbox.slices();
+                    writer.write_vectored(&slices).await
                 }, if writing => match r {
                     Ok(0) => break End::Lost("connection closed while writing".into()),
                     Ok(n) => {
                         last_progress = Instant::now();
-                        if let Some((b, off, q)) = cur.as_mut() {
-                            *off += n;
-                            if *off >= b.len() {
-                                if *q > 0 { queue.written(*q); }
-                                cur = None;
-                            }
-                        }
+                        outbox.advance(n, &queue);
                     }
                     Err(e) => break End::Lost(format!("write: {e}")),
                 },
-                _ = queue.pop_all(&mut items, crate::rib::outq::READ_BUDGET), if !writing && pending.is_empty() => {
+                _ = queue.pop_all(&mut items, crate::rib::outq::READ_BUDGET), if !writing => {
                     last_progress = Instant::now();
                     for item in items.drain(..) {
                         match item {
                             OutItem::Updates(b) | OutItem::Shared(b) if b.is_empty() => {}
                             OutItem::Updates(b) => {
-                                let (msgs, updates) = split_messages(b, true, &mut pending);
+                                let (msgs, updates) = split_messages(b, true, &mut outbox);
                                 Counters::add(&self.status.counters.messages_out, msgs);
                                 Counters::add(&self.status.counters.updates_out, updates);
                             }
                             OutItem::Shared(b) => {
-                                let (msgs, updates) = split_messages(b, false, &mut pending);
+                                let (msgs, updates) = split_messages(b, false, &mut outbox);
                                 Counters::add(&self.status.counters.messages_out, msgs);
                                 Counters::add(&self.status.counters.updates_out, updates);
                             }
@@ -774,7 +761,7 @@ impl Peer {
                                     }
                                     if !b.is_empty() {
                                         Counters::add(&self.status.counters.messages_out, 1);
-                                        pending.push_back((b.freeze(), 0));
+                                        outbox.push(b.freeze(), 0);
                                     }
                                 }
                             }
@@ -789,8 +776,7 @@ impl Peer {
         let (why, keep_stale) = match end {
             End::Sent(n) => {
                 // Send the NOTIFICATION at a message boundary: finish the message in flight.
-                if let Some((b, off, _)) = cur.take() {
-                    let rest = b.get(off..).unwrap_or_default().to_vec();
+                if let Some(rest) = outbox.rest_of_front() {
                     let _ =
                         tokio::time::timeout(Duration::from_secs(1), writer.write_all(&rest)).await;
                 }
@@ -847,34 +833,11 @@ impl Peer {
     }
 }
 
-/// Joins small chunks that follow `first` in `pending` into one write of at most 64 KiB:
-/// the shards flush often (every batch of input), and one system call per tiny chunk costs
-/// far more than copying them together. Returns the chunk and the queue bytes it accounts for.
-fn coalesce(first: Bytes, q: usize, pending: &mut VecDeque<(Bytes, usize)>) -> (Bytes, usize) {
-    const MAX: usize = 64 * 1024;
-    let fits = |total: usize, pending: &VecDeque<(Bytes, usize)>| {
-        pending.front().is_some_and(|(b, _)| total + b.len() <= MAX)
-    };
-    if !fits(first.len(), pending) {
-        return (first, q);
-    }
-    let mut joined = BytesMut::with_capacity(MAX);
-    joined.extend_from_slice(&first);
-    let mut q = q;
-    while fits(joined.len(), pending) {
-        if let Some((b, bq)) = pending.pop_front() {
-            joined.extend_from_slice(&b);
-            q += bq;
-        }
-    }
-    (joined.freeze(), q)
-}
-
 /// Splits an out-queue item into message-aligned chunks of at most 64 KiB (so a keepalive
 /// never waits behind more than that) and counts its messages and UPDATEs. Each chunk of an
 /// item from the peer's own queue (`own`) accounts for its own length in the queue; shared
 /// feed slices are not counted there.
-fn split_messages(mut b: Bytes, own: bool, out: &mut VecDeque<(Bytes, usize)>) -> (u64, u64) {
+fn split_messages(mut b: Bytes, own: bool, out: &mut Outbox) -> (u64, u64) {
     const CHUNK: usize = 64 * 1024;
     let (mut msgs, mut updates) = (0u64, 0u64);
     while !b.is_empty() {
@@ -896,7 +859,7 @@ fn split_messages(mut b: Bytes, own: bool, out: &mut VecDeque<(Bytes, usize)>) -
         }
         let chunk = b.split_to(end);
         let n = if own { chunk.len() } else { 0 };
-        out.push_back((chunk, n));
+        out.push(chunk, n);
     }
     (msgs, updates)
 }
@@ -1048,28 +1011,5 @@ async fn reader_loop(
                 return;
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn coalesce_joins_small_chunks_up_to_64k_in_order() {
-        let chunk = |b: u8, n: usize| (Bytes::from(vec![b; n]), n);
-        let mut pending: VecDeque<(Bytes, usize)> =
-            [chunk(2, 100), chunk(3, 40_000), chunk(4, 30_000)].into();
-        let (b, q) = coalesce(Bytes::from(vec![1u8; 50]), 50, &mut pending);
-        // 50 + 100 + 40,000 fit; the 30,000 would pass 64 KiB and waits.
-        assert_eq!((b.len(), q), (40_150, 40_150));
-        assert_eq!(&b[..50], &[1u8; 50][..]);
-        assert_eq!(b[50], 2);
-        assert_eq!(b[150], 3);
-        assert_eq!(pending.len(), 1);
-        // A chunk alone, or one that nothing fits after, goes out as it is.
-        let (b, q) = coalesce(Bytes::from(vec![5u8; 70_000]), 7, &mut pending);
-        assert_eq!((b.len(), q), (70_000, 7));
-        assert_eq!(pending.len(), 1);
     }
 }
