@@ -50,6 +50,10 @@ pub(crate) const PENDING_MAX: usize = 16 * 1024;
 /// sources) the shard flushes after every batch: waiting would only delay the clients.
 const FLUSH_PENDING: usize = 8 * 1024;
 pub(crate) const REPEATS_WORTH: usize = 16;
+/// While coalescing, how long the input must stay quiet before pending exports go out.
+const QUIET: Duration = Duration::from_millis(5);
+/// While coalescing, the longest an export waits for the next flush.
+const DELAY_MAX: Duration = Duration::from_millis(100);
 
 /// A prefix changed since the last flush: its entry as of that flush and its entry now
 /// (`None`: it had none, it has none).
@@ -222,6 +226,9 @@ impl Shard {
         let drained = self.drained.clone();
         // Since when the clients have been behind as a whole (None: they are not).
         let mut held_since: Option<Instant> = None;
+        // When input last came, and since when exports have been pending.
+        let mut last_input = Instant::now();
+        let mut pending_since: Option<Instant> = None;
         loop {
             // Control first: refills and timeouts never wait behind route batches.
             while let Ok(c) = ctl.try_recv() {
@@ -271,10 +278,24 @@ impl Shard {
                     }
                 }
             }
-            let due = idle || !self.coalescing || self.pending.len() >= FLUSH_PENDING;
+            if handled > 0 {
+                last_input = Instant::now();
+            }
+            // While coalescing, a moment without input is not the end of a burst: the flush
+            // waits until the input has been quiet for `QUIET` (or `FLUSH_PENDING` prefixes are
+            // pending, or the oldest has waited `DELAY_MAX`).
+            let quiet = idle && (!self.coalescing || last_input.elapsed() >= QUIET);
+            let overdue = pending_since.is_some_and(|t| t.elapsed() >= DELAY_MAX);
+            let due = quiet || !self.coalescing || self.pending.len() >= FLUSH_PENDING || overdue;
             if !hold && due && (!self.pending.is_empty() || self.groups.len() > 0) {
                 self.flush();
             }
+            pending_since = match (self.pending.is_empty(), pending_since) {
+                (true, _) => None,
+                (false, None) => Some(Instant::now()),
+                (false, since) => since,
+            };
+            let waiting = self.coalescing && !hold && !self.pending.is_empty();
             let refilled = self.refill_step();
             if self.changed && self.last_publish.elapsed() >= PUBLISH_INTERVAL {
                 self.publish();
@@ -293,10 +314,11 @@ impl Shard {
                     None => { self.publish(); return; }
                 },
                 m = rx.recv(), if input => match m {
-                    Some(m) => self.message(m),
+                    Some(m) => { self.message(m); last_input = Instant::now(); }
                     None => { self.publish(); return; }
                 },
                 _ = &mut wake, if hold => {}
+                _ = tokio::time::sleep(QUIET), if waiting => {}
                 _ = tokio::time::sleep(hold_left), if hold => {}
                 _ = tick.tick() => {
                     if self.changed { self.publish(); }
