@@ -170,8 +170,8 @@ impl Shard {
         }
     }
 
-    /// The signal the client queues and the feed ring when they drain (shared by the shards
-    /// of a RIB).
+    /// The signal the feed rings when a lagging reader catches up (shared by the shards of a
+    /// RIB).
     pub(crate) fn with_drain_signal(mut self, drained: Arc<tokio::sync::Notify>) -> Self {
         self.feed = Arc::new(Feed::new(feed::LAG_MAX, drained.clone()));
         self.drained = drained;
