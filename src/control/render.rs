@@ -258,20 +258,13 @@ pub fn render(req: &Request, v: &Value) -> String {
                         uptime(&p["uptime_seconds"]),
                         s(&p["routes_accepted"]),
                         s(&p["routes_filtered"]),
-                        s(&p["last_error"]),
+                        s(&p["last_end_reason"]),
                     ]
                 })
                 .collect();
             table(
                 &[
-                    "NAME",
-                    "ADDRESS",
-                    "ASN",
-                    "STATE",
-                    "UPTIME",
-                    "ACCEPTED",
-                    "FILTERED",
-                    "LAST ERROR",
+                    "NAME", "ADDRESS", "ASN", "STATE", "UPTIME", "ACCEPTED", "FILTERED", "LAST END",
                 ],
                 rows,
             )

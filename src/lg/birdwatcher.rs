@@ -160,7 +160,7 @@ pub fn protocols(ctx: &Ctx, q: &Query) -> Result<Value, ApiError> {
                 "neighbor_address": p.config.address.to_string(),
                 "neighbor_as": p.config.asn.0,
                 "description": p.config.description.clone().unwrap_or_default(),
-                "last_error": d.last_error.unwrap_or_default(),
+                "last_error": d.last_error.map(|e| e.to_string()).unwrap_or_default(),
                 "routes": {
                     "imported": acc,
                     "filtered": rej,

@@ -323,6 +323,25 @@ pub fn render(ctx: &Ctx) -> String {
             o.sample(metric, &[("peer", &n)], C::get(pick(&p.status.counters)));
         }
     }
+    o.family(
+        "peerex_peer_session_ends_total",
+        "counter",
+        "Sessions (and connection attempts) that ended, by reason (see docs/lg.md).",
+    );
+    for p in &peers {
+        let (n, _, _) = labels(p);
+        let ends = p.status.counters.ends.iter();
+        for (reason, count) in crate::session::EndReason::LABELS.iter().zip(ends) {
+            let v = C::get(count);
+            if v > 0 {
+                o.sample(
+                    "peerex_peer_session_ends_total",
+                    &[("peer", &n), ("reason", reason)],
+                    v,
+                );
+            }
+        }
+    }
 
     let mem = counters.memory();
     o.family(

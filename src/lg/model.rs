@@ -56,7 +56,10 @@ pub struct PeerView {
     pub state: String,
     pub uptime_seconds: Option<u64>,
     pub established_since: Option<u64>,
+    /// Why the last session ended, in words.
     pub last_error: Option<String>,
+    /// The same as a stable name (see docs/lg.md).
+    pub last_end_reason: Option<&'static str>,
     pub remote: Option<String>,
     pub hold_time: Option<u16>,
     pub capabilities: Vec<String>,
@@ -126,7 +129,8 @@ pub fn peer_view(p: &PeerEntry, counters: &RibCounters) -> PeerView {
             .since
             .and_then(|(_, t)| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map(|x| x.as_secs()),
-        last_error: d.last_error.clone(),
+        last_error: d.last_error.as_ref().map(ToString::to_string),
+        last_end_reason: d.last_error.as_ref().map(|r| r.label()),
         remote: d.remote.map(|r| r.to_string()),
         hold_time: neg.map(|n| n.hold_time),
         capabilities: caps,

@@ -1,8 +1,13 @@
-//! The RFC 4271 §8 session states and the pure decisions of the state machine: what a state
-//! means, hold and keepalive timer arithmetic, and connection collision resolution (§6.8).
-//! The peer task drives the transitions; nothing here does I/O or keeps time.
+//! The RFC 4271 §8 session states and the pure decisions around a connection: what a state
+//! means, hold and keepalive timer arithmetic, connection collision resolution (§6.8), and
+//! what a peer does between sessions (Idle, Connect, Active: [`plan`], [`Between`]). The
+//! states of a connection (OpenSent to Established) are run by [`super::machine`]. Nothing
+//! here does I/O or reads a clock: times come in as arguments.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use super::end::{AdminAction, EndReason};
+use super::machine::PeerCmd;
 
 /// RFC 4271 §8.2.2 states (plus the administrative "disabled" an operator sets).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -93,9 +98,154 @@ pub fn backoff(base: Duration, failures: u32, jitter: f64) -> Duration {
     d.mul_f64(j)
 }
 
+/// What a peer remembers between sessions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Between {
+    /// An operator disabled the peer: no session until enabled.
+    pub disabled: bool,
+    /// The peer task ends (removed, reconfigured, server stopping).
+    pub stop: bool,
+    /// No session before this instant (max-prefix "restart").
+    pub hold_off: Option<Instant>,
+    /// Consecutive failed attempts (for the back-off).
+    pub failures: u32,
+}
+
+/// What the peer task does next between sessions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Plan {
+    /// End the task.
+    Stop,
+    /// Stay down until enabled (incoming connections are refused).
+    Disabled,
+    /// Idle until this instant, then plan again.
+    HoldOff(Instant),
+    /// RFC 4271 Active: wait for the peer to connect (a passive peer).
+    Listen,
+    /// RFC 4271 Connect: connect to the peer (accepting its connection meanwhile).
+    Connect,
+}
+
+impl Between {
+    /// Idle → Connect or Active (the ManualStart / AutomaticStart of RFC 4271 §8.1.2), unless
+    /// a command or a hold-off keeps the peer down.
+    pub fn plan(&mut self, passive: bool, now: Instant) -> Plan {
+        if self.stop {
+            return Plan::Stop;
+        }
+        if self.disabled {
+            return Plan::Disabled;
+        }
+        if let Some(t) = self.hold_off {
+            if now < t {
+                return Plan::HoldOff(t);
+            }
+            self.hold_off = None;
+        }
+        if passive {
+            Plan::Listen
+        } else {
+            Plan::Connect
+        }
+    }
+
+    /// A command while no session runs (the session machine takes those that come while
+    /// one does).
+    pub fn command(&mut self, c: &PeerCmd) {
+        match c {
+            PeerCmd::Disable(_) => self.disabled = true,
+            PeerCmd::Enable => {
+                self.disabled = false;
+                self.hold_off = None;
+            }
+            PeerCmd::Reset(_) | PeerCmd::RefreshIn => {}
+            PeerCmd::Remove | PeerCmd::Reconfigure | PeerCmd::Shutdown(_) => self.stop = true,
+        }
+    }
+
+    /// A session or an attempt ended for `reason`.
+    pub fn ended(&mut self, reason: &EndReason, was_established: bool) {
+        match reason {
+            EndReason::Admin {
+                action: AdminAction::Disable,
+                ..
+            } => self.disabled = true,
+            EndReason::Deconfigured | EndReason::ConfigChanged | EndReason::ServerShutdown => {
+                self.stop = true
+            }
+            _ => {}
+        }
+        self.failures = if was_established {
+            0
+        } else {
+            self.failures.saturating_add(1)
+        };
+    }
+
+    /// How long an active peer waits before connecting again (Connect → Active on a failed
+    /// attempt, Idle after a session): back-off after failures, `base` after a session.
+    pub fn retry_after(&self, base: Duration, jitter: f64) -> Duration {
+        backoff(base, self.failures, jitter)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn between_sessions_a_peer_connects_listens_or_stays_down() {
+        let now = Instant::now();
+        let mut b = Between::default();
+        assert_eq!(b.plan(false, now), Plan::Connect);
+        assert_eq!(b.plan(true, now), Plan::Listen);
+        b.command(&PeerCmd::Disable(None));
+        assert_eq!(b.plan(false, now), Plan::Disabled);
+        b.command(&PeerCmd::Enable);
+        assert_eq!(b.plan(false, now), Plan::Connect);
+        b.hold_off = Some(now + Duration::from_secs(5));
+        assert_eq!(
+            b.plan(false, now),
+            Plan::HoldOff(now + Duration::from_secs(5))
+        );
+        assert_eq!(b.plan(false, now + Duration::from_secs(6)), Plan::Connect);
+        assert_eq!(b.hold_off, None);
+        b.hold_off = Some(now + Duration::from_secs(5));
+        b.command(&PeerCmd::Enable);
+        assert_eq!(b.plan(true, now), Plan::Listen, "enable lifts a hold-off");
+        b.command(&PeerCmd::Reset(None));
+        assert_eq!(b.plan(true, now), Plan::Listen);
+        b.command(&PeerCmd::Remove);
+        assert_eq!(b.plan(true, now), Plan::Stop);
+    }
+
+    #[test]
+    fn session_ends_set_what_comes_next() {
+        let mut b = Between::default();
+        b.ended(&EndReason::HoldTimerExpired, false);
+        b.ended(&EndReason::HoldTimerExpired, false);
+        assert_eq!(b.failures, 2);
+        let base = Duration::from_secs(5);
+        assert_eq!(b.retry_after(base, 0.5), Duration::from_secs(20));
+        b.ended(&EndReason::HoldTimerExpired, true);
+        assert_eq!(b.failures, 0);
+        assert_eq!(b.retry_after(base, 0.5), base);
+        let disable = EndReason::Admin {
+            action: AdminAction::Disable,
+            message: None,
+        };
+        b.ended(&disable, true);
+        assert!(b.disabled && !b.stop);
+        for r in [
+            EndReason::Deconfigured,
+            EndReason::ConfigChanged,
+            EndReason::ServerShutdown,
+        ] {
+            let mut b = Between::default();
+            b.ended(&r, true);
+            assert!(b.stop, "{r}");
+        }
+    }
 
     #[test]
     fn timers() {

@@ -3,9 +3,11 @@
 //! Hands decoded route changes to the RIB and writes what the exporter queues. Knows no
 //! policy beyond attaching the import verdict.
 
+pub mod end;
 pub mod framing;
 pub mod fsm;
 pub mod listener;
+pub mod machine;
 pub mod negotiate;
 pub mod peer;
 pub mod routes;
@@ -13,6 +15,7 @@ pub mod sockopt;
 pub mod status;
 pub mod writer;
 
+pub use end::EndReason;
 pub use fsm::State;
 pub use peer::{PeerCmd, PeerHandle};
 pub use status::PeerStatus;

@@ -1,9 +1,11 @@
-//! One peer's task: connections (passive, active with back-off, collisions), the OPEN
-//! exchange, and the Established session — a reader task that decodes and feeds the RIB, and
-//! this task, which owns the socket's write side, the timers and the out-queue.
+//! One peer's I/O task: it connects or waits for connections (with back-off, as
+//! [`fsm::Between`] plans), reads and writes, runs the timers, and feeds each connection's
+//! [`Machine`], doing what it outputs. It decides nothing about BGP itself.
 //!
-//! Keepalives are never behind routes: they go out at the next message boundary, and large
-//! out-queue items are written in message-aligned chunks. A reader blocked by RIB
+//! While Established, two halves run: a reader task that decodes, applies route changes to
+//! the RIB in order and hands everything else to the machine, and this task, which owns the
+//! socket's write side ([`Outbox`]), the timers and the client's out-queue. Keepalives are
+//! never behind routes: they go out at the next message boundary. A reader blocked by RIB
 //! backpressure does not count against the peer's hold timer (we are the ones not reading).
 //! A peer that stops reading is dropped by the RFC 9687 send hold timer.
 
@@ -18,41 +20,22 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn, Instrument};
 
+use super::end::{ConnError, EndReason};
 use super::framing::{FrameError, FrameReader};
-use super::fsm::{self, State, Survivor};
+use super::fsm::{self, Between, Plan, State};
+use super::machine::{self, Input, Machine, Output, Received, Second};
 use super::negotiate::{self, Negotiated};
 use super::routes::Importer;
 use super::sockopt;
 use super::status::{Counters, PeerStatus};
 use super::writer::Outbox;
-use crate::config::{MaxPrefixAction, PeerConfig, RoleCheck, ServerConfig};
+use crate::config::{PeerConfig, RoleCheck, ServerConfig};
 use crate::rib::{ClientInfo, OutItem, OutQueue, PeerId, Rib, ShardMsg};
-use crate::wire::header::{self, HEADER_LEN, MAX_EXTENDED_LEN, MAX_LEN};
-use crate::wire::notification::{CeaseSubcode, FsmSubcode};
-use crate::wire::update::encode_end_of_rib;
-use crate::wire::{
-    Action, ByFamily, Family, FamilySet, Message, NotifCode, Notification, Open, ParseCtx,
-    RefreshKind, RouteRefresh,
-};
+use crate::wire::header::{self, HEADER_LEN, MAX_LEN};
+use crate::wire::notification::CeaseSubcode;
+use crate::wire::{Action, Family, FamilySet, Message, Notification, Open, ParseCtx};
 
-/// Commands to a peer task.
-#[derive(Debug, Clone)]
-pub enum PeerCmd {
-    /// Cease with Administrative Shutdown (and this message) and stay down.
-    Disable(Option<String>),
-    Enable,
-    /// Cease with Administrative Reset and reconnect.
-    Reset(Option<String>),
-    /// Ask the peer to send its routes again (ROUTE-REFRESH).
-    RefreshIn,
-    /// The peer was removed from the configuration: Cease / Peer De-configured and end.
-    Remove,
-    /// The peer's session settings changed (reload): Cease / Other Configuration Change and
-    /// end; the server starts a task with the new settings.
-    Reconfigure,
-    /// The server is stopping: Cease / Administrative Shutdown and end.
-    Shutdown(Option<String>),
-}
+pub use super::machine::PeerCmd;
 
 /// What the server keeps of a running peer.
 #[derive(Debug)]
@@ -92,7 +75,10 @@ pub fn spawn(setup: PeerSetup) -> PeerHandle {
     let span = tracing::info_span!("peer", peer = %config.name, addr = %config.address);
     let peer = Peer {
         ours: negotiate::our_open(&setup.server, &setup.config),
-        disabled: setup.config.disabled,
+        between: Between {
+            disabled: setup.config.disabled,
+            ..Between::default()
+        },
         id,
         cfg: setup.config,
         server: setup.server,
@@ -101,11 +87,8 @@ pub fn spawn(setup: PeerSetup) -> PeerHandle {
         status: status.clone(),
         cmd_rx,
         inbound_rx: in_rx,
-        failures: 0,
         next_conn: None,
-        hold_off_until: None,
         stale: false,
-        stop: false,
     };
     let task = tokio::spawn(peer.run().instrument(span));
     PeerHandle {
@@ -128,36 +111,20 @@ struct Peer {
     cmd_rx: mpsc::Receiver<PeerCmd>,
     inbound_rx: mpsc::Receiver<TcpStream>,
     ours: Open,
-    disabled: bool,
-    failures: u32,
+    between: Between,
     /// A connection that arrived while the previous session was ending.
     next_conn: Option<TcpStream>,
-    /// No session before this instant (max-prefix "restart" action).
-    hold_off_until: Option<Instant>,
     /// The RIB holds stale paths of this peer (graceful restart).
     stale: bool,
-    stop: bool,
 }
 
-/// A session that completed the OPEN exchange.
-struct Est {
+/// A connection whose machine reached Established.
+struct Opened {
     reader: FrameReader<OwnedReadHalf>,
     writer: OwnedWriteHalf,
+    machine: Machine,
     neg: Negotiated,
     remote: SocketAddr,
-    outbound: bool,
-}
-
-/// How an Established session ended.
-enum End {
-    /// We sent this NOTIFICATION.
-    Sent(Notification),
-    /// The peer sent this NOTIFICATION.
-    Received(Notification),
-    /// The connection failed or closed.
-    Lost(String),
-    /// A new connection from the peer replaced this session.
-    Replaced(TcpStream),
 }
 
 fn jitter() -> f64 {
@@ -175,208 +142,177 @@ async fn send_notification(w: &mut OwnedWriteHalf, n: &Notification, max_len: us
     let _ = tokio::time::timeout(Duration::from_secs(1), w.shutdown()).await;
 }
 
-/// The OPEN exchange on one connection, up to OpenConfirm completed.
-async fn open_phase(
-    stream: TcpStream,
-    outbound: bool,
-    cfg: Arc<PeerConfig>,
-    server: Arc<ServerConfig>,
-    ours: Open,
-    status: Arc<PeerStatus>,
-) -> Result<Est, String> {
-    let remote = stream.peer_addr().map_err(|e| e.to_string())?;
-    let _ = stream.set_nodelay(true);
-    let (rd, mut wr) = stream.into_split();
-    let mut reader = FrameReader::new(rd);
-    status.set_state(State::OpenSent);
-    let mut b = BytesMut::new();
-    ours.encode(&mut b);
-    wr.write_all(&b)
-        .await
-        .map_err(|e| format!("sending OPEN: {e}"))?;
-    Counters::add(&status.counters.messages_out, 1);
-    let ctx = ParseCtx::new();
-    let frame = match tokio::time::timeout(fsm::OPEN_HOLD, reader.next()).await {
-        Err(_) => {
-            let n = Notification::new(NotifCode::HoldTimerExpired(0), Bytes::new());
-            send_notification(&mut wr, &n, MAX_LEN).await;
-            return Err("no OPEN within the hold time".into());
-        }
-        Ok(Err(FrameError::Header(n))) => {
-            send_notification(&mut wr, &n, MAX_LEN).await;
-            return Err(format!("bad message header: {n}"));
-        }
-        Ok(Err(e)) => return Err(e.to_string()),
-        Ok(Ok(f)) => f,
-    };
-    Counters::add(&status.counters.messages_in, 1);
-    let theirs = match Message::decode(frame, &ctx) {
-        Ok(Message::Open(o)) => o,
-        Ok(Message::Notification(n)) => {
-            Counters::add(&status.counters.notifications_in, 1);
-            return Err(format!("received NOTIFICATION {n}"));
-        }
-        Ok(other) => {
-            let n = Notification::new(
-                NotifCode::Fsm(FsmSubcode::UnexpectedInOpenSent),
-                Bytes::new(),
-            );
-            send_notification(&mut wr, &n, MAX_LEN).await;
-            return Err(format!("expected OPEN, got {:?}", other.kind()));
-        }
-        Err(e) => {
-            send_notification(&mut wr, &e.notification, MAX_LEN).await;
-            return Err(format!("bad OPEN: {e}"));
-        }
-    };
-    let neg = match negotiate::negotiate(&server, &cfg, &ours, &theirs) {
-        Ok(n) => n,
-        Err(n) => {
-            send_notification(&mut wr, &n, MAX_LEN).await;
-            Counters::add(&status.counters.notifications_out, 1);
-            return Err(format!("OPEN refused: {n}"));
-        }
-    };
+fn keepalive() -> Bytes {
     let mut b = BytesMut::new();
     header::encode_keepalive(&mut b);
-    wr.write_all(&b)
-        .await
-        .map_err(|e| format!("sending KEEPALIVE: {e}"))?;
-    Counters::add(&status.counters.messages_out, 1);
-    status.set_state(State::OpenConfirm);
-    let wait = if neg.hold_time > 0 {
-        Duration::from_secs(u64::from(neg.hold_time))
-    } else {
-        fsm::OPEN_HOLD
-    };
-    let max_len = if neg.extended_message {
-        MAX_EXTENDED_LEN
-    } else {
-        MAX_LEN
-    };
-    reader.set_max_len(max_len);
-    {
-        let frame = match tokio::time::timeout(wait, reader.next()).await {
-            Err(_) => {
-                let n = Notification::new(NotifCode::HoldTimerExpired(0), Bytes::new());
-                send_notification(&mut wr, &n, max_len).await;
-                return Err("hold timer expired in OpenConfirm".into());
-            }
-            Ok(Err(FrameError::Header(n))) => {
-                send_notification(&mut wr, &n, max_len).await;
-                return Err(format!("bad message header: {n}"));
-            }
-            Ok(Err(e)) => return Err(e.to_string()),
-            Ok(Ok(f)) => f,
-        };
-        Counters::add(&status.counters.messages_in, 1);
-        match Message::decode(frame, &neg.rx) {
-            Ok(Message::Keepalive) => {}
-            Ok(Message::Notification(n)) => {
-                Counters::add(&status.counters.notifications_in, 1);
-                return Err(format!("received NOTIFICATION {n}"));
-            }
-            Ok(other) => {
-                let n = Notification::new(
-                    NotifCode::Fsm(FsmSubcode::UnexpectedInOpenConfirm),
-                    Bytes::new(),
-                );
-                send_notification(&mut wr, &n, max_len).await;
-                return Err(format!("expected KEEPALIVE, got {:?}", other.kind()));
-            }
-            Err(e) => {
-                send_notification(&mut wr, &e.notification, max_len).await;
-                return Err(format!("bad message in OpenConfirm: {e}"));
+    b.freeze()
+}
+
+/// What a frame (or the failure to read one) is for the machine.
+fn frame_input(frame: Result<Bytes, FrameError>, ctx: &ParseCtx, status: &PeerStatus) -> Input {
+    match frame {
+        Err(FrameError::Header(n)) => Input::Malformed {
+            fault: "bad message header".into(),
+            notification: n,
+        },
+        Err(FrameError::Io(e)) => Input::Closed(ConnError::from(&e)),
+        Err(FrameError::Closed) => Input::Closed(ConnError::Closed),
+        Ok(f) => {
+            Counters::add(&status.counters.messages_in, 1);
+            match Message::decode(f, ctx) {
+                Ok(m) => {
+                    if matches!(m, Message::Notification(_)) {
+                        Counters::add(&status.counters.notifications_in, 1);
+                    }
+                    Input::Message(m)
+                }
+                Err(e) => Input::Malformed {
+                    notification: e.notification.clone(),
+                    fault: e.to_string(),
+                },
             }
         }
     }
-    Ok(Est {
-        reader,
-        writer: wr,
-        neg,
-        remote,
-        outbound,
-    })
 }
 
-/// Events from the reader task to the session loop.
-enum Event {
-    HoldExpired,
-    Closed(String),
-    Send(Notification, String),
-    Received(Notification),
-    /// The peer asked for `family` again.
-    Refresh(Family),
-    MaxPrefix(Family, u64),
+/// The OPEN exchange on one connection, run by its machine until Established or closed.
+async fn open_exchange(
+    stream: TcpStream,
+    outbound: bool,
+    ours: Open,
+    server: Arc<ServerConfig>,
+    cfg: Arc<PeerConfig>,
+    shards: usize,
+    status: Arc<PeerStatus>,
+) -> Result<Opened, EndReason> {
+    let remote = stream
+        .peer_addr()
+        .map_err(|e| EndReason::ConnectionLost(ConnError::from(&e)))?;
+    let _ = stream.set_nodelay(true);
+    let (rd, mut wr) = stream.into_split();
+    let mut reader = FrameReader::new(rd);
+    let mut out = Vec::new();
+    let mut m = Machine::start(ours, server, cfg, shards, outbound, &mut out);
+    let mut hold: Option<Duration> = None;
+    let mut every: Option<Duration> = None;
+    loop {
+        for o in out.drain(..) {
+            match o {
+                Output::Send(b) => {
+                    wr.write_all(&b)
+                        .await
+                        .map_err(|e| EndReason::ConnectionLost(ConnError::from(&e)))?;
+                    Counters::add(&status.counters.messages_out, 1);
+                }
+                Output::Keepalive => {
+                    wr.write_all(&keepalive())
+                        .await
+                        .map_err(|e| EndReason::ConnectionLost(ConnError::from(&e)))?;
+                    Counters::add(&status.counters.messages_out, 1);
+                }
+                Output::Hold(h) => hold = h,
+                Output::KeepaliveEvery(k) => every = k,
+                Output::MaxLen(n) => reader.set_max_len(n),
+                Output::Established(neg) => {
+                    return Ok(Opened {
+                        reader,
+                        writer: wr,
+                        machine: m,
+                        neg: *neg,
+                        remote,
+                    })
+                }
+                Output::Close {
+                    notification,
+                    reason,
+                } => {
+                    if let Some(n) = notification {
+                        send_notification(&mut wr, &n, m.max_len()).await;
+                        Counters::add(&status.counters.notifications_out, 1);
+                    }
+                    return Err(reason);
+                }
+                Output::Refresh(_) | Output::HoldOff(_) | Output::Second(_) => {}
+            }
+        }
+        status.set_state(m.state());
+        let ctx = m.negotiated().map_or_else(ParseCtx::new, |n| n.rx);
+        let wait = hold.unwrap_or(fsm::OPEN_HOLD);
+        let tick = every.unwrap_or(Duration::from_secs(3600));
+        let input = tokio::select! {
+            r = tokio::time::timeout(wait, reader.next()) => match r {
+                Err(_) => Input::HoldExpired,
+                Ok(f) => frame_input(f, &ctx, &status),
+            },
+            _ = tokio::time::sleep(tick), if every.is_some() => Input::KeepaliveDue,
+        };
+        m.process(input, &mut out);
+    }
 }
+
+type OpenFut =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Opened, EndReason>> + Send>>;
 
 /// How long stale paths wait for a restarted peer's End-of-RIB (RFC 4724 "stale timer").
 const STALE_TIME: Duration = Duration::from_secs(360);
-
-type OpenFut = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Est, String>> + Send>>;
 
 impl Peer {
     async fn run(mut self) {
         info!(passive = self.cfg.passive, "peer configured");
         loop {
-            if self.stop {
-                self.status.set_state(State::Idle);
-                return;
-            }
-            if self.disabled {
-                self.status.set_state(State::Disabled);
-                self.wait_enabled().await;
-                continue;
-            }
-            if let Some(t) = self.hold_off_until {
-                if Instant::now() < t {
+            match self.between.plan(self.cfg.passive, Instant::now()) {
+                Plan::Stop => {
+                    self.status.set_state(State::Idle);
+                    return;
+                }
+                Plan::Disabled => {
+                    self.status.set_state(State::Disabled);
+                    self.wait_enabled().await;
+                    continue;
+                }
+                Plan::HoldOff(t) => {
                     self.status.set_state(State::Idle);
                     self.idle_until(t).await;
                     continue;
                 }
-                self.hold_off_until = None;
+                Plan::Listen | Plan::Connect => {}
             }
             let Some((stream, outbound)) = self.connection().await else {
                 continue;
             };
-            let est = match self.open_with_collisions(stream, outbound).await {
-                Ok(e) => e,
-                Err(why) => {
-                    info!(error = %why, "session not established");
-                    self.status.update(|d| d.last_error = Some(why));
-                    self.failures = self.failures.saturating_add(1);
+            match self.open_with_collisions(stream, outbound).await {
+                Ok(opened) => self.established(opened).await,
+                Err(reason) => {
+                    info!(reason = %reason, "session not established");
+                    self.record_end(&reason);
+                    self.between.ended(&reason, false);
                     self.status.set_state(State::Idle);
                     if !self.cfg.passive {
-                        let d = fsm::backoff(self.cfg.connect_retry, self.failures, jitter());
+                        let d = self.between.retry_after(self.cfg.connect_retry, jitter());
                         self.idle_until(Instant::now() + d).await;
                     }
-                    continue;
                 }
-            };
-            self.failures = 0;
-            self.established(est).await;
+            }
         }
     }
 
-    /// Handles a command outside Established; returns false when the task should end.
-    fn command_idle(&mut self, c: PeerCmd) {
+    fn record_end(&self, reason: &EndReason) {
+        if let Some(n) = self.status.counters.ends.get(reason.index()) {
+            Counters::add(n, 1);
+        }
+        self.status.update(|d| d.last_error = Some(reason.clone()));
+    }
+
+    fn command(&mut self, c: Option<PeerCmd>) {
         match c {
-            PeerCmd::Disable(_) => self.disabled = true,
-            PeerCmd::Enable => {
-                self.disabled = false;
-                self.hold_off_until = None;
-            }
-            PeerCmd::Reset(_) | PeerCmd::RefreshIn => {}
-            PeerCmd::Remove | PeerCmd::Reconfigure | PeerCmd::Shutdown(_) => self.stop = true,
+            Some(c) => self.between.command(&c),
+            None => self.between.stop = true,
         }
     }
 
     async fn wait_enabled(&mut self) {
         tokio::select! {
-            c = self.cmd_rx.recv() => match c {
-                Some(c) => self.command_idle(c),
-                None => self.stop = true,
-            },
+            c = self.cmd_rx.recv() => self.command(c),
             s = self.inbound_rx.recv() => {
                 // Refused while disabled.
                 drop(s);
@@ -389,10 +325,13 @@ impl Peer {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => return,
-                c = self.cmd_rx.recv() => match c {
-                    Some(c) => { self.command_idle(c); if self.stop || self.disabled || self.hold_off_until.is_none() && matches!(self.status.state(), State::Idle) { return; } }
-                    None => { self.stop = true; return; }
-                },
+                c = self.cmd_rx.recv() => {
+                    let end = c.is_none() || matches!(c, Some(PeerCmd::Enable));
+                    self.command(c);
+                    if end || self.between.stop || self.between.disabled {
+                        return;
+                    }
+                }
                 s = self.inbound_rx.recv(), if self.cfg.passive => {
                     if let Some(s) = s { self.next_conn = Some(s); return; }
                 }
@@ -407,67 +346,69 @@ impl Peer {
         }
         if self.cfg.passive {
             self.status.set_state(State::Active);
-            tokio::select! {
+            return tokio::select! {
                 s = self.inbound_rx.recv() => s.map(|s| (s, false)),
-                c = self.cmd_rx.recv() => { match c { Some(c) => self.command_idle(c), None => self.stop = true } None }
-            }
-        } else {
-            self.status.set_state(State::Connect);
-            let peer = SocketAddr::new(self.cfg.address, self.cfg.port);
-            let md5 = self.cfg.md5_password.clone();
-            let gtsm = self.cfg.ttl_security.then_some(1u8);
-            let connect = sockopt::connect(
-                peer,
-                self.cfg.local_address,
-                md5.as_deref().map(str::as_bytes),
-                gtsm,
-                Duration::from_secs(10),
-            );
-            tokio::select! {
-                r = connect => match r {
-                    Ok(s) => Some((s, true)),
-                    Err(e) => {
-                        debug!(error = %e, "connect failed");
-                        self.status.update(|d| d.last_error = Some(format!("connect: {e}")));
-                        self.failures = self.failures.saturating_add(1);
-                        self.status.set_state(State::Active);
-                        let d = fsm::backoff(self.cfg.connect_retry, self.failures, jitter());
-                        let deadline = tokio::time::Instant::now() + d;
-                        tokio::select! {
-                            _ = tokio::time::sleep_until(deadline) => None,
-                            s = self.inbound_rx.recv() => s.map(|s| (s, false)),
-                            c = self.cmd_rx.recv() => { match c { Some(c) => self.command_idle(c), None => self.stop = true } None }
-                        }
-                    }
-                },
-                s = self.inbound_rx.recv() => s.map(|s| (s, false)),
-                c = self.cmd_rx.recv() => { match c { Some(c) => self.command_idle(c), None => self.stop = true } None }
-            }
+                c = self.cmd_rx.recv() => { self.command(c); None }
+            };
+        }
+        self.status.set_state(State::Connect);
+        let peer = SocketAddr::new(self.cfg.address, self.cfg.port);
+        let md5 = self.cfg.md5_password.clone();
+        let gtsm = self.cfg.ttl_security.then_some(1u8);
+        let connect = sockopt::connect(
+            peer,
+            self.cfg.local_address,
+            md5.as_deref().map(str::as_bytes),
+            gtsm,
+            Duration::from_secs(10),
+        );
+        let failed = tokio::select! {
+            r = connect => match r {
+                Ok(s) => return Some((s, true)),
+                Err(e) => e,
+            },
+            s = self.inbound_rx.recv() => return s.map(|s| (s, false)),
+            c = self.cmd_rx.recv() => { self.command(c); return None }
+        };
+        // Connect → Active: wait out the back-off, accepting the peer's connection meanwhile.
+        let reason = EndReason::ConnectFailed(ConnError::from(&failed));
+        debug!(reason = %reason, "connect failed");
+        self.record_end(&reason);
+        self.between.ended(&reason, false);
+        self.status.set_state(State::Active);
+        let d = self.between.retry_after(self.cfg.connect_retry, jitter());
+        let deadline = tokio::time::Instant::now() + d;
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => None,
+            s = self.inbound_rx.recv() => s.map(|s| (s, false)),
+            c = self.cmd_rx.recv() => { self.command(c); None }
         }
     }
 
     fn open_fut(&self, s: TcpStream, outbound: bool) -> OpenFut {
-        Box::pin(open_phase(
+        Box::pin(open_exchange(
             s,
             outbound,
-            self.cfg.clone(),
-            self.server.clone(),
             self.ours.clone(),
+            self.server.clone(),
+            self.cfg.clone(),
+            self.rib.shards(),
             self.status.clone(),
         ))
     }
 
-    /// Runs the OPEN exchange; a second connection from the peer meanwhile is a collision,
-    /// resolved by BGP identifier once both have completed (RFC 4271 §6.8).
+    /// Runs the OPEN exchange; a second connection from the peer meanwhile is handled as the
+    /// machine says ([`machine::second_connection`]): both run and the BGP identifiers decide
+    /// once both completed (RFC 4271 §6.8), or the newer replaces the older.
     async fn open_with_collisions(
         &mut self,
         first: TcpStream,
         outbound: bool,
-    ) -> Result<Est, String> {
+    ) -> Result<Opened, EndReason> {
         let mut a = self.open_fut(first, outbound);
         let mut b: Option<OpenFut> = None;
-        let mut ra: Option<Result<Est, String>> = None;
-        let mut rb: Option<Result<Est, String>> = None;
+        let mut ra: Option<Result<Opened, EndReason>> = None;
+        let mut rb: Option<Result<Opened, EndReason>> = None;
         loop {
             let b_pending = b.is_some() && rb.is_none();
             if ra.is_some() && !b_pending {
@@ -478,56 +419,95 @@ impl Peer {
                 r = async { match b.as_mut() { Some(f) => f.await, None => std::future::pending().await } }, if b_pending => rb = Some(r),
                 s = self.inbound_rx.recv(), if b.is_none() => {
                     let Some(s) = s else { continue };
-                    if outbound {
-                        b = Some(self.open_fut(s, false));
-                    } else {
-                        // A newer connection from the same passive peer replaces the older.
-                        a = self.open_fut(s, false);
-                        ra = None;
+                    match machine::second_connection(outbound) {
+                        Second::Contend => b = Some(self.open_fut(s, false)),
+                        _ => {
+                            info!("a newer connection from the peer replaces the one in the OPEN exchange");
+                            a = self.open_fut(s, false);
+                            ra = None;
+                        }
                     }
                 }
-                c = self.cmd_rx.recv() => match c {
-                    Some(c) => { self.command_idle(c); if self.stop || self.disabled { return Err("stopped by command".into()); } }
-                    None => { self.stop = true; return Err("stopped".into()); }
-                },
+                c = self.cmd_rx.recv() => {
+                    let ending = c.as_ref().and_then(PeerCmd::ending);
+                    self.command(c);
+                    if self.between.stop || self.between.disabled {
+                        return Err(ending.map_or(EndReason::ServerShutdown, |(_, r)| r));
+                    }
+                }
             }
         }
         match (ra, rb) {
             (Some(Ok(x)), Some(Ok(y))) => {
                 let local = u32::from(self.server.router_id);
                 let remote = u32::from(x.neg.peer_id);
-                let (keep, mut drop_it) = match fsm::resolve_collision(local, remote) {
-                    Survivor::Outbound if x.outbound => (x, y),
-                    Survivor::Outbound => (y, x),
-                    Survivor::Inbound if x.outbound => (y, x),
-                    Survivor::Inbound => (x, y),
+                let (keep, mut lost) = if machine::keep_first(local, remote, x.machine.outbound()) {
+                    (x, y)
+                } else {
+                    (y, x)
                 };
-                info!("connection collision resolved by BGP identifier");
+                info!(
+                    kept_outbound = keep.machine.outbound(),
+                    reason = %EndReason::CollisionLost,
+                    "connection collision resolved by BGP identifier (RFC 4271 §6.8)"
+                );
                 let n = Notification::cease(CeaseSubcode::ConnectionCollision);
-                send_notification(&mut drop_it.writer, &n, MAX_LEN).await;
+                send_notification(&mut lost.writer, &n, MAX_LEN).await;
+                Counters::add(&self.status.counters.notifications_out, 1);
                 Ok(keep)
             }
             (Some(Ok(x)), _) | (_, Some(Ok(x))) => Ok(x),
             (Some(Err(e)), _) => Err(e),
             (None, Some(Err(e))) => Err(e),
-            (None, None) => Err("no connection".into()),
+            (None, None) => Err(EndReason::CollisionLost),
         }
     }
 
+    /// Graceful restart (RFC 4724 §4.2): stale paths from before are kept only in the families
+    /// the peer lists again with its forwarding state preserved (F bit); this session
+    /// refreshes them and its End-of-RIB removes the rest. In every other family they go at
+    /// once.
+    async fn resume_stale(&mut self, neg: &Negotiated) {
+        let id = self.id;
+        let kept = neg
+            .graceful_restart
+            .as_ref()
+            .map_or(FamilySet::EMPTY, |g| g.forwarding_preserved);
+        let dropped: Vec<Family> = Family::ALL
+            .into_iter()
+            .filter(|f| !kept.contains(*f))
+            .collect();
+        for &f in &dropped {
+            self.rib
+                .broadcast(|| ShardMsg::EndOfRib {
+                    peer: id,
+                    family: f,
+                })
+                .await;
+        }
+        if !dropped.is_empty() {
+            info!(families = ?dropped, "graceful restart: forwarding state not preserved, stale routes removed");
+        }
+        if !kept.is_empty() {
+            // Stale paths wait for the peer's End-of-RIB, at most this long.
+            let after = STALE_TIME;
+            self.rib
+                .broadcast(|| ShardMsg::StaleTimer { peer: id, after })
+                .await;
+        }
+        self.stale = false;
+    }
+
     /// Runs an Established session to its end.
-    async fn established(&mut self, est: Est) {
-        let Est {
+    async fn established(&mut self, opened: Opened) {
+        let Opened {
             reader,
             mut writer,
+            mut machine,
             neg,
             remote,
-            ..
-        } = est;
-        let max_len = if neg.extended_message {
-            MAX_EXTENDED_LEN
-        } else {
-            MAX_LEN
-        };
+        } = opened;
+        let max_len = machine.max_len();
         info!(%remote, hold = neg.hold_time, families = ?neg.families, "session established");
         self.status.set_state(State::Established);
         Counters::add(&self.status.counters.established_transitions, 1);
@@ -536,39 +516,8 @@ impl Peer {
             d.negotiated = Some(neg.clone());
             d.remote = Some(remote);
         });
-        // Graceful restart (RFC 4724 §4.2): stale paths from before are kept only in the
-        // families the peer lists again with its forwarding state preserved (F bit); this
-        // session refreshes them and its End-of-RIB removes the rest. In every other family
-        // they go at once.
         if self.stale {
-            let id = self.id;
-            let kept = neg
-                .graceful_restart
-                .as_ref()
-                .map_or(FamilySet::EMPTY, |g| g.forwarding_preserved);
-            let dropped: Vec<Family> = Family::ALL
-                .into_iter()
-                .filter(|f| !kept.contains(*f))
-                .collect();
-            for &f in &dropped {
-                self.rib
-                    .broadcast(|| ShardMsg::EndOfRib {
-                        peer: id,
-                        family: f,
-                    })
-                    .await;
-            }
-            if !dropped.is_empty() {
-                info!(families = ?dropped, "graceful restart: forwarding state not preserved, stale routes removed");
-            }
-            if !kept.is_empty() {
-                // Stale paths wait for the peer's End-of-RIB, at most this long.
-                let after = STALE_TIME;
-                self.rib
-                    .broadcast(|| ShardMsg::StaleTimer { peer: id, after })
-                    .await;
-            }
-            self.stale = false;
+            self.resume_stale(&neg).await;
         }
         let queue: Arc<OutQueue> = self.rib.new_queue(self.id, self.queue_high);
         let roles = self.cfg.role_check != RoleCheck::Off && neg.ebgp;
@@ -586,9 +535,7 @@ impl Peer {
             .broadcast(|| ShardMsg::ClientUp(info.clone()))
             .await;
 
-        let (ev_tx, mut ev_rx) = mpsc::channel::<Event>(8);
-        let ev_tx_check = ev_tx.clone();
-        let mut max_warned = false;
+        let (in_tx, mut in_rx) = mpsc::channel::<Input>(8);
         let reader_task = tokio::spawn(
             reader_loop(
                 reader,
@@ -598,173 +545,114 @@ impl Peer {
                 self.status.clone(),
                 self.cfg.clone(),
                 roles,
-                ev_tx,
+                in_tx,
             )
             .in_current_span(),
         );
 
-        let shards = self.rib.shards() as u32;
-        let keepalive = fsm::keepalive_interval(neg.hold_time);
+        let ka_every = fsm::keepalive_interval(neg.hold_time);
         let send_hold = fsm::send_hold(neg.hold_time, self.cfg.send_hold_time);
-        let mut ka = tokio::time::interval(keepalive.unwrap_or(Duration::from_secs(3600)));
+        let mut ka = tokio::time::interval(ka_every.unwrap_or(Duration::from_secs(3600)));
         ka.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ka.tick().await;
         let mut check = tokio::time::interval(Duration::from_millis(500));
         let mut outbox = Outbox::new();
         let mut ka_due = false;
         let mut last_progress = Instant::now();
-        let mut markers: ByFamily<u32> = ByFamily::default();
-        let mut initial: FamilySet = neg.families;
-        let mut refreshing = FamilySet::EMPTY;
         let mut items = Vec::new();
-        let end: End = loop {
+        let mut out: Vec<Output> = Vec::new();
+        let mut newer: Option<TcpStream> = None;
+        let (notification, reason) = 'session: loop {
+            for o in out.drain(..) {
+                match o {
+                    Output::Send(b) => {
+                        Counters::add(&self.status.counters.messages_out, 1);
+                        outbox.push(b, 0);
+                    }
+                    Output::Keepalive => ka_due = true,
+                    Output::Refresh(f) => {
+                        info!(family = %f, enhanced = neg.enhanced_route_refresh, "route refresh requested by the peer; sending the table again");
+                        let id = self.id;
+                        self.rib
+                            .broadcast(|| ShardMsg::Refresh {
+                                peer: id,
+                                family: f,
+                            })
+                            .await;
+                    }
+                    Output::HoldOff(d) => self.between.hold_off = Some(Instant::now() + d),
+                    Output::Second(Second::TakeNew) => {
+                        info!("RFC 4724: the peer restarted; its new connection replaces the established session");
+                        self.next_conn = newer.take();
+                    }
+                    Output::Second(Second::Refuse(n)) => {
+                        info!("RFC 4271 §6.8: a second connection from the peer is refused; the established session stays");
+                        if let Some(s) = newer.take() {
+                            let (_, mut w) = s.into_split();
+                            tokio::spawn(
+                                async move { send_notification(&mut w, &n, MAX_LEN).await },
+                            );
+                        }
+                    }
+                    Output::Close {
+                        notification,
+                        reason,
+                    } => break 'session (notification, reason),
+                    Output::Second(Second::Contend)
+                    | Output::Hold(_)
+                    | Output::KeepaliveEvery(_)
+                    | Output::MaxLen(_)
+                    | Output::Established(_) => {}
+                }
+            }
             // A keepalive goes at the next message boundary, ahead of what waits.
             if ka_due && outbox.at_boundary() {
-                let mut b = BytesMut::new();
-                header::encode_keepalive(&mut b);
-                outbox.push_front(b.freeze());
+                outbox.push_front(keepalive());
                 ka_due = false;
                 Counters::add(&self.status.counters.messages_out, 1);
             }
             let writing = !outbox.is_empty();
             tokio::select! {
                 biased;
-                ev = ev_rx.recv() => match ev {
-                    None | Some(Event::Closed(_)) => {
-                        let why = match ev { Some(Event::Closed(w)) => w, _ => "reader ended".into() };
-                        break End::Lost(why);
-                    }
-                    Some(Event::HoldExpired) => break End::Sent(Notification::new(NotifCode::HoldTimerExpired(0), Bytes::new())),
-                    Some(Event::Send(n, why)) => { warn!(error = %why, "closing session"); break End::Sent(n); }
-                    Some(Event::Received(n)) => break End::Received(n),
-                    Some(Event::MaxPrefix(f, count)) => {
-                        let Some(mp) = self.cfg.max_prefixes else { continue };
-                        let Some(limit) = mp.limit_for(f) else { continue };
-                        if max_warned && mp.action == MaxPrefixAction::Warn {
-                            continue;
-                        }
-                        max_warned = true;
-                        warn!(family = %f, count, limit, "maximum prefixes exceeded");
-                        match mp.action {
-                            MaxPrefixAction::Warn => continue,
-                            MaxPrefixAction::Reset => {}
-                            MaxPrefixAction::Restart(after) => self.hold_off_until = Some(Instant::now() + after),
-                        }
-                        break End::Sent(Notification::max_prefixes(f.afi_safi(), limit));
-                    }
-                    Some(Event::Refresh(f)) => {
-                        info!(family = %f, enhanced = neg.enhanced_route_refresh, "route refresh requested by the peer; sending the table again");
-                        if neg.enhanced_route_refresh {
-                            let mut b = BytesMut::new();
-                            RouteRefresh { afi_safi: f.afi_safi(), kind: RefreshKind::Begin }.encode(&mut b);
-                            outbox.push(b.freeze(), 0);
-                        }
-                        refreshing.insert(f);
-                        let id = self.id;
-                        self.rib.broadcast(|| ShardMsg::Refresh { peer: id, family: f }).await;
-                    }
+                i = in_rx.recv() => match i {
+                    Some(Input::PrefixCount(f, n)) => self.prefix_count(&mut machine, f, n, &mut out),
+                    i => machine.process(i.unwrap_or(Input::Closed(ConnError::Closed)), &mut out),
                 },
-                c = self.cmd_rx.recv() => match c {
-                    None | Some(PeerCmd::Shutdown(_)) | Some(PeerCmd::Remove) | Some(PeerCmd::Reconfigure) | Some(PeerCmd::Disable(_)) | Some(PeerCmd::Reset(_)) => {
-                        let n = match &c {
-                            Some(PeerCmd::Remove) => Notification::cease(CeaseSubcode::PeerDeconfigured),
-                            Some(PeerCmd::Reconfigure) => Notification::cease(CeaseSubcode::OtherConfigurationChange),
-                            Some(PeerCmd::Reset(m)) => Notification::admin_reset(m.as_deref().unwrap_or("")),
-                            Some(PeerCmd::Disable(m)) | Some(PeerCmd::Shutdown(m)) => Notification::admin_shutdown(m.as_deref().unwrap_or("")),
-                            _ => Notification::cease(CeaseSubcode::AdministrativeShutdown),
-                        };
-                        match c {
-                            Some(PeerCmd::Disable(_)) => self.disabled = true,
-                            Some(PeerCmd::Reset(_)) => {}
-                            _ => self.stop = true,
-                        }
-                        break End::Sent(n);
-                    }
-                    Some(PeerCmd::Enable) => {}
-                    Some(PeerCmd::RefreshIn) => {
-                        if neg.route_refresh {
-                            for f in neg.families.iter() {
-                                let mut b = BytesMut::new();
-                                RouteRefresh { afi_safi: f.afi_safi(), kind: RefreshKind::Request }.encode(&mut b);
-                                outbox.push(b.freeze(), 0);
-                                Counters::add(&self.status.counters.messages_out, 1);
-                            }
-                        }
-                    }
+                c = self.cmd_rx.recv() => machine.process(Input::Admin(c.unwrap_or(PeerCmd::Shutdown(None))), &mut out),
+                s = self.inbound_rx.recv() => if let Some(s) = s {
+                    newer = Some(s);
+                    machine.process(Input::SecondConnection, &mut out);
                 },
-                s = self.inbound_rx.recv() => {
-                    if let Some(s) = s {
-                        info!("new connection from the peer replaces the established session");
-                        break End::Replaced(s);
-                    }
-                }
-                _ = ka.tick(), if keepalive.is_some() => ka_due = true,
+                _ = ka.tick(), if ka_every.is_some() => machine.process(Input::KeepaliveDue, &mut out),
                 _ = check.tick() => {
                     if writing && last_progress.elapsed() > send_hold {
-                        break End::Sent(Notification::new(NotifCode::SendHoldTimerExpired(0), Bytes::new()));
+                        machine.process(Input::SendHoldExpired, &mut out);
+                        continue;
                     }
                     // The reader checks after each UPDATE, but the shards count a batch only
                     // once they have applied it: the last UPDATE of a burst is caught here.
-                    if let Some(mp) = self.cfg.max_prefixes {
-                        for f in neg.families.iter() {
-                            let (acc, rej) = self.rib.counters().paths(self.id, f);
-                            if mp.limit_for(f).is_some_and(|l| acc + rej > u64::from(l)) {
-                                let _ = ev_tx_check.try_send(Event::MaxPrefix(f, acc + rej));
-                                break;
-                            }
-                        }
-                    }
+                    self.count_prefixes(&neg, &mut machine, &mut out);
                 }
                 r = async {
                     let slices = outbox.slices();
                     writer.write_vectored(&slices).await
                 }, if writing => match r {
-                    Ok(0) => break End::Lost("connection closed while writing".into()),
+                    Ok(0) => machine.process(Input::Closed(ConnError::Closed), &mut out),
                     Ok(n) => {
                         last_progress = Instant::now();
                         outbox.advance(n, &queue);
                     }
-                    Err(e) => break End::Lost(format!("write: {e}")),
+                    Err(e) => machine.process(Input::Closed(ConnError::from(&e)), &mut out),
                 },
                 _ = queue.pop_all(&mut items, crate::rib::outq::READ_BUDGET), if !writing => {
                     last_progress = Instant::now();
                     for item in items.drain(..) {
                         match item {
                             OutItem::Updates(b) | OutItem::Shared(b) if b.is_empty() => {}
-                            OutItem::Updates(b) => {
-                                let (msgs, updates) = split_messages(b, true, &mut outbox);
-                                Counters::add(&self.status.counters.messages_out, msgs);
-                                Counters::add(&self.status.counters.updates_out, updates);
-                            }
-                            OutItem::Shared(b) => {
-                                let (msgs, updates) = split_messages(b, false, &mut outbox);
-                                Counters::add(&self.status.counters.messages_out, msgs);
-                                Counters::add(&self.status.counters.updates_out, updates);
-                            }
+                            OutItem::Updates(b) => self.count_out(split_messages(b, true, &mut outbox)),
+                            OutItem::Shared(b) => self.count_out(split_messages(b, false, &mut outbox)),
                             OutItem::Attach { .. } => {}
-                            OutItem::DumpDone { families, .. } => {
-                                for f in families.iter() {
-                                    let m = markers.get_mut(f);
-                                    *m += 1;
-                                    if *m < shards { continue; }
-                                    *m = 0;
-                                    let mut b = BytesMut::new();
-                                    if initial.contains(f) {
-                                        encode_end_of_rib(f, &mut b);
-                                        initial = initial.without(f);
-                                        debug!(family = %f, "End-of-RIB sent");
-                                    } else if refreshing.contains(f) {
-                                        refreshing = refreshing.without(f);
-                                        if neg.enhanced_route_refresh {
-                                            RouteRefresh { afi_safi: f.afi_safi(), kind: RefreshKind::End }.encode(&mut b);
-                                        }
-                                    }
-                                    if !b.is_empty() {
-                                        Counters::add(&self.status.counters.messages_out, 1);
-                                        outbox.push(b.freeze(), 0);
-                                    }
-                                }
-                            }
+                            OutItem::DumpDone { families, .. } => machine.process(Input::DumpDone(families), &mut out),
                         }
                     }
                 }
@@ -772,32 +660,73 @@ impl Peer {
         };
         reader_task.abort();
         queue.close();
-        let gr = neg.graceful_restart.clone();
-        let (why, keep_stale) = match end {
-            End::Sent(n) => {
-                // Send the NOTIFICATION at a message boundary: finish the message in flight.
-                if let Some(rest) = outbox.rest_of_front() {
-                    let _ =
-                        tokio::time::timeout(Duration::from_secs(1), writer.write_all(&rest)).await;
+        if let Some(n) = notification {
+            // Send the NOTIFICATION at a message boundary: finish the message in flight.
+            if let Some(rest) = outbox.rest_of_front() {
+                let _ = tokio::time::timeout(Duration::from_secs(1), writer.write_all(&rest)).await;
+            }
+            Counters::add(&self.status.counters.notifications_out, 1);
+            send_notification(&mut writer, &n, max_len).await;
+        }
+        match &reason {
+            EndReason::NotificationReceived(n) => match n.shutdown_message() {
+                Some(m) => {
+                    warn!(notification = %n.code, message = %m, "session down: NOTIFICATION received")
                 }
-                Counters::add(&self.status.counters.notifications_out, 1);
-                send_notification(&mut writer, &n, max_len).await;
-                (format!("sent NOTIFICATION {n}"), false)
+                None => warn!(reason = %reason, "session down"),
+            },
+            EndReason::ProtocolError { .. } | EndReason::MaxPrefixes { .. } => {
+                warn!(reason = %reason, "session down")
             }
-            End::Received(n) => {
-                Counters::add(&self.status.counters.notifications_in, 1);
-                (format!("received NOTIFICATION {n}"), false)
-            }
-            End::Lost(why) => (why, true),
-            End::Replaced(s) => {
-                self.next_conn = Some(s);
-                ("replaced by a new connection from the peer".into(), true)
-            }
+            _ => info!(reason = %reason, "session down"),
+        }
+        self.session_down(&neg, &reason).await;
+        if !self.cfg.passive
+            && !self.between.stop
+            && !self.between.disabled
+            && self.next_conn.is_none()
+        {
+            let d = self.between.retry_after(self.cfg.connect_retry, jitter());
+            self.idle_until(Instant::now() + d).await;
+        }
+    }
+
+    fn count_out(&self, (msgs, updates): (u64, u64)) {
+        Counters::add(&self.status.counters.messages_out, msgs);
+        Counters::add(&self.status.counters.updates_out, updates);
+    }
+
+    /// Tells the machine about families over their prefix limit.
+    fn count_prefixes(&self, neg: &Negotiated, machine: &mut Machine, out: &mut Vec<Output>) {
+        let Some(mp) = self.cfg.max_prefixes else {
+            return;
         };
-        info!(reason = %why, "session down");
+        for f in neg.families.iter() {
+            let (acc, rej) = self.rib.counters().paths(self.id, f);
+            if mp.limit_for(f).is_some_and(|l| acc + rej > u64::from(l)) {
+                return self.prefix_count(machine, f, acc + rej, out);
+            }
+        }
+    }
+
+    /// The machine decides what a prefix count over the limit does; a "warn" is logged once.
+    fn prefix_count(&self, machine: &mut Machine, f: Family, count: u64, out: &mut Vec<Output>) {
+        let warned = machine.warned_max_prefix();
+        machine.process(Input::PrefixCount(f, count), out);
+        if !warned && machine.warned_max_prefix() {
+            warn!(family = %f, count, "maximum prefixes exceeded (action warn: the session stays)");
+        }
+    }
+
+    /// After an Established session: the RIB forgets the client and, unless it keeps them
+    /// as stale (graceful restart), the peer's paths.
+    async fn session_down(&mut self, neg: &Negotiated, reason: &EndReason) {
+        let gr = neg.graceful_restart.as_ref();
         // RFC 4724 §4.2: only the families the peer's capability listed are kept as stale.
-        let stale_for = match (&gr, keep_stale) {
-            (Some(g), true) if self.cfg.graceful_restart && !g.families.is_empty() => {
+        let stale_for = match gr {
+            Some(g)
+                if reason.keeps_stale() && self.cfg.graceful_restart && !g.families.is_empty() =>
+            {
                 Some(g.restart_time)
             }
             _ => None,
@@ -810,7 +739,7 @@ impl Peer {
                 stale_for,
             })
             .await;
-        if let (Some(g), Some(_)) = (&gr, stale_for) {
+        if let (Some(g), Some(_)) = (gr, stale_for) {
             for f in Family::ALL.into_iter().filter(|f| !g.families.contains(*f)) {
                 self.rib
                     .broadcast(|| ShardMsg::EndOfRib {
@@ -820,16 +749,13 @@ impl Peer {
                     .await;
             }
         }
+        self.record_end(reason);
+        self.between.ended(reason, true);
         self.status.update(|d| {
             d.since = None;
-            d.last_error = Some(why);
             d.remote = None;
         });
         self.status.set_state(State::Idle);
-        if !self.cfg.passive && !self.stop && !self.disabled && self.next_conn.is_none() {
-            let d = fsm::backoff(self.cfg.connect_retry, 0, jitter());
-            self.idle_until(Instant::now() + d).await;
-        }
     }
 }
 
@@ -864,7 +790,10 @@ fn split_messages(mut b: Bytes, own: bool, out: &mut Outbox) -> (u64, u64) {
     (msgs, updates)
 }
 
-/// Reads and handles everything the peer sends while Established.
+/// The Established reader: reads, decodes, applies route changes to the RIB in order (see
+/// [`machine::receive`]) and hands everything else to the machine. The hold timer runs only
+/// while it waits for the peer; while it is busy handing routes to the RIB it is our delay,
+/// not the peer's silence.
 #[allow(clippy::too_many_arguments)]
 async fn reader_loop(
     mut reader: FrameReader<OwnedReadHalf>,
@@ -874,68 +803,66 @@ async fn reader_loop(
     status: Arc<PeerStatus>,
     cfg: Arc<PeerConfig>,
     check_otc: bool,
-    ev: mpsc::Sender<Event>,
+    to_machine: mpsc::Sender<Input>,
 ) {
     let hold = (neg.hold_time > 0).then(|| Duration::from_secs(u64::from(neg.hold_time)));
     let mut families = neg.families;
     loop {
-        // The hold timer runs only while we wait for the peer; while we are busy handing its
-        // routes to the RIB it is our delay, not the peer's silence.
         let next = async {
             match hold {
                 Some(h) => tokio::time::timeout(h, reader.next()).await.ok(),
                 None => Some(reader.next().await),
             }
         };
-        let frame = match next.await {
+        let msg = match next.await {
             None => {
-                let _ = ev.send(Event::HoldExpired).await;
+                let _ = to_machine.send(Input::HoldExpired).await;
                 return;
             }
-            Some(Err(FrameError::Header(n))) => {
-                let _ = ev.send(Event::Send(n, "bad message header".into())).await;
-                return;
+            Some(Ok(frame)) => {
+                Counters::add(&status.counters.messages_in, 1);
+                match Message::decode(frame, &neg.rx) {
+                    Ok(m) => m,
+                    Err(e)
+                        if e.action == Action::AfiSafiDisable
+                            && e.family.and_then(|f| f.family()).is_some() =>
+                    {
+                        // RFC 7606 §5.3 / RFC 4760 §7: stop using the family, drop its routes.
+                        let Some(f) = e.family.and_then(|f| f.family()) else {
+                            continue;
+                        };
+                        warn!(family = %f, error = %e, "malformed UPDATE: family disabled for this session");
+                        families = families.without(f);
+                        rib.broadcast(|| ShardMsg::PeerFamilyDown {
+                            peer: id,
+                            family: f,
+                        })
+                        .await;
+                        continue;
+                    }
+                    Err(e) => {
+                        let fault = e.to_string();
+                        warn!(error = %fault, "malformed message ends the session");
+                        let _ = to_machine
+                            .send(Input::Malformed {
+                                notification: e.notification,
+                                fault,
+                            })
+                            .await;
+                        return;
+                    }
+                }
             }
             Some(Err(e)) => {
-                let _ = ev.send(Event::Closed(e.to_string())).await;
-                return;
-            }
-            Some(Ok(f)) => f,
-        };
-        Counters::add(&status.counters.messages_in, 1);
-        let msg = match Message::decode(frame, &neg.rx) {
-            Ok(m) => m,
-            Err(e) if e.action == Action::AfiSafiDisable => {
-                // RFC 7606 §5.3 / RFC 4760 §7: stop using the family, drop its routes.
-                let Some(f) = e.family.and_then(|f| f.family()) else {
-                    let _ = ev
-                        .send(Event::Send(e.notification.clone(), e.to_string()))
-                        .await;
-                    return;
-                };
-                warn!(family = %f, error = %e, "malformed UPDATE: family disabled for this session");
-                families = families.without(f);
-                rib.broadcast(|| ShardMsg::PeerFamilyDown {
-                    peer: id,
-                    family: f,
-                })
-                .await;
-                continue;
-            }
-            Err(e) => {
-                let _ = ev
-                    .send(Event::Send(e.notification.clone(), e.to_string()))
-                    .await;
+                let _ = to_machine.send(frame_input(Err(e), &neg.rx, &status)).await;
                 return;
             }
         };
-        match msg {
-            Message::Update(u) => {
+        match machine::receive(msg, families) {
+            Received::Routes(u) => {
                 Counters::add(&status.counters.updates_in, 1);
-                if !u.issues().is_empty() {
-                    for i in u.issues().iter() {
-                        warn!(issue = %i, "malformed UPDATE handled per RFC 7606");
-                    }
+                for i in u.issues().iter() {
+                    warn!(issue = %i, "malformed UPDATE handled per RFC 7606");
                 }
                 let importer = Importer {
                     peer: id,
@@ -958,57 +885,49 @@ async fn reader_loop(
                     for f in families.iter() {
                         let (acc, rej) = rib.counters().paths(id, f);
                         if mp.limit_for(f).is_some_and(|l| acc + rej > u64::from(l))
-                            && ev.send(Event::MaxPrefix(f, acc + rej)).await.is_err()
+                            && to_machine
+                                .send(Input::PrefixCount(f, acc + rej))
+                                .await
+                                .is_err()
                         {
                             return;
                         }
                     }
                 }
             }
-            Message::Keepalive => {}
-            Message::Notification(n) => {
-                match n.shutdown_message() {
-                    Some(m) => warn!(notification = %n.code, message = %m, "NOTIFICATION received"),
-                    None => warn!(notification = %n, "NOTIFICATION received"),
-                }
-                let _ = ev.send(Event::Received(n)).await;
-                return;
+            // RFC 7313 §4: paths not re-sent between BoRR and EoRR are stale.
+            Received::MarkStale(f) => {
+                rib.broadcast(|| ShardMsg::MarkStale {
+                    peer: id,
+                    family: f,
+                })
+                .await
             }
-            Message::RouteRefresh(rr) => {
-                let Some(f) = rr.afi_safi.family().filter(|f| families.contains(*f)) else {
-                    continue;
-                };
-                match rr.kind {
-                    RefreshKind::Request => {
-                        if ev.send(Event::Refresh(f)).await.is_err() {
-                            return;
+            Received::EndOfRefresh(f) => {
+                rib.broadcast(|| ShardMsg::EndOfRib {
+                    peer: id,
+                    family: f,
+                })
+                .await
+            }
+            Received::Nothing => {}
+            Received::Session(input) => {
+                if let Input::Message(Message::Notification(n)) = &input {
+                    Counters::add(&status.counters.notifications_in, 1);
+                    match n.shutdown_message() {
+                        Some(m) => {
+                            warn!(notification = %n.code, message = %m, "NOTIFICATION received")
                         }
+                        None => warn!(notification = %n, "NOTIFICATION received"),
                     }
-                    // RFC 7313 §4: paths not re-sent between BoRR and EoRR are stale.
-                    RefreshKind::Begin => {
-                        rib.broadcast(|| ShardMsg::MarkStale {
-                            peer: id,
-                            family: f,
-                        })
-                        .await
-                    }
-                    RefreshKind::End => {
-                        rib.broadcast(|| ShardMsg::EndOfRib {
-                            peer: id,
-                            family: f,
-                        })
-                        .await
-                    }
-                    RefreshKind::Other(_) => {}
                 }
-            }
-            Message::Open(_) => {
-                let n = Notification::new(
-                    NotifCode::Fsm(FsmSubcode::UnexpectedInEstablished),
-                    Bytes::new(),
+                let ends = matches!(
+                    input,
+                    Input::Message(Message::Notification(_) | Message::Open(_))
                 );
-                let _ = ev.send(Event::Send(n, "OPEN in Established".into())).await;
-                return;
+                if to_machine.send(input).await.is_err() || ends {
+                    return;
+                }
             }
         }
     }

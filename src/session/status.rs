@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
+use super::end::EndReason;
 use super::fsm::State;
 use super::negotiate::Negotiated;
 
@@ -21,6 +22,8 @@ pub struct Counters {
     pub notifications_in: AtomicU64,
     pub notifications_out: AtomicU64,
     pub established_transitions: AtomicU64,
+    /// Sessions (and attempts) ended, per reason ([`EndReason::index`]).
+    pub ends: [AtomicU64; EndReason::LABELS.len()],
 }
 
 impl Counters {
@@ -38,8 +41,8 @@ pub struct Details {
     /// When the session reached Established (monotonic, for uptime) and the wall clock then.
     pub since: Option<(Instant, SystemTime)>,
     pub negotiated: Option<Negotiated>,
-    /// The last reason the session went down or a connection was refused.
-    pub last_error: Option<String>,
+    /// Why the last session (or attempt) ended.
+    pub last_error: Option<EndReason>,
     /// Remote address and port of the current connection.
     pub remote: Option<std::net::SocketAddr>,
 }
