@@ -10,6 +10,7 @@ pub mod listener;
 pub mod machine;
 pub mod negotiate;
 pub mod peer;
+pub mod reader;
 pub mod routes;
 pub mod sockopt;
 pub mod status;

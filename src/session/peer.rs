@@ -21,19 +21,19 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn, Instrument};
 
 use super::end::{ConnError, EndReason};
-use super::framing::{FrameError, FrameReader};
+use super::framing::FrameReader;
 use super::fsm::{self, Between, Plan, State};
-use super::machine::{self, Input, Machine, Output, Received, Second};
+use super::machine::{self, Input, Machine, Output, Second};
 use super::negotiate::{self, Negotiated};
-use super::routes::Importer;
+use super::reader::{frame_input, reader_loop};
 use super::sockopt;
 use super::status::{Counters, PeerStatus};
-use super::writer::Outbox;
+use super::writer::{split_messages, Outbox};
 use crate::config::{PeerConfig, RoleCheck, ServerConfig};
 use crate::rib::{ClientInfo, OutItem, OutQueue, PeerId, Rib, ShardMsg};
-use crate::wire::header::{self, HEADER_LEN, MAX_LEN};
+use crate::wire::header::{self, MAX_LEN};
 use crate::wire::notification::CeaseSubcode;
-use crate::wire::{Action, Family, FamilySet, Message, Notification, Open, ParseCtx};
+use crate::wire::{Family, FamilySet, Notification, Open, ParseCtx};
 
 pub use super::machine::PeerCmd;
 
@@ -146,33 +146,6 @@ fn keepalive() -> Bytes {
     let mut b = BytesMut::new();
     header::encode_keepalive(&mut b);
     b.freeze()
-}
-
-/// What a frame (or the failure to read one) is for the machine.
-fn frame_input(frame: Result<Bytes, FrameError>, ctx: &ParseCtx, status: &PeerStatus) -> Input {
-    match frame {
-        Err(FrameError::Header(n)) => Input::Malformed {
-            fault: "bad message header".into(),
-            notification: n,
-        },
-        Err(FrameError::Io(e)) => Input::Closed(ConnError::from(&e)),
-        Err(FrameError::Closed) => Input::Closed(ConnError::Closed),
-        Ok(f) => {
-            Counters::add(&status.counters.messages_in, 1);
-            match Message::decode(f, ctx) {
-                Ok(m) => {
-                    if matches!(m, Message::Notification(_)) {
-                        Counters::add(&status.counters.notifications_in, 1);
-                    }
-                    Input::Message(m)
-                }
-                Err(e) => Input::Malformed {
-                    notification: e.notification.clone(),
-                    fault: e.to_string(),
-                },
-            }
-        }
-    }
 }
 
 /// The OPEN exchange on one connection, run by its machine until Established or closed.
@@ -756,179 +729,5 @@ impl Peer {
             d.remote = None;
         });
         self.status.set_state(State::Idle);
-    }
-}
-
-/// Splits an out-queue item into message-aligned chunks of at most 64 KiB (so a keepalive
-/// never waits behind more than that) and counts its messages and UPDATEs. Each chunk of an
-/// item from the peer's own queue (`own`) accounts for its own length in the queue; shared
-/// feed slices are not counted there.
-fn split_messages(mut b: Bytes, own: bool, out: &mut Outbox) -> (u64, u64) {
-    const CHUNK: usize = 64 * 1024;
-    let (mut msgs, mut updates) = (0u64, 0u64);
-    while !b.is_empty() {
-        let mut end = 0;
-        while end < b.len() {
-            let len = b
-                .get(end + 16..end + 18)
-                .and_then(|l| l.first_chunk::<2>())
-                .map_or(b.len() - end, |l| usize::from(u16::from_be_bytes(*l)));
-            let len = len.max(HEADER_LEN).min(b.len() - end);
-            if end > 0 && end + len > CHUNK {
-                break;
-            }
-            msgs += 1;
-            if b.get(end + 18) == Some(&2) {
-                updates += 1;
-            }
-            end += len;
-        }
-        let chunk = b.split_to(end);
-        let n = if own { chunk.len() } else { 0 };
-        out.push(chunk, n);
-    }
-    (msgs, updates)
-}
-
-/// The Established reader: reads, decodes, applies route changes to the RIB in order (see
-/// [`machine::receive`]) and hands everything else to the machine. The hold timer runs only
-/// while it waits for the peer; while it is busy handing routes to the RIB it is our delay,
-/// not the peer's silence.
-#[allow(clippy::too_many_arguments)]
-async fn reader_loop(
-    mut reader: FrameReader<OwnedReadHalf>,
-    neg: Negotiated,
-    id: PeerId,
-    rib: Arc<Rib>,
-    status: Arc<PeerStatus>,
-    cfg: Arc<PeerConfig>,
-    check_otc: bool,
-    to_machine: mpsc::Sender<Input>,
-) {
-    let hold = (neg.hold_time > 0).then(|| Duration::from_secs(u64::from(neg.hold_time)));
-    let mut families = neg.families;
-    loop {
-        let next = async {
-            match hold {
-                Some(h) => tokio::time::timeout(h, reader.next()).await.ok(),
-                None => Some(reader.next().await),
-            }
-        };
-        let msg = match next.await {
-            None => {
-                let _ = to_machine.send(Input::HoldExpired).await;
-                return;
-            }
-            Some(Ok(frame)) => {
-                Counters::add(&status.counters.messages_in, 1);
-                match Message::decode(frame, &neg.rx) {
-                    Ok(m) => m,
-                    Err(e)
-                        if e.action == Action::AfiSafiDisable
-                            && e.family.and_then(|f| f.family()).is_some() =>
-                    {
-                        // RFC 7606 §5.3 / RFC 4760 §7: stop using the family, drop its routes.
-                        let Some(f) = e.family.and_then(|f| f.family()) else {
-                            continue;
-                        };
-                        warn!(family = %f, error = %e, "malformed UPDATE: family disabled for this session");
-                        families = families.without(f);
-                        rib.broadcast(|| ShardMsg::PeerFamilyDown {
-                            peer: id,
-                            family: f,
-                        })
-                        .await;
-                        continue;
-                    }
-                    Err(e) => {
-                        let fault = e.to_string();
-                        warn!(error = %fault, "malformed message ends the session");
-                        let _ = to_machine
-                            .send(Input::Malformed {
-                                notification: e.notification,
-                                fault,
-                            })
-                            .await;
-                        return;
-                    }
-                }
-            }
-            Some(Err(e)) => {
-                let _ = to_machine.send(frame_input(Err(e), &neg.rx, &status)).await;
-                return;
-            }
-        };
-        match machine::receive(msg, families) {
-            Received::Routes(u) => {
-                Counters::add(&status.counters.updates_in, 1);
-                for i in u.issues().iter() {
-                    warn!(issue = %i, "malformed UPDATE handled per RFC 7606");
-                }
-                let importer = Importer {
-                    peer: id,
-                    shards: rib.shards(),
-                    families,
-                    check_otc,
-                };
-                let applied = importer.apply(&rib, &u).await;
-                Counters::add(&status.counters.prefixes_announced_in, applied.announced);
-                Counters::add(&status.counters.prefixes_withdrawn_in, applied.withdrawn);
-                if let Some(f) = applied.end_of_rib {
-                    debug!(family = %f, "End-of-RIB received");
-                    rib.broadcast(|| ShardMsg::EndOfRib {
-                        peer: id,
-                        family: f,
-                    })
-                    .await;
-                }
-                if let Some(mp) = cfg.max_prefixes {
-                    for f in families.iter() {
-                        let (acc, rej) = rib.counters().paths(id, f);
-                        if mp.limit_for(f).is_some_and(|l| acc + rej > u64::from(l))
-                            && to_machine
-                                .send(Input::PrefixCount(f, acc + rej))
-                                .await
-                                .is_err()
-                        {
-                            return;
-                        }
-                    }
-                }
-            }
-            // RFC 7313 §4: paths not re-sent between BoRR and EoRR are stale.
-            Received::MarkStale(f) => {
-                rib.broadcast(|| ShardMsg::MarkStale {
-                    peer: id,
-                    family: f,
-                })
-                .await
-            }
-            Received::EndOfRefresh(f) => {
-                rib.broadcast(|| ShardMsg::EndOfRib {
-                    peer: id,
-                    family: f,
-                })
-                .await
-            }
-            Received::Nothing => {}
-            Received::Session(input) => {
-                if let Input::Message(Message::Notification(n)) = &input {
-                    Counters::add(&status.counters.notifications_in, 1);
-                    match n.shutdown_message() {
-                        Some(m) => {
-                            warn!(notification = %n.code, message = %m, "NOTIFICATION received")
-                        }
-                        None => warn!(notification = %n, "NOTIFICATION received"),
-                    }
-                }
-                let ends = matches!(
-                    input,
-                    Input::Message(Message::Notification(_) | Message::Open(_))
-                );
-                if to_machine.send(input).await.is_err() || ends {
-                    return;
-                }
-            }
-        }
     }
 }

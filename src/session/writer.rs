@@ -16,6 +16,7 @@ use std::io::IoSlice;
 use bytes::Bytes;
 
 use crate::rib::OutQueue;
+use crate::wire::header::HEADER_LEN;
 
 /// Chunks handed to one vectored write.
 pub const MAX_SLICES: usize = 64;
@@ -107,6 +108,37 @@ impl Outbox {
         }
         self.chunks.front().map(|(b, _)| b.slice(self.off..))
     }
+}
+
+/// Splits an out-queue item into message-aligned chunks of at most 64 KiB (so a keepalive
+/// never waits behind more than that) and counts its messages and UPDATEs. Each chunk of an
+/// item from the peer's own queue (`own`) accounts for its own length in the queue; shared
+/// feed slices are not counted there.
+pub fn split_messages(mut b: Bytes, own: bool, out: &mut Outbox) -> (u64, u64) {
+    const CHUNK: usize = 64 * 1024;
+    let (mut msgs, mut updates) = (0u64, 0u64);
+    while !b.is_empty() {
+        let mut end = 0;
+        while end < b.len() {
+            let len = b
+                .get(end + 16..end + 18)
+                .and_then(|l| l.first_chunk::<2>())
+                .map_or(b.len() - end, |l| usize::from(u16::from_be_bytes(*l)));
+            let len = len.max(HEADER_LEN).min(b.len() - end);
+            if end > 0 && end + len > CHUNK {
+                break;
+            }
+            msgs += 1;
+            if b.get(end + 18) == Some(&2) {
+                updates += 1;
+            }
+            end += len;
+        }
+        let chunk = b.split_to(end);
+        let n = if own { chunk.len() } else { 0 };
+        out.push(chunk, n);
+    }
+    (msgs, updates)
 }
 
 #[cfg(test)]
