@@ -299,7 +299,8 @@ impl Peer {
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => return,
                 c = self.cmd_rx.recv() => {
-                    let end = c.is_none() || matches!(c, Some(PeerCmd::Enable));
+                    // Enable and reset end the wait: the peer (re)connects now.
+                    let end = c.is_none() || matches!(c, Some(PeerCmd::Enable | PeerCmd::Reset(_)));
                     self.command(c);
                     if end || self.between.stop || self.between.disabled {
                         return;
