@@ -7,7 +7,8 @@
 //! socket's write side ([`Outbox`]), the timers and the client's out-queue. Keepalives are
 //! never behind routes: they go out at the next message boundary. A reader blocked by RIB
 //! backpressure does not count against the peer's hold timer (we are the ones not reading).
-//! A peer that stops reading is dropped by the RFC 9687 send hold timer.
+//! A peer that stops reading is dropped by the RFC 9687 send hold timer, which counts the
+//! bytes the peer acknowledged ([`SendProgress`]), not our writes.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,7 +29,7 @@ use super::negotiate::{self, Negotiated};
 use super::reader::{frame_input, reader_loop};
 use super::sockopt;
 use super::status::{Counters, PeerStatus};
-use super::writer::{split_messages, Outbox};
+use super::writer::{split_messages, Outbox, SendProgress};
 use crate::config::{PeerConfig, RoleCheck, ServerConfig};
 use crate::rib::{ClientInfo, OutItem, OutQueue, PeerId, Rib, ShardMsg};
 use crate::wire::header::{self, MAX_LEN};
@@ -532,7 +533,7 @@ impl Peer {
         let mut check = tokio::time::interval(Duration::from_millis(500));
         let mut outbox = Outbox::new();
         let mut ka_due = false;
-        let mut last_progress = Instant::now();
+        let mut progress = SendProgress::new(Instant::now());
         let mut items = Vec::new();
         let mut out: Vec<Output> = Vec::new();
         let mut newer: Option<TcpStream> = None;
@@ -599,7 +600,8 @@ impl Peer {
                 },
                 _ = ka.tick(), if ka_every.is_some() => machine.process(Input::KeepaliveDue, &mut out),
                 _ = check.tick() => {
-                    if writing && last_progress.elapsed() > send_hold {
+                    let unacked = sockopt::unacked_bytes(writer.as_ref()).ok();
+                    if progress.stalled(writing, unacked, Instant::now()) > send_hold {
                         machine.process(Input::SendHoldExpired, &mut out);
                         continue;
                     }
@@ -613,13 +615,12 @@ impl Peer {
                 }, if writing => match r {
                     Ok(0) => machine.process(Input::Closed(ConnError::Closed), &mut out),
                     Ok(n) => {
-                        last_progress = Instant::now();
+                        progress.wrote(n);
                         outbox.advance(n, &queue);
                     }
                     Err(e) => machine.process(Input::Closed(ConnError::from(&e)), &mut out),
                 },
                 _ = queue.pop_all(&mut items, crate::rib::outq::READ_BUDGET), if !writing => {
-                    last_progress = Instant::now();
                     for item in items.drain(..) {
                         match item {
                             OutItem::Updates(b) | OutItem::Shared(b) if b.is_empty() => {}

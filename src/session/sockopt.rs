@@ -197,6 +197,25 @@ pub fn ttl_state<S: AsFd>(sock: &S) -> io::Result<TtlState> {
     })
 }
 
+/// Bytes in the socket's send queue that the peer has not acknowledged yet (including
+/// those not sent yet): `SIOCOUTQ`. Written bytes minus this is what the peer acknowledged.
+pub fn unacked_bytes<S: AsFd>(sock: &S) -> io::Result<u64> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (TIOCOUTQ) writes one c_int through the pointer, which points at `n`
+    // and lives for the call; the fd is borrowed from a live socket.
+    let r = unsafe {
+        libc::ioctl(
+            sock.as_fd().as_raw_fd(),
+            libc::TIOCOUTQ,
+            std::ptr::from_mut(&mut n),
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    u64::try_from(n).map_err(|_| invalid("negative send queue length"))
+}
+
 /// Hardens a socket returned by `accept` for a peer whose configuration asks for GTSM.
 ///
 /// MD5 needs nothing here: the kernel copies the listener's key for the peer into the

@@ -12,6 +12,7 @@
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -141,9 +142,90 @@ pub fn split_messages(mut b: Bytes, own: bool, out: &mut Outbox) -> (u64, u64) {
     (msgs, updates)
 }
 
+/// Send hold progress (RFC 9687) measured on what the peer acknowledged, not on what our
+/// `write` calls took: a peer that stops reading lets the kernel fill its send buffer and
+/// then takes nothing, and everything we had may fit in that buffer — every write succeeds
+/// while the peer acknowledges nothing. Acknowledged bytes are the bytes written minus the
+/// kernel's unacknowledged send queue (`SIOCOUTQ`).
+#[derive(Debug)]
+pub struct SendProgress {
+    written: u64,
+    acked: u64,
+    since: Instant,
+}
+
+impl SendProgress {
+    pub fn new(now: Instant) -> Self {
+        SendProgress {
+            written: 0,
+            acked: 0,
+            since: now,
+        }
+    }
+
+    /// `n` more bytes were written to the socket.
+    pub fn wrote(&mut self, n: usize) {
+        self.written += n as u64;
+    }
+
+    /// How long the peer has made no progress while something waits for it: our own
+    /// `pending` chunks or `unacked` bytes in the kernel (`None` where that cannot be read:
+    /// then a successful write counts as progress, as before). Zero when nothing waits.
+    pub fn stalled(&mut self, pending: bool, unacked: Option<u64>, now: Instant) -> Duration {
+        let acked = match unacked {
+            Some(u) => self.written.saturating_sub(u),
+            None => self.written,
+        };
+        let waiting = pending || unacked.is_some_and(|u| u > 0);
+        if acked > self.acked || !waiting {
+            self.acked = self.acked.max(acked);
+            self.since = now;
+        }
+        now.saturating_duration_since(self.since)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn send_hold_progress_is_what_the_peer_acknowledged() {
+        let t0 = Instant::now();
+        let s = |n| t0 + Duration::from_secs(n);
+        let mut p = SendProgress::new(t0);
+        assert_eq!(p.stalled(false, Some(0), s(100)), Duration::ZERO, "idle");
+        // Everything fitted in the kernel's buffer: our queue is empty, the peer acks nothing.
+        p.wrote(10_000);
+        // (The clock runs from the last moment nothing waited, here 100 s.)
+        assert_eq!(
+            p.stalled(false, Some(10_000), s(110)),
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            p.stalled(false, Some(10_000), s(400)),
+            Duration::from_secs(300)
+        );
+        // The peer acknowledges part of it: progress.
+        assert_eq!(p.stalled(true, Some(4_000), s(401)), Duration::ZERO);
+        assert_eq!(
+            p.stalled(true, Some(4_000), s(500)),
+            Duration::from_secs(99)
+        );
+        // More writes without acknowledgement are no progress.
+        p.wrote(1_000);
+        assert_eq!(
+            p.stalled(true, Some(5_000), s(600)),
+            Duration::from_secs(199)
+        );
+        // All acknowledged and nothing pending: not stalled.
+        assert_eq!(p.stalled(false, Some(0), s(700)), Duration::ZERO);
+        // Without SIOCOUTQ, writes count.
+        let mut p = SendProgress::new(t0);
+        p.wrote(1);
+        assert_eq!(p.stalled(true, None, s(5)), Duration::ZERO);
+        assert_eq!(p.stalled(true, None, s(9)), Duration::from_secs(4));
+    }
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
