@@ -16,6 +16,7 @@
 
 pub mod config;
 pub mod control;
+pub mod directory;
 pub mod lg;
 pub mod policy;
 pub mod reload;

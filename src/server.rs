@@ -10,7 +10,7 @@ use arc_swap::ArcSwap;
 use tracing::{info, warn};
 
 use crate::config::{Config, PeerConfig, ServerConfig};
-use crate::lg::{PeerDirectory, PeerEntry};
+use crate::directory::{PeerDirectory, PeerEntry};
 use crate::policy::{PeerId, Policies, RpkiFeed, VrpTable};
 use crate::rib::{outq, ExportPolicy, Rib, ShardMsg};
 use crate::session::listener::{self, PeerMap};

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::model::{peer_view, route_view, routes_to, PeerDirectory, PeerEntry};
+use super::model::{peer_view, route_view, routes_to};
 use super::query::{parse_prefix, ApiError, Page, Query};
 use super::{reasons, why};
+use crate::directory::{PeerDirectory, PeerEntry};
 use crate::policy::PeerId;
 use crate::rib::{Path, PrefixEntry, RibSnapshot};
 use crate::server::Shared;

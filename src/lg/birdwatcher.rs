@@ -10,10 +10,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{json, Map, Value};
 
 use super::api::{paths_of, peer, Ctx, Which};
-use super::model::{next_hop_text, PeerDirectory, PeerEntry};
+use super::model::next_hop_text;
 use super::query::{parse_prefix, ApiError, Query};
 use super::reasons;
 use super::stats::TableStats;
+use crate::directory::{PeerDirectory, PeerEntry};
 use crate::rib::{Path, PrefixEntry, RibSnapshot};
 use crate::session::State;
 use crate::wire::{Family, Prefix};

@@ -162,7 +162,7 @@ pub fn render(ctx: &Ctx) -> String {
     }
 
     let peers: Vec<_> = dir.iter().collect();
-    let labels = |p: &super::PeerEntry| {
+    let labels = |p: &crate::directory::PeerEntry| {
         (
             p.config.name.clone(),
             p.config.address.to_string(),

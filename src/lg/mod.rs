@@ -13,7 +13,7 @@ pub mod reasons;
 pub mod stats;
 pub mod why;
 
-pub use model::{PeerDirectory, PeerEntry, PeerView, RouteView};
+pub use model::{PeerView, RouteView};
 
 #[cfg(test)]
 mod tests;
