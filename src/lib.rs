@@ -23,4 +23,5 @@ pub mod reload;
 pub mod rib;
 pub mod server;
 pub mod session;
+pub mod view;
 pub mod wire;
