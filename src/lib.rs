@@ -21,6 +21,7 @@ pub mod lg;
 pub mod policy;
 pub mod reload;
 pub mod rib;
+pub mod rpki;
 pub mod server;
 pub mod session;
 pub mod view;

@@ -16,8 +16,9 @@ use tracing::{info, warn};
 use crate::config::{Config, PeerConfig, ServerConfig};
 use crate::directory::{PeerDirectory, PeerEntry};
 use crate::policy::MAX_PEERS;
-use crate::policy::{PeerId, Policies, RpkiFeed, VrpTable};
+use crate::policy::{PeerId, Policies, VrpTable};
 use crate::rib::{outq, ExportPolicy, Rib, ShardMsg};
+use crate::rpki::RpkiFeed;
 use crate::session::listener::{self, PeerMap};
 use crate::session::peer::{self, PeerCmd, PeerHandle, PeerSetup};
 use crate::session::sockopt;
@@ -351,7 +352,7 @@ fn export_policy(config: &Config, policies: Arc<Policies>) -> ExportPolicy {
 
 /// Hands every new VRP table to the shards with what changed since the one they have.
 async fn forward_vrps(
-    mut rx: tokio::sync::watch::Receiver<crate::policy::RpkiUpdate>,
+    mut rx: tokio::sync::watch::Receiver<crate::rpki::RpkiUpdate>,
     rib: Arc<Rib>,
 ) {
     let mut generation = 0;

@@ -14,8 +14,9 @@ use arc_swap::{ArcSwap, Guard};
 
 use crate::config::Config;
 use crate::directory::PeerDirectory;
-use crate::policy::{RpkiFeed, VrpTable};
+use crate::policy::VrpTable;
 use crate::rib::{Rib, RibCounters, RibSnapshot};
+use crate::rpki::RpkiFeed;
 
 struct Published {
     config: ArcSwap<Config>,
