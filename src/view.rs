@@ -4,8 +4,9 @@
 //! the VRP status, and when the server started. It has no method that changes anything; the
 //! server alone holds the [`Publisher`] that replaces the configuration and the directory.
 //!
-//! A leaf: depends on `config`, `directory`, `policy` and `rib`; never imports `server`, `lg`,
-//! `control` or `reload`. Reads are lock-free (`arc-swap` loads, RIB snapshots).
+//! A leaf of the top level: depends on `config`, `directory`, `policy`, `rib` and `rpki`;
+//! never imports `server`, `lg`, `control` or `reload`. Reads are lock-free (`arc-swap`
+//! loads, RIB snapshots).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
