@@ -15,8 +15,7 @@ use tracing::{info, warn};
 
 use crate::config::{Config, PeerConfig, ServerConfig};
 use crate::directory::{PeerDirectory, PeerEntry};
-use crate::policy::MAX_PEERS;
-use crate::policy::{PeerId, Policies, VrpTable};
+use crate::policy::{PeerId, Policies, VrpTable, MAX_PEERS};
 use crate::rib::{outq, ExportPolicy, Rib, ShardMsg};
 use crate::rpki::RpkiFeed;
 use crate::session::listener::{self, PeerMap};
