@@ -1,7 +1,16 @@
 //! peerex: a BGP route server for peering exchanges.
 //!
 //! The crate is layered; each module can be read and tested alone and depends only on the
-//! ones below it. `wire` is the floor: bytes ⇄ typed BGP messages.
+//! ones below it, never on one above (README.md, "Layout", says what each owns):
+//!
+//! * `wire` is the floor: bytes ⇄ typed BGP messages; `config` reads the configuration.
+//! * `policy` (filters, the VRP table) over `wire` and `config`; `rpki` (VRP files and RTR
+//!   caches) fills the table; `rib` over `policy`; `session` (one task per peer) over `rib`.
+//! * `directory` (the peers readers see) and `view` (the read-only [`view::ServerView`]) are
+//!   leaves of the top level: they import neither `server` nor `lg`, `control` or `reload`.
+//! * `server` starts and stops it all; `lg`, `control` and `reload` read through the
+//!   `ServerView` and act through traits (`reload::Target`, `control::Actions`). `server`
+//!   imports none of them and they never import `server`: `main.rs` wires them together.
 
 #![deny(unsafe_code)]
 #![cfg_attr(
@@ -16,10 +25,13 @@
 
 pub mod config;
 pub mod control;
+pub mod directory;
 pub mod lg;
 pub mod policy;
 pub mod reload;
 pub mod rib;
+pub mod rpki;
 pub mod server;
 pub mod session;
+pub mod view;
 pub mod wire;

@@ -1,12 +1,24 @@
 //! The `peerex` command line. Wiring only: every piece of logic lives in the library.
+//!
+//! This is where the top-level modules meet: `server` runs the route server, `reload` and
+//! `control` act on it through the traits implemented here ([`reload::Target`],
+//! [`control::Actions`]) by plain delegation, and `lg` and `control` read it through its
+//! [`ServerView`](peerex::view::ServerView). None of them imports another above it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
-use peerex::config::Config;
-use peerex::server::Server;
+use peerex::config::{Config, ConfigErrors, PeerConfig, ServerConfig};
+use peerex::control::{self, PeerCommandError};
+use peerex::policy::PeerId;
+use peerex::reload::{self, ReloadReport, Reloader};
+use peerex::rib::ExportPolicy;
+use peerex::server::{Server, Shared};
+use peerex::session::{PeerCmd, PeerHandle};
+use peerex::view::ServerView;
 use peerex::wire::{header, Family, FamilySet, Message, ParseCtx};
 
 /// mimalloc: the RIB allocates and frees many small objects from several threads; glibc's
@@ -20,6 +32,76 @@ fn mimalloc_committed() -> Option<u64> {
     let json = mimalloc::MiMalloc::stats_json().ok()?;
     let v: serde_json::Value = serde_json::from_slice(json.to_bytes()).ok()?;
     v.get("process")?.get("commit_current")?.as_u64()
+}
+
+/// The running server as reload sees it.
+struct Running(Arc<Shared>);
+
+impl reload::Target for Running {
+    fn view(&self) -> ServerView {
+        self.0.view()
+    }
+
+    fn peer(&self, name: &str) -> Option<Arc<PeerHandle>> {
+        self.0.handle(name)
+    }
+
+    fn unlist_peer(&self, name: &str) -> Option<Arc<PeerHandle>> {
+        self.0.unlist_peer(name)
+    }
+
+    fn start_peer(&self, id: PeerId, cfg: &PeerConfig, server: &ServerConfig) {
+        self.0.start_peer(id, cfg, server);
+    }
+
+    fn new_peer_id(&self) -> Option<PeerId> {
+        self.0.new_peer_id()
+    }
+
+    fn retire_peer_id(&self, id: PeerId) {
+        self.0.retire_peer_id(id);
+    }
+
+    fn set_listener_md5(&self, peer: &PeerConfig, key: Option<&[u8]>) {
+        self.0.set_listener_md5(peer, key);
+    }
+
+    fn export_policy(&self, config: &Config, ids: &[PeerId]) -> ExportPolicy {
+        self.0.export_policy_for(config, ids)
+    }
+
+    async fn apply_policy(&self, config: &Config, ids: &[PeerId]) {
+        self.0.apply_policy(config, ids).await;
+    }
+
+    async fn forget_routes(&self, id: PeerId) {
+        self.0.forget_routes(id).await;
+    }
+
+    async fn publish(&self, config: Config) {
+        self.0.publish(config).await;
+    }
+}
+
+/// What the control socket may change: peer commands go to the server, reloads to the
+/// reloader (one at a time, shared with SIGHUP).
+struct ControlActions {
+    server: Arc<Shared>,
+    reloader: Arc<Reloader<Running>>,
+}
+
+impl control::Actions for ControlActions {
+    async fn peer_command(&self, name: &str, cmd: PeerCmd) -> Result<(), PeerCommandError> {
+        let h = self
+            .server
+            .handle(name)
+            .ok_or_else(|| PeerCommandError::NoSuchPeer(name.to_string()))?;
+        h.cmd.send(cmd).await.map_err(|_| PeerCommandError::Stopped)
+    }
+
+    async fn reload(&self, dry_run: bool) -> Result<ReloadReport, ConfigErrors> {
+        self.reloader.reload(dry_run).await
+    }
 }
 
 #[derive(Parser)]
@@ -292,9 +374,15 @@ fn run(
         let (mode, group) = (cfg.control.mode, cfg.control.group);
         let lg = cfg.looking_glass.clone();
         let server = Server::start(cfg).await.map_err(|e| format!("cannot start: {e}"))?;
+        let view = server.shared.view();
+        let reloader = Arc::new(Reloader::new(Running(server.shared.clone())));
+        let actions = Arc::new(ControlActions {
+            server: server.shared.clone(),
+            reloader: reloader.clone(),
+        });
         let lg_task = match lg.listen {
             Some(addr) => Some(
-                peerex::lg::http::start(addr, server.shared.clone(), lg.max_results)
+                peerex::lg::http::start(addr, view.clone(), lg.max_results)
                     .await
                     .map_err(|e| format!("looking glass {addr}: {e}"))?,
             ),
@@ -302,7 +390,7 @@ fn run(
         };
         let listener = peerex::control::socket::bind(&socket, mode, group)
             .map_err(|e| format!("control socket {}: {e}", socket.display()))?;
-        let control_task = tokio::spawn(peerex::control::socket::serve(listener, server.shared.clone()));
+        let control_task = tokio::spawn(peerex::control::socket::serve(listener, view, actions));
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
         let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
@@ -312,9 +400,9 @@ fn run(
                 _ = term.recv() => break,
                 _ = int.recv() => break,
                 _ = hup.recv() => {
-                    let shared = server.shared.clone();
+                    let reloader = reloader.clone();
                     tokio::spawn(async move {
-                        match peerex::reload::reload(&shared, false).await {
+                        match reloader.reload(false).await {
                             Ok(r) => tracing::info!(summary = %r.summary(), "SIGHUP: configuration reloaded"),
                             Err(e) => tracing::error!(error = %e, "SIGHUP: configuration not reloaded; the running one stays"),
                         }

@@ -3,8 +3,13 @@
 //! and their routes leave the RIB, peers whose session settings changed reset, new peers
 //! start, peers whose policy alone changed keep their sessions — then swap the configuration
 //! readers see. An invalid file changes nothing. Used by `peerex ctl reload` and SIGHUP.
+//!
+//! Owns the order of those steps and nothing else: what it needs of the running server is
+//! the [`Target`] trait (read through its [`ServerView`], act through narrow methods), which
+//! `main.rs` implements over `server`. Never imports `server`, `control` or `lg`.
 
-use std::collections::VecDeque;
+use std::collections::HashMap;
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,46 +17,58 @@ use std::time::Duration;
 use serde::Serialize;
 use tracing::{info, warn};
 
-use crate::config::{diff, Config, ConfigDiff, ResetPeer};
-use crate::policy::{PeerId, MAX_PEERS};
-use crate::rib::ShardMsg;
-use crate::server::Shared;
+use crate::config::{diff, Config, ConfigDiff, ConfigErrors, PeerConfig, ResetPeer, ServerConfig};
+use crate::policy::PeerId;
+use crate::rib::ExportPolicy;
 use crate::session::peer::{PeerCmd, PeerHandle};
-use crate::session::sockopt;
+use crate::view::ServerView;
 
 /// How long a stopping peer task may take to send its NOTIFICATION and end.
 const STOP_WAIT: Duration = Duration::from_secs(5);
 
-/// Peer ids. The RIB, its counters and the export rules are indexed by id, so an id must not
-/// name a new peer while paths of the old one may still be in the RIB: new and reset peers
-/// get ids never used before, and a retired id (its peer stopped and its routes withdrawn) is
-/// reused only when all [`MAX_PEERS`] have been handed out.
-#[derive(Debug)]
-pub struct IdPool {
-    next: u32,
-    retired: VecDeque<PeerId>,
+/// What reload needs of the running server. Reads go through [`Target::view`]; every other
+/// method does one thing to the server and reload decides the order.
+pub trait Target: Send + Sync {
+    /// The read-only view: configuration in force, peer directory, RIB snapshot, VRPs.
+    fn view(&self) -> ServerView;
+
+    /// The running task of the peer called `name`.
+    fn peer(&self, name: &str) -> Option<Arc<PeerHandle>>;
+
+    /// Takes the peer called `name` out of the server's maps (the listeners no longer hand
+    /// it connections) and returns its task, still running, for the caller to stop.
+    fn unlist_peer(&self, name: &str) -> Option<Arc<PeerHandle>>;
+
+    /// Starts a task for `cfg` with id `id`, reachable by name and address.
+    fn start_peer(&self, id: PeerId, cfg: &PeerConfig, server: &ServerConfig);
+
+    /// A peer id no path in the RIB can still carry; `None` when every id is taken.
+    fn new_peer_id(&self) -> Option<PeerId>;
+
+    /// Gives back the id of a stopped peer whose routes have left the RIB.
+    fn retire_peer_id(&self, id: PeerId);
+
+    /// Sets (or with `None` clears) the TCP-MD5 key for `peer` on the BGP listeners.
+    fn set_listener_md5(&self, peer: &PeerConfig, key: Option<&[u8]>);
+
+    /// The RIB's export settings `config` compiles to, peer `i` having id `ids[i]`.
+    fn export_policy(&self, config: &Config, ids: &[PeerId]) -> ExportPolicy;
+
+    /// Makes the policy of `config` current and has the RIB re-filter every held path.
+    fn apply_policy(&self, config: &Config, ids: &[PeerId]) -> impl Future<Output = ()> + Send;
+
+    /// Withdraws every path of peer `id` from the RIB (stale ones included).
+    fn forget_routes(&self, id: PeerId) -> impl Future<Output = ()> + Send;
+
+    /// Makes `config` the one in force: the peer directory, the RIB's peer addresses and the
+    /// configuration readers see.
+    fn publish(&self, config: Config) -> impl Future<Output = ()> + Send;
 }
 
-impl IdPool {
-    /// The first `used` ids belong to the peers of the starting configuration.
-    pub fn new(used: usize) -> IdPool {
-        IdPool {
-            next: u32::try_from(used).unwrap_or(u32::MAX),
-            retired: VecDeque::new(),
-        }
-    }
-
-    pub fn take(&mut self) -> Option<PeerId> {
-        if (self.next as usize) < MAX_PEERS {
-            self.next += 1;
-            return Some(PeerId(self.next - 1));
-        }
-        self.retired.pop_front()
-    }
-
-    pub fn retire(&mut self, id: PeerId) {
-        self.retired.push_back(id);
-    }
+/// Runs reloads against a [`Target`], one at a time (control socket and SIGHUP).
+pub struct Reloader<T> {
+    target: T,
+    one_at_a_time: tokio::sync::Mutex<()>,
 }
 
 /// What a reload did, or (dry run) would do.
@@ -138,53 +155,78 @@ impl ReloadReport {
     }
 }
 
-/// Reads the running configuration's file again and applies it (or, with `dry_run`, only
-/// reports what would change). An invalid file is an error (`file:line:col: message` lines)
-/// and changes nothing.
-pub async fn reload(shared: &Shared, dry_run: bool) -> Result<ReloadReport, String> {
-    let _one_at_a_time = shared.reload_lock.lock().await;
-    let old = shared.config.load_full();
-    let new = Config::load(&old.source).map_err(|e| e.to_string())?;
-    let d = diff(&old, &new);
-    let unchanged = new.peers.iter().filter(|p| !d.touches(&p.name)).count();
-    let mut report = ReloadReport::new(d.clone(), old.source.clone(), dry_run, unchanged);
-    if dry_run {
-        report.route_impact = Some(route_impact(shared, &new, &d));
-        report.route_impact_note = "computed on a snapshot of the RIB with the VRPs held now: \
-            paths newly accepted or rejected per source peer, prefixes newly received or lost \
-            per client (a new peer's whole initial table counts as newly received; peers that \
-            reset are counted as if they sent the same routes again)";
-    } else {
-        report.not_started = apply(shared, new, &d).await;
-        info!(summary = %report.summary(), "configuration reloaded");
+impl<T: Target> Reloader<T> {
+    pub fn new(target: T) -> Reloader<T> {
+        Reloader {
+            target,
+            one_at_a_time: tokio::sync::Mutex::new(()),
+        }
     }
-    Ok(report)
+
+    /// Reads the running configuration's file again and applies it (or, with `dry_run`, only
+    /// reports what would change). An invalid file is an error (`file:line:col: message`
+    /// lines) and changes nothing.
+    pub async fn reload(&self, dry_run: bool) -> Result<ReloadReport, ConfigErrors> {
+        let _one_at_a_time = self.one_at_a_time.lock().await;
+        let target = &self.target;
+        let old = target.view().config_full();
+        let new = Config::load(&old.source)?;
+        let d = diff(&old, &new);
+        let unchanged = new.peers.iter().filter(|p| !d.touches(&p.name)).count();
+        let mut report = ReloadReport::new(d.clone(), old.source.clone(), dry_run, unchanged);
+        if dry_run {
+            report.route_impact = Some(route_impact(target, &new, &d));
+            report.route_impact_note = "computed on a snapshot of the RIB with the VRPs held \
+                now: paths newly accepted or rejected per source peer, prefixes newly received \
+                or lost per client (a new peer's whole initial table counts as newly received; \
+                peers that reset are counted as if they sent the same routes again)";
+        } else {
+            report.not_started = apply(target, new, &d).await;
+            info!(summary = %report.summary(), "configuration reloaded");
+        }
+        Ok(report)
+    }
+}
+
+/// The id of every peer of `cfg`, in its order: `fresh` for peers about to start, the
+/// running task's for the others.
+fn ids_for(target: &impl Target, cfg: &Config, fresh: &HashMap<String, PeerId>) -> Vec<PeerId> {
+    cfg.peers
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            fresh
+                .get(&p.name)
+                .copied()
+                .or_else(|| target.peer(&p.name).map(|h| h.id))
+                .unwrap_or(PeerId(i as u32))
+        })
+        .collect()
 }
 
 /// What `new` would change in the routes held now, per peer (dry run).
-fn route_impact(shared: &Shared, new: &Config, d: &ConfigDiff) -> Vec<PeerImpact> {
-    let dir = shared.directory.load();
+fn route_impact(target: &impl Target, new: &Config, d: &ConfigDiff) -> Vec<PeerImpact> {
+    let view = target.view();
+    let dir = view.directory();
     // Running peers keep their ids; new ones get ids no running peer has.
-    let fresh: std::collections::HashMap<String, crate::policy::PeerId> = (dir.peers.len()
-        as u32..)
+    let fresh: HashMap<String, PeerId> = (dir.peers.len() as u32..)
         .zip(&d.added)
-        .map(|(i, name)| (name.clone(), crate::policy::PeerId(i)))
+        .map(|(i, name)| (name.clone(), PeerId(i)))
         .collect();
-    let ids = shared.ids_for(new, &fresh);
-    let policies = Arc::new(crate::policy::Policies::with_ids(new, &ids));
-    let policy = crate::server::export_policy(new, policies);
-    let gone: Vec<crate::policy::PeerId> = d
+    let ids = ids_for(target, new, &fresh);
+    let policy = target.export_policy(new, &ids);
+    let gone: Vec<PeerId> = d
         .removed
         .iter()
         .filter_map(|n| dir.by_name(n).map(|p| p.id))
         .collect();
-    let vrps = shared.rpki.current();
-    let snap = shared.rib.snapshot();
+    let vrps = view.vrps();
+    let snap = view.snapshot();
     let by_id =
         crate::rib::whatif::impact(&snap, &policy, &vrps, &|p| gone.contains(&p), &ids, &|p| {
             fresh.values().any(|f| *f == p)
         });
-    let name_of = |id: crate::policy::PeerId| {
+    let name_of = |id: PeerId| {
         new.peers
             .iter()
             .zip(&ids)
@@ -202,25 +244,6 @@ fn route_impact(shared: &Shared, new: &Config, d: &ConfigDiff) -> Vec<PeerImpact
         .collect()
 }
 
-/// Sets or clears the TCP-MD5 key for `peer` on every listener that accepts its family.
-fn listener_md5(shared: &Shared, peer: &crate::config::PeerConfig, key: Option<&[u8]>) {
-    let listeners = shared
-        .listeners
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    for l in listeners {
-        let family_ok = l
-            .local_addr()
-            .is_ok_and(|a| a.is_ipv6() || peer.address.is_ipv4());
-        if family_ok {
-            if let Err(e) = sockopt::set_md5(&*l, peer.address, key) {
-                warn!(peer = %peer.name, error = %e, "cannot set the TCP-MD5 key on a listener");
-            }
-        }
-    }
-}
-
 async fn stopped(h: &PeerHandle) {
     let t = tokio::time::Instant::now() + STOP_WAIT;
     while !h.task.is_finished() && tokio::time::Instant::now() < t {
@@ -233,7 +256,7 @@ async fn stopped(h: &PeerHandle) {
 }
 
 /// Applies `d` (computed against `new`); returns the peers that could not be started.
-async fn apply(shared: &Shared, new: Config, d: &ConfigDiff) -> Vec<String> {
+async fn apply(target: &impl Target, new: Config, d: &ConfigDiff) -> Vec<String> {
     // Stop removed peers and peers whose session settings changed.
     let mut stopping = Vec::new();
     let resets = d
@@ -242,7 +265,7 @@ async fn apply(shared: &Shared, new: Config, d: &ConfigDiff) -> Vec<String> {
         .map(|r| (r.peer.as_str(), PeerCmd::Reconfigure));
     let removes = d.removed.iter().map(|n| (n.as_str(), PeerCmd::Remove));
     for (name, cmd) in removes.chain(resets) {
-        if let Some(h) = shared.unlist_peer(name) {
+        if let Some(h) = target.unlist_peer(name) {
             // A full command queue means the task is busy stopping anyway; abort covers it.
             let _ = h.cmd.try_send(cmd);
             stopping.push(h);
@@ -255,13 +278,7 @@ async fn apply(shared: &Shared, new: Config, d: &ConfigDiff) -> Vec<String> {
         // The task withdrew an established session's routes itself; this also covers paths
         // kept stale from an earlier graceful-restart loss, and an aborted task.
         let id = h.id;
-        shared
-            .rib
-            .broadcast(|| ShardMsg::PeerDown {
-                peer: id,
-                stale_for: None,
-            })
-            .await;
+        target.forget_routes(id).await;
         // Clear its TCP-MD5 key, unless a peer of the new file keeps a key for the address
         // (set again below; clearing it first would open a window without one).
         let rekeyed = new
@@ -269,21 +286,20 @@ async fn apply(shared: &Shared, new: Config, d: &ConfigDiff) -> Vec<String> {
             .iter()
             .any(|p| p.address == h.config.address && p.md5_password.is_some());
         if h.config.md5_password.is_some() && !rekeyed {
-            listener_md5(shared, &h.config, None);
+            target.set_listener_md5(&h.config, None);
         }
-        shared.retire_peer_id(id);
+        target.retire_peer_id(id);
     }
     // New peers and the reset ones get fresh ids; the RIB has the policy that knows them
     // before any of them can send a route (the shards take messages in order).
     let mut not_started = Vec::new();
-    let mut fresh: std::collections::HashMap<String, crate::policy::PeerId> =
-        std::collections::HashMap::new();
+    let mut fresh: HashMap<String, PeerId> = HashMap::new();
     let starting = d.added.iter().chain(d.reset.iter().map(|r| &r.peer));
     for name in starting {
         if new.peer(name).is_none() {
             continue;
         }
-        match shared.new_peer_id() {
+        match target.new_peer_id() {
             Some(id) => {
                 fresh.insert(name.clone(), id);
             }
@@ -294,21 +310,21 @@ async fn apply(shared: &Shared, new: Config, d: &ConfigDiff) -> Vec<String> {
         }
     }
     if d.policy_rebuild() {
-        let ids = shared.ids_for(&new, &fresh);
-        shared.apply_policy(&new, &ids).await;
+        let ids = ids_for(target, &new, &fresh);
+        target.apply_policy(&new, &ids).await;
     }
     for p in &new.peers {
         let Some(id) = fresh.get(&p.name) else {
             continue;
         };
         if let Some(k) = &p.md5_password {
-            listener_md5(shared, p, Some(k.as_bytes()));
+            target.set_listener_md5(p, Some(k.as_bytes()));
         }
-        shared.start_peer(*id, p, &new.server);
+        target.start_peer(*id, p, &new.server);
     }
     for (names, enable) in [(&d.enabled, true), (&d.disabled, false)] {
         for name in names {
-            if let Some(h) = shared.handle(name) {
+            if let Some(h) = target.peer(name) {
                 let cmd = if enable {
                     PeerCmd::Enable
                 } else {
@@ -318,25 +334,6 @@ async fn apply(shared: &Shared, new: Config, d: &ConfigDiff) -> Vec<String> {
             }
         }
     }
-    shared.publish_directory(&new);
-    shared.publish_addresses().await;
-    shared.config.store(Arc::new(new));
+    target.publish(new).await;
     not_started
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_are_fresh_until_exhausted_then_retired_ones_return() {
-        let mut p = IdPool::new(2);
-        assert_eq!(p.take(), Some(PeerId(2)));
-        p.retire(PeerId(0));
-        assert_eq!(p.take(), Some(PeerId(3)), "a fresh id before a retired one");
-        let mut p = IdPool::new(MAX_PEERS);
-        assert_eq!(p.take(), None);
-        p.retire(PeerId(7));
-        assert_eq!(p.take(), Some(PeerId(7)));
-    }
 }

@@ -1,44 +1,75 @@
 //! Starting and stopping the route server: the RIB shards, one task per peer, the BGP
-//! listeners, and the shared state the control socket and looking glass read. Wiring only.
+//! listeners, peer ids, and what it publishes for readers (the [`ServerView`]: configuration
+//! and peer directory). [`Shared`] offers the operations reload and the control socket need
+//! (start, unlist and command peers; swap policy; publish) as plain methods.
+//!
+//! Never imports `lg`, `control` or `reload`: they see the server only through the
+//! [`ServerView`] and the traits `main.rs` implements over [`Shared`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 use tracing::{info, warn};
 
 use crate::config::{Config, PeerConfig, ServerConfig};
-use crate::lg::{PeerDirectory, PeerEntry};
-use crate::policy::{PeerId, Policies, RpkiFeed, VrpTable};
+use crate::directory::{PeerDirectory, PeerEntry};
+use crate::policy::{PeerId, Policies, VrpTable, MAX_PEERS};
 use crate::rib::{outq, ExportPolicy, Rib, ShardMsg};
+use crate::rpki::RpkiFeed;
 use crate::session::listener::{self, PeerMap};
 use crate::session::peer::{self, PeerCmd, PeerHandle, PeerSetup};
+use crate::session::sockopt;
+use crate::view::{Publisher, ServerView};
 
-/// What the control socket and the looking glass share with the server.
+/// The running server's state, shared by its tasks and the wiring in `main.rs`.
 pub struct Shared {
-    pub config: ArcSwap<Config>,
-    pub rib: Arc<Rib>,
-    /// Peers by `PeerId`, for readers.
-    pub directory: ArcSwap<PeerDirectory>,
+    rib: Arc<Rib>,
+    /// What readers see: configuration, peer directory (see [`ServerView`]).
+    published: Publisher,
     /// Running peer tasks by name.
     handles: Mutex<BTreeMap<String, Arc<PeerHandle>>>,
     /// Running peer tasks by address, for the listeners.
     peer_map: PeerMap,
-    /// When the server started.
-    pub started: Instant,
-    pub started_at: SystemTime,
     /// The compiled policy in force (replaced whole on reload).
-    pub policies: ArcSwap<Policies>,
-    /// The VRP sources (kept running while the server runs).
-    pub rpki: RpkiFeed,
+    policies: ArcSwap<Policies>,
     /// Peer ids to hand out (reload gives new and reset peers fresh ones).
-    ids: Mutex<crate::reload::IdPool>,
-    /// One reload at a time (control socket and SIGHUP).
-    pub(crate) reload_lock: tokio::sync::Mutex<()>,
+    ids: Mutex<IdPool>,
     /// The BGP listeners, for TCP-MD5 keys of peers added on reload.
-    pub(crate) listeners: Mutex<Vec<Arc<tokio::net::TcpListener>>>,
+    listeners: Mutex<Vec<Arc<tokio::net::TcpListener>>>,
+}
+
+/// Peer ids. The RIB, its counters and the export rules are indexed by id, so an id must not
+/// name a new peer while paths of the old one may still be in the RIB: new and reset peers
+/// get ids never used before, and a retired id (its peer stopped and its routes withdrawn) is
+/// reused only when all [`MAX_PEERS`] have been handed out.
+#[derive(Debug)]
+pub struct IdPool {
+    next: u32,
+    retired: VecDeque<PeerId>,
+}
+
+impl IdPool {
+    /// The first `used` ids belong to the peers of the starting configuration.
+    pub fn new(used: usize) -> IdPool {
+        IdPool {
+            next: u32::try_from(used).unwrap_or(u32::MAX),
+            retired: VecDeque::new(),
+        }
+    }
+
+    pub fn take(&mut self) -> Option<PeerId> {
+        if (self.next as usize) < MAX_PEERS {
+            self.next += 1;
+            return Some(PeerId(self.next - 1));
+        }
+        self.retired.pop_front()
+    }
+
+    pub fn retire(&mut self, id: PeerId) {
+        self.retired.push_back(id);
+    }
 }
 
 /// A running route server.
@@ -53,6 +84,19 @@ fn shard_count() -> usize {
 }
 
 impl Shared {
+    /// The read-only view of the running server.
+    pub fn view(&self) -> ServerView {
+        self.published.view()
+    }
+
+    /// Makes `config` the one in force: rebuilds the peer directory (descriptions from
+    /// `config`), hands the RIB the peer addresses, and swaps the configuration readers see.
+    pub async fn publish(&self, config: Config) {
+        self.publish_directory(&config);
+        self.publish_addresses().await;
+        self.published.set_config(config);
+    }
+
     /// The handle of the peer called `name`.
     pub fn handle(&self, name: &str) -> Option<Arc<PeerHandle>> {
         self.handles
@@ -72,7 +116,7 @@ impl Shared {
     }
 
     /// Starts the task of a peer and makes it reachable by name, address and id.
-    pub(crate) fn start_peer(
+    pub fn start_peer(
         &self,
         id: PeerId,
         cfg: &PeerConfig,
@@ -96,7 +140,7 @@ impl Shared {
     }
 
     /// Removes the peer called `name` from the name and address maps; its task keeps running.
-    pub(crate) fn unlist_peer(&self, name: &str) -> Option<Arc<PeerHandle>> {
+    pub fn unlist_peer(&self, name: &str) -> Option<Arc<PeerHandle>> {
         let h = self
             .handles
             .lock()
@@ -110,13 +154,13 @@ impl Shared {
         Some(h)
     }
 
-    /// A fresh peer id (see [`crate::reload::IdPool`]).
-    pub(crate) fn new_peer_id(&self) -> Option<PeerId> {
+    /// A fresh peer id (see [`IdPool`]).
+    pub fn new_peer_id(&self) -> Option<PeerId> {
         self.ids.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
     /// Gives back the id of a peer whose routes have left the RIB.
-    pub(crate) fn retire_peer_id(&self, id: PeerId) {
+    pub fn retire_peer_id(&self, id: PeerId) {
         self.ids
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -124,7 +168,7 @@ impl Shared {
     }
 
     /// Rebuilds the directory readers see from the running handles (descriptions from `cfg`).
-    pub(crate) fn publish_directory(&self, cfg: &Config) {
+    fn publish_directory(&self, cfg: &Config) {
         let mut peers: Vec<Option<PeerEntry>> = Vec::new();
         for h in self.handles() {
             let i = h.id.index();
@@ -146,27 +190,7 @@ impl Shared {
                 });
             }
         }
-        self.directory.store(Arc::new(PeerDirectory { peers }));
-    }
-
-    /// The id of every peer of `cfg`, in its order: `fresh` for peers about to start, the
-    /// running task's for the others.
-    pub(crate) fn ids_for(
-        &self,
-        cfg: &Config,
-        fresh: &std::collections::HashMap<String, PeerId>,
-    ) -> Vec<PeerId> {
-        cfg.peers
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                fresh
-                    .get(&p.name)
-                    .copied()
-                    .or_else(|| self.handle(&p.name).map(|h| h.id))
-                    .unwrap_or(PeerId(i as u32))
-            })
-            .collect()
+        self.published.set_directory(PeerDirectory { peers });
     }
 
     /// Compiles the policy of `config` (peer `i` having id `ids[i]`), makes it current, and
@@ -181,9 +205,44 @@ impl Shared {
             .await;
     }
 
+    /// The RIB's export settings `config` compiles to, peer `i` having id `ids[i]` (what
+    /// [`Shared::apply_policy`] would install; nothing changes).
+    pub fn export_policy_for(&self, config: &Config, ids: &[PeerId]) -> ExportPolicy {
+        export_policy(config, Arc::new(Policies::with_ids(config, ids)))
+    }
+
+    /// Withdraws every path of peer `id` from the RIB, stale ones included.
+    pub async fn forget_routes(&self, id: PeerId) {
+        self.rib
+            .broadcast(|| ShardMsg::PeerDown {
+                peer: id,
+                stale_for: None,
+            })
+            .await;
+    }
+
+    /// Sets or clears the TCP-MD5 key for `peer` on every listener that accepts its family.
+    pub fn set_listener_md5(&self, peer: &PeerConfig, key: Option<&[u8]>) {
+        let listeners = self
+            .listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for l in listeners {
+            let family_ok = l
+                .local_addr()
+                .is_ok_and(|a| a.is_ipv6() || peer.address.is_ipv4());
+            if family_ok {
+                if let Err(e) = sockopt::set_md5(&*l, peer.address, key) {
+                    warn!(peer = %peer.name, error = %e, "cannot set the TCP-MD5 key on a listener");
+                }
+            }
+        }
+    }
+
     /// Peer addresses by id, for the RIB's selection tie-break.
-    pub(crate) async fn publish_addresses(&self) {
-        let dir = self.directory.load();
+    async fn publish_addresses(&self) {
+        let dir = self.published.view().directory();
         let addrs: Vec<IpAddr> = dir
             .peers
             .iter()
@@ -210,17 +269,12 @@ impl Server {
         let rpki = RpkiFeed::start(&config.rpki);
         tokio::spawn(forward_vrps(rpki.subscribe(), rib.clone()));
         let shared = Arc::new(Shared {
-            config: ArcSwap::from_pointee(config.clone()),
+            published: Publisher::new(config.clone(), rib.clone(), rpki),
             rib,
-            directory: ArcSwap::from_pointee(PeerDirectory::default()),
             handles: Mutex::new(BTreeMap::new()),
             peer_map: Arc::new(RwLock::new(HashMap::new())),
-            started: Instant::now(),
-            started_at: SystemTime::now(),
             policies: ArcSwap::new(policies),
-            rpki,
-            ids: Mutex::new(crate::reload::IdPool::new(config.peers.len())),
-            reload_lock: tokio::sync::Mutex::new(()),
+            ids: Mutex::new(IdPool::new(config.peers.len())),
             listeners: Mutex::new(Vec::new()),
         });
         for (i, p) in config.peers.iter().enumerate() {
@@ -286,7 +340,7 @@ async fn wait(t: &tokio::task::JoinHandle<()>) {
 }
 
 /// The RIB's export settings for `config` under `policies`.
-pub(crate) fn export_policy(config: &Config, policies: Arc<Policies>) -> ExportPolicy {
+fn export_policy(config: &Config, policies: Arc<Policies>) -> ExportPolicy {
     ExportPolicy {
         rules: policies.export_rules().to_vec(),
         local_asn: config.server.asn,
@@ -297,7 +351,7 @@ pub(crate) fn export_policy(config: &Config, policies: Arc<Policies>) -> ExportP
 
 /// Hands every new VRP table to the shards with what changed since the one they have.
 async fn forward_vrps(
-    mut rx: tokio::sync::watch::Receiver<crate::policy::RpkiUpdate>,
+    mut rx: tokio::sync::watch::Receiver<crate::rpki::RpkiUpdate>,
     rib: Arc<Rib>,
 ) {
     let mut generation = 0;
@@ -317,5 +371,22 @@ async fn forward_vrps(
         .await;
         generation = update.generation;
         table = update.table;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_fresh_until_exhausted_then_retired_ones_return() {
+        let mut p = IdPool::new(2);
+        assert_eq!(p.take(), Some(PeerId(2)));
+        p.retire(PeerId(0));
+        assert_eq!(p.take(), Some(PeerId(3)), "a fresh id before a retired one");
+        let mut p = IdPool::new(MAX_PEERS);
+        assert_eq!(p.take(), None);
+        p.retire(PeerId(7));
+        assert_eq!(p.take(), Some(PeerId(7)));
     }
 }

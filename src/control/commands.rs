@@ -1,30 +1,28 @@
-//! What each control request does. Reads go to snapshots and the peer directory; actions go to
-//! peer tasks as commands.
+//! What each control request does. Reads go to snapshots and the peer directory through the
+//! [`ServerView`]; changes go through [`Actions`] (peer commands, reload).
 
 use std::net::Ipv4Addr;
-use std::sync::Arc;
 
 use serde_json::json;
 
 use super::protocol::{PeerAction, Request, Response, DEFAULT_LIMIT, MAX_LIMIT};
+use super::Actions;
 use crate::lg::model::{peer_view, routes_for, routes_from, routes_to};
 use crate::policy::PeerId;
 use crate::rib::mrt::{peer_table, write_dump, MrtPeer};
-use crate::server::Shared;
 use crate::session::{PeerCmd, State};
+use crate::view::ServerView;
 use crate::wire::{Family, Prefix};
 
-pub async fn handle(req: Request, shared: &Arc<Shared>) -> Response {
-    match run(req, shared).await {
+pub async fn handle(req: Request, view: &ServerView, actions: &impl Actions) -> Response {
+    match run(req, view, actions).await {
         Ok(v) => Response::ok(v),
         Err(e) => Response::err(e),
     }
 }
 
-fn peer_id(shared: &Shared, name: &str) -> Result<PeerId, String> {
-    shared
-        .directory
-        .load()
+fn peer_id(view: &ServerView, name: &str) -> Result<PeerId, String> {
+    view.directory()
         .by_name(name)
         .map(|p| p.id)
         .ok_or_else(|| format!("no peer named {name:?}"))
@@ -40,13 +38,17 @@ fn memory_json(m: &crate::rib::MemoryReport) -> serde_json::Value {
     serde_json::Value::Object(o)
 }
 
-async fn run(req: Request, shared: &Arc<Shared>) -> Result<serde_json::Value, String> {
-    let dir = shared.directory.load();
-    let counters = shared.rib.counters();
+async fn run(
+    req: Request,
+    view: &ServerView,
+    actions: &impl Actions,
+) -> Result<serde_json::Value, String> {
+    let dir = view.directory();
+    let counters = view.counters();
     match req {
         Request::Status => {
-            let cfg = shared.config.load();
-            let snap = shared.rib.snapshot();
+            let cfg = view.config();
+            let snap = view.snapshot();
             let (mut acc, mut rej) = (0u64, 0u64);
             for p in dir.iter() {
                 for f in Family::ALL {
@@ -64,13 +66,13 @@ async fn run(req: Request, shared: &Arc<Shared>) -> Result<serde_json::Value, St
                 "asn": cfg.server.asn.0,
                 "router_id": cfg.server.router_id.to_string(),
                 "config": cfg.source.display().to_string(),
-                "uptime_seconds": shared.started.elapsed().as_secs(),
+                "uptime_seconds": view.uptime().as_secs(),
                 "peers": dir.iter().count(),
                 "peers_established": established,
                 "prefixes": snap.len(),
                 "paths_accepted": acc,
                 "paths_filtered": rej,
-                "rib_shards": shared.rib.shards(),
+                "rib_shards": view.shards(),
                 "memory": memory_json(&counters.memory()),
             }))
         }
@@ -94,7 +96,7 @@ async fn run(req: Request, shared: &Arc<Shared>) -> Result<serde_json::Value, St
             limit,
         } => {
             let limit = limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
-            let snap = shared.rib.snapshot();
+            let snap = view.snapshot();
             match (prefix, peer, to) {
                 (Some(p), None, None) => {
                     let p: Prefix = match p.parse() {
@@ -111,12 +113,12 @@ async fn run(req: Request, shared: &Arc<Shared>) -> Result<serde_json::Value, St
                     Ok(json!({ "routes": routes, "total": routes.len() }))
                 }
                 (None, Some(name), None) => {
-                    let id = peer_id(shared, &name)?;
+                    let id = peer_id(view, &name)?;
                     let (routes, total) = routes_from(&snap, &dir, id, filtered, offset, limit);
                     Ok(json!({ "routes": routes, "total": total, "offset": offset }))
                 }
                 (None, None, Some(name)) => {
-                    let id = peer_id(shared, &name)?;
+                    let id = peer_id(view, &name)?;
                     let (routes, total) = routes_to(&snap, &dir, id, offset, limit);
                     Ok(json!({ "routes": routes, "total": total, "offset": offset }))
                 }
@@ -128,24 +130,21 @@ async fn run(req: Request, shared: &Arc<Shared>) -> Result<serde_json::Value, St
             action,
             message,
         } => {
-            let h = shared
-                .handle(&name)
-                .ok_or_else(|| format!("no peer named {name:?}"))?;
             let cmd = match action {
                 PeerAction::Disable => PeerCmd::Disable(message),
                 PeerAction::Enable => PeerCmd::Enable,
                 PeerAction::Reset => PeerCmd::Reset(message),
                 PeerAction::Refresh => PeerCmd::RefreshIn,
             };
-            h.cmd
-                .send(cmd)
+            actions
+                .peer_command(&name, cmd)
                 .await
-                .map_err(|_| "the peer task has stopped".to_string())?;
+                .map_err(|e| e.to_string())?;
             Ok(json!({ "peer": name, "action": action }))
         }
         Request::DumpMrt { file } => {
-            let snap = shared.rib.snapshot();
-            let cfg = shared.config.load();
+            let snap = view.snapshot();
+            let cfg = view.config();
             let peers = peer_table(dir.iter().map(|p| {
                 let bgp_id = p
                     .status
@@ -182,7 +181,7 @@ async fn run(req: Request, shared: &Arc<Shared>) -> Result<serde_json::Value, St
             Ok(json!({ "file": file, "prefixes": stats.prefixes, "paths": stats.paths }))
         }
         Request::Reload { dry_run } => {
-            let report = crate::reload::reload(shared, dry_run).await?;
+            let report = actions.reload(dry_run).await.map_err(|e| e.to_string())?;
             serde_json::to_value(report).map_err(|e| e.to_string())
         }
     }

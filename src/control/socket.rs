@@ -11,7 +11,8 @@ use tracing::{debug, info, warn};
 
 use super::commands;
 use super::protocol::{Request, Response, MAX_REQUEST};
-use crate::server::Shared;
+use super::Actions;
+use crate::view::ServerView;
 
 /// Binds the socket (replacing a stale one) and applies `mode` and `group`.
 pub fn bind(path: &Path, mode: u32, group: Option<u32>) -> std::io::Result<UnixListener> {
@@ -54,17 +55,18 @@ pub const MAX_CLIENTS: usize = 64;
 /// connections cannot hold the [`MAX_CLIENTS`] slots.
 const IDLE: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Accepts clients until the task is dropped.
-pub async fn serve(listener: UnixListener, shared: Arc<Shared>) {
+/// Accepts clients until the task is dropped; each reads through `view` and changes things
+/// through `actions`.
+pub async fn serve<A: Actions>(listener: UnixListener, view: ServerView, actions: Arc<A>) {
     info!("control socket ready");
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CLIENTS));
     loop {
         match listener.accept().await {
             Ok((s, _)) => match slots.clone().try_acquire_owned() {
                 Ok(permit) => {
-                    let shared = shared.clone();
+                    let (view, actions) = (view.clone(), actions.clone());
                     tokio::spawn(async move {
-                        client(s, shared).await;
+                        client(s, view, actions).await;
                         drop(permit);
                     });
                 }
@@ -92,7 +94,7 @@ async fn reply(w: &mut tokio::net::unix::OwnedWriteHalf, r: &Response) -> bool {
     w.write_all(line.as_bytes()).await.is_ok()
 }
 
-async fn client(s: UnixStream, shared: Arc<Shared>) {
+async fn client<A: Actions>(s: UnixStream, view: ServerView, actions: Arc<A>) {
     let (rd, mut wr) = s.into_split();
     let mut rd = BufReader::new(rd.take(u64::MAX));
     loop {
@@ -124,7 +126,7 @@ async fn client(s: UnixStream, shared: Arc<Shared>) {
         let resp = match serde_json::from_slice::<Request>(&buf) {
             Ok(req) => {
                 debug!(?req, "control request");
-                commands::handle(req, &shared).await
+                commands::handle(req, &view, &*actions).await
             }
             Err(e) => Response::err(format!("malformed request: {e}")),
         };

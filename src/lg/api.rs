@@ -7,25 +7,26 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::model::{peer_view, route_view, routes_to, PeerDirectory, PeerEntry};
+use super::model::{peer_view, route_view, routes_to};
 use super::query::{parse_prefix, ApiError, Page, Query};
 use super::{reasons, why};
+use crate::directory::{PeerDirectory, PeerEntry};
 use crate::policy::PeerId;
 use crate::rib::{Path, PrefixEntry, RibSnapshot};
-use crate::server::Shared;
 use crate::session::State;
+use crate::view::ServerView;
 use crate::wire::{Family, Prefix};
 
-/// What a handler reads: the server's shared state and the configured result limit.
+/// What a handler reads: the read-only view of the server and the configured result limit.
 #[derive(Clone)]
 pub struct Ctx {
-    pub shared: Arc<Shared>,
+    pub view: ServerView,
     pub max_results: usize,
 }
 
 impl Ctx {
     pub fn rs_asn(&self) -> u32 {
-        self.shared.config.load().server.asn.0
+        self.view.config().server.asn.0
     }
 }
 
@@ -111,11 +112,11 @@ fn pagination(page: Page, total: usize) -> Value {
 /// `GET /api/v1/status`
 pub fn status(ctx: &Ctx, q: &Query) -> Result<Value, ApiError> {
     q.allow(&[])?;
-    let shared = &ctx.shared;
-    let cfg = shared.config.load();
-    let dir = shared.directory.load();
-    let snap = shared.rib.snapshot();
-    let counters = shared.rib.counters();
+    let view = &ctx.view;
+    let cfg = view.config();
+    let dir = view.directory();
+    let snap = view.snapshot();
+    let counters = view.counters();
     let mut families = serde_json::Map::new();
     let (mut acc, mut rej) = (0u64, 0u64);
     for f in Family::ALL {
@@ -136,8 +137,8 @@ pub fn status(ctx: &Ctx, q: &Query) -> Result<Value, ApiError> {
         .iter()
         .filter(|p| p.status.state() == State::Established)
         .count();
-    let started = shared
-        .started_at
+    let started = view
+        .started_at()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     Ok(json!({
@@ -145,14 +146,14 @@ pub fn status(ctx: &Ctx, q: &Query) -> Result<Value, ApiError> {
         "asn": cfg.server.asn.0,
         "router_id": cfg.server.router_id.to_string(),
         "started": started,
-        "uptime_seconds": shared.started.elapsed().as_secs(),
+        "uptime_seconds": view.uptime().as_secs(),
         "neighbours": dir.iter().count(),
         "neighbours_established": established,
         "rib": {
             "prefixes": snap.len(),
             "paths_accepted": acc,
             "paths_filtered": rej,
-            "shards": shared.rib.shards(),
+            "shards": view.shards(),
             "families": families,
         },
         "max_results": ctx.max_results,
@@ -162,8 +163,8 @@ pub fn status(ctx: &Ctx, q: &Query) -> Result<Value, ApiError> {
 /// `GET /api/v1/neighbours`
 pub fn neighbours(ctx: &Ctx, q: &Query) -> Result<Value, ApiError> {
     q.allow(&[])?;
-    let dir = ctx.shared.directory.load();
-    let counters = ctx.shared.rib.counters();
+    let dir = ctx.view.directory();
+    let counters = ctx.view.counters();
     let list: Vec<_> = dir.iter().map(|p| peer_view(p, counters)).collect();
     Ok(json!({ "neighbours": list }))
 }
@@ -171,18 +172,18 @@ pub fn neighbours(ctx: &Ctx, q: &Query) -> Result<Value, ApiError> {
 /// `GET /api/v1/neighbours/{name}`
 pub fn neighbour(ctx: &Ctx, name: &str, q: &Query) -> Result<Value, ApiError> {
     q.allow(&[])?;
-    let dir = ctx.shared.directory.load();
+    let dir = ctx.view.directory();
     let p = peer(&dir, name)?;
-    Ok(json!({ "neighbour": peer_view(p, ctx.shared.rib.counters()) }))
+    Ok(json!({ "neighbour": peer_view(p, ctx.view.counters()) }))
 }
 
 /// `GET /api/v1/neighbours/{name}/routes/{received|accepted|filtered}`
 pub fn neighbour_routes(ctx: &Ctx, name: &str, which: Which, q: &Query) -> Result<Value, ApiError> {
     q.allow(&["page", "offset", "limit"])?;
     let page = q.page(ctx.max_results)?;
-    let dir = ctx.shared.directory.load();
+    let dir = ctx.view.directory();
     let p = peer(&dir, name)?;
-    let snap = ctx.shared.rib.snapshot();
+    let snap = ctx.view.snapshot();
     let all = paths_of(&snap, p.id, which);
     let rs = ctx.rs_asn();
     let routes: Vec<Value> = all
@@ -202,9 +203,9 @@ pub fn neighbour_routes(ctx: &Ctx, name: &str, which: Which, q: &Query) -> Resul
 pub fn neighbour_exported(ctx: &Ctx, name: &str, q: &Query) -> Result<Value, ApiError> {
     q.allow(&["page", "offset", "limit"])?;
     let page = q.page(ctx.max_results)?;
-    let dir = ctx.shared.directory.load();
+    let dir = ctx.view.directory();
     let p = peer(&dir, name)?;
-    let snap = ctx.shared.rib.snapshot();
+    let snap = ctx.view.snapshot();
     let (routes, total) = routes_to(&snap, &dir, p.id, page.offset, page.limit);
     Ok(json!({
         "neighbour": name,
@@ -221,8 +222,8 @@ pub fn lookup(ctx: &Ctx, q: &Query) -> Result<Value, ApiError> {
     let prefix = parse_prefix(q.required("prefix")?)?;
     let exact = q.flag("exact")?;
     let page = q.page(ctx.max_results)?;
-    let dir = ctx.shared.directory.load();
-    let snap = ctx.shared.rib.snapshot();
+    let dir = ctx.view.directory();
+    let snap = ctx.view.snapshot();
     let found = if exact {
         snap.exact(&prefix).map(|e| (prefix, e))
     } else {
@@ -265,9 +266,9 @@ pub fn why(ctx: &Ctx, q: &Query) -> Result<Value, ApiError> {
         _ => return Err(ApiError::bad_request("parameter \"neighbour\" is required")),
     };
     let exact = q.flag("exact")?;
-    let dir = ctx.shared.directory.load();
+    let dir = ctx.view.directory();
     let client = peer(&dir, name)?;
-    let snap = ctx.shared.rib.snapshot();
+    let snap = ctx.view.snapshot();
     Ok(why::explain(
         &snap,
         &dir,

@@ -10,10 +10,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{json, Map, Value};
 
 use super::api::{paths_of, peer, Ctx, Which};
-use super::model::{next_hop_text, PeerDirectory, PeerEntry};
+use super::model::next_hop_text;
 use super::query::{parse_prefix, ApiError, Query};
 use super::reasons;
 use super::stats::TableStats;
+use crate::directory::{PeerDirectory, PeerEntry};
 use crate::rib::{Path, PrefixEntry, RibSnapshot};
 use crate::session::State;
 use crate::wire::{Family, Prefix};
@@ -82,10 +83,10 @@ fn envelope(mut body: Map<String, Value>) -> Value {
 /// `/status`
 pub fn status(ctx: &Ctx, q: &Query) -> Result<Value, ApiError> {
     q.allow(&["uncached"])?;
-    let cfg = ctx.shared.config.load();
+    let cfg = ctx.view.config();
     let started = ctx
-        .shared
-        .started_at
+        .view
+        .started_at()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let mut m = Map::new();
@@ -126,13 +127,13 @@ fn state_changed(p: &PeerEntry, started: u64) -> String {
 /// `/protocols`, `/protocols/bgp`: every peer as a BIRD BGP protocol.
 pub fn protocols(ctx: &Ctx, q: &Query) -> Result<Value, ApiError> {
     q.allow(&["uncached"])?;
-    let dir = ctx.shared.directory.load();
-    let snap = ctx.shared.rib.snapshot();
+    let dir = ctx.view.directory();
+    let snap = ctx.view.snapshot();
     let stats = TableStats::compute(&snap, &dir);
-    let counters = ctx.shared.rib.counters();
+    let counters = ctx.view.counters();
     let started = ctx
-        .shared
-        .started_at
+        .view
+        .started_at()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let mut protos = Map::new();
@@ -183,10 +184,10 @@ pub fn protocols(ctx: &Ctx, q: &Query) -> Result<Value, ApiError> {
 /// `/protocols/short`: state only.
 pub fn protocols_short(ctx: &Ctx, q: &Query) -> Result<Value, ApiError> {
     q.allow(&["uncached"])?;
-    let dir = ctx.shared.directory.load();
+    let dir = ctx.view.directory();
     let started = ctx
-        .shared
-        .started_at
+        .view
+        .started_at()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let mut protos = Map::new();
@@ -308,9 +309,9 @@ fn routes_answer<'a>(
 /// `/routes/protocol/{id}` (accepted) and `/routes/filtered/{id}` (rejected).
 pub fn routes_of(ctx: &Ctx, id: &str, filtered: bool, q: &Query) -> Result<Value, ApiError> {
     q.allow(&["uncached"])?;
-    let dir = ctx.shared.directory.load();
+    let dir = ctx.view.directory();
     let p = peer(&dir, id)?;
-    let snap = ctx.shared.rib.snapshot();
+    let snap = ctx.view.snapshot();
     let which = if filtered {
         Which::Filtered
     } else {
@@ -328,9 +329,9 @@ pub fn routes_of(ctx: &Ctx, id: &str, filtered: bool, q: &Query) -> Result<Value
 /// exclude (what BIRD shows as rejected by the protocol's export filter).
 pub fn noexport(ctx: &Ctx, id: &str, q: &Query) -> Result<Value, ApiError> {
     q.allow(&["uncached"])?;
-    let dir = ctx.shared.directory.load();
+    let dir = ctx.view.directory();
     let client = peer(&dir, id)?;
-    let snap = ctx.shared.rib.snapshot();
+    let snap = ctx.view.snapshot();
     let mut found: Vec<(&Prefix, &PrefixEntry, &Path)> = Vec::new();
     for shard in &snap.shards {
         let rules = shard.policy.rules(client.id);
@@ -353,8 +354,8 @@ pub fn noexport(ctx: &Ctx, id: &str, q: &Query) -> Result<Value, ApiError> {
 pub fn routes_prefix(ctx: &Ctx, q: &Query) -> Result<Value, ApiError> {
     q.allow(&["prefix", "uncached"])?;
     let prefix = parse_prefix(q.required("prefix")?)?;
-    let dir = ctx.shared.directory.load();
-    let snap = ctx.shared.rib.snapshot();
+    let dir = ctx.view.directory();
+    let snap = ctx.view.snapshot();
     let found = snap.longest_match_prefix(&prefix);
     Ok(match &found {
         Some((p, e)) => routes_answer(
@@ -378,8 +379,8 @@ pub fn table(ctx: &Ctx, name: &str, filtered: bool, q: &Query) -> Result<Value, 
         "master6" => Some(Family::Ipv6Unicast),
         _ => return Err(ApiError::not_found(format!("no table named {name:?}"))),
     };
-    let dir = ctx.shared.directory.load();
-    let snap: RibSnapshot = ctx.shared.rib.snapshot();
+    let dir = ctx.view.directory();
+    let snap: RibSnapshot = ctx.view.snapshot();
     let mut all: Vec<(&Prefix, &PrefixEntry, &Path)> = snap
         .iter()
         .filter(|(p, _)| family.is_none_or(|f| p.family() == f))

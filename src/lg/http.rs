@@ -29,7 +29,7 @@ use super::api::{self, Ctx, Which};
 use super::pool::Pool;
 use super::query::{percent_decode, ApiError, Query};
 use super::{birdwatcher, metrics};
-use crate::server::Shared;
+use crate::view::ServerView;
 
 /// Connections served at once; more are closed on accept.
 pub const MAX_CONNECTIONS: usize = 256;
@@ -248,19 +248,13 @@ pub async fn serve(listener: TcpListener, ctx: Ctx) {
     }
 }
 
-/// Binds `addr` and starts serving `shared` there.
+/// Binds `addr` and starts serving `view` there.
 pub async fn start(
     addr: SocketAddr,
-    shared: Arc<Shared>,
+    view: ServerView,
     max_results: usize,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     let listener = TcpListener::bind(addr).await?;
     info!(%addr, "looking glass listening");
-    Ok(tokio::spawn(serve(
-        listener,
-        Ctx {
-            shared,
-            max_results,
-        },
-    )))
+    Ok(tokio::spawn(serve(listener, Ctx { view, max_results })))
 }

@@ -70,11 +70,11 @@ fn state_code(s: State) -> u64 {
 
 /// The whole exposition.
 pub fn render(ctx: &Ctx) -> String {
-    let shared = &ctx.shared;
-    let cfg = shared.config.load();
-    let dir = shared.directory.load();
-    let snap = shared.rib.snapshot();
-    let counters = shared.rib.counters();
+    let view = &ctx.view;
+    let cfg = view.config();
+    let dir = view.directory();
+    let snap = view.snapshot();
+    let counters = view.counters();
     let stats = TableStats::compute(&snap, &dir);
     let mut o = Out(String::with_capacity(4096));
 
@@ -99,13 +99,9 @@ pub fn render(ctx: &Ctx) -> String {
         "gauge",
         "Seconds since the route server started.",
     );
-    o.sample(
-        "peerex_uptime_seconds",
-        &[],
-        shared.started.elapsed().as_secs(),
-    );
+    o.sample("peerex_uptime_seconds", &[], view.uptime().as_secs());
 
-    let (vrps, generation) = shared.rpki.status();
+    let (vrps, generation) = view.rpki_status();
     o.family(
         "peerex_rpki_vrps",
         "gauge",
@@ -162,7 +158,7 @@ pub fn render(ctx: &Ctx) -> String {
     }
 
     let peers: Vec<_> = dir.iter().collect();
-    let labels = |p: &super::PeerEntry| {
+    let labels = |p: &crate::directory::PeerEntry| {
         (
             p.config.name.clone(),
             p.config.address.to_string(),

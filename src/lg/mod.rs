@@ -1,6 +1,10 @@
 //! `lg`: the read-only looking glass — views of peers and routes built from RIB snapshots
 //! and the peer directory, served over HTTP (our JSON API, the birdwatcher shape for
-//! Alice-LG, and Prometheus `/metrics`). Never mutates anything. See docs/lg.md.
+//! Alice-LG, and Prometheus `/metrics`). See docs/lg.md.
+//!
+//! Reads the running server only through the [`ServerView`](crate::view::ServerView) it is
+//! started with; never mutates anything and never imports `server`, `control` or `reload`.
+//! `model.rs` (peer and route views) is also what the control socket renders.
 
 pub mod api;
 pub mod birdwatcher;
@@ -13,7 +17,7 @@ pub mod reasons;
 pub mod stats;
 pub mod why;
 
-pub use model::{PeerDirectory, PeerEntry, PeerView, RouteView};
+pub use model::{PeerView, RouteView};
 
 #[cfg(test)]
 mod tests;

@@ -8,44 +8,10 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::config::PeerConfig;
+use crate::directory::{PeerDirectory, PeerEntry};
 use crate::policy::PeerId;
 use crate::rib::{Path, PrefixEntry, RibCounters, RibSnapshot};
-use crate::session::PeerStatus;
 use crate::wire::{Family, MpNextHop, Prefix};
-
-/// One configured peer as readers see it.
-#[derive(Clone, Debug)]
-pub struct PeerEntry {
-    pub id: PeerId,
-    pub config: Arc<PeerConfig>,
-    pub status: Arc<PeerStatus>,
-}
-
-/// Every configured peer, by `PeerId` (removed peers leave a gap). Replaced as a whole.
-#[derive(Clone, Debug, Default)]
-pub struct PeerDirectory {
-    pub peers: Vec<Option<PeerEntry>>,
-}
-
-impl PeerDirectory {
-    pub fn get(&self, id: PeerId) -> Option<&PeerEntry> {
-        self.peers.get(id.index()).and_then(|p| p.as_ref())
-    }
-
-    pub fn by_name(&self, name: &str) -> Option<&PeerEntry> {
-        self.iter().find(|p| p.config.name == name)
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &PeerEntry> {
-        self.peers.iter().flatten()
-    }
-
-    fn name(&self, id: PeerId) -> String {
-        self.get(id)
-            .map_or_else(|| format!("peer{}", id.0), |p| p.config.name.clone())
-    }
-}
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct PeerView {

@@ -8,7 +8,7 @@ use crate::rib::RibSnapshot;
 use crate::session::State;
 use crate::wire::Family;
 
-use super::model::PeerDirectory;
+use crate::directory::PeerDirectory;
 
 #[derive(Debug, Default, Clone)]
 pub struct TableStats {

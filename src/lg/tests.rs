@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use imbl::OrdMap;
 
-use super::model::{PeerDirectory, PeerEntry};
 use super::stats::TableStats;
 use super::why::explain;
 use crate::config::Config;
+use crate::directory::{PeerDirectory, PeerEntry};
 use crate::policy::{ClientSet, ExportRules, PeerId, RejectReason, RejectSet, Verdict};
 use crate::rib::{
     ExportPolicy, Path, PrefixEntry, RibSnapshot, RouteAttrs, SelectCtx, ShardSnapshot,

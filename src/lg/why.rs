@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 use serde_json::{json, Value};
 
 use super::api::api_route;
-use super::model::{PeerDirectory, PeerEntry};
+use crate::directory::{PeerDirectory, PeerEntry};
 use crate::rib::{shard_of, Path, RibSnapshot};
 use crate::session::State;
 use crate::wire::Prefix;

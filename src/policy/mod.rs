@@ -6,7 +6,8 @@
 //! * [`ImportPolicy::evaluate`]: (prefix, attributes, next hop, VRPs) → [`ImportOutcome`].
 //! * [`PathActions`]: what a path's control communities ask of export, per client.
 //! * [`ExportRules`]: which sources' paths a client takes (the marketplace) and blackholes.
-//! * [`rpki`]: the VRP table, RFC 6811 validation, VRP files and RTR caches.
+//! * [`rpki`]: the VRP table, RFC 6811 validation, the VRP file format (the sources that
+//!   fill the table, files and RTR caches, live in the top-level `rpki` module).
 //! * [`PrefixSet`], [`AsnSet`]: the compiled lists.
 
 pub mod actions;
@@ -32,6 +33,6 @@ pub use clientset::{ClientSet, PeerId, MAX_PEERS};
 pub use compile::Policies;
 pub use import::{ImportOutcome, ImportPolicy, Prepared};
 pub use prefixset::PrefixSet;
-pub use rpki::{RpkiFeed, RpkiState, RpkiUpdate, Vrp, VrpChanges, VrpTable};
+pub use rpki::{RpkiState, Vrp, VrpChanges, VrpTable};
 pub use rules::{compile_export_rules, ExportRules};
 pub use verdict::{RejectReason, RejectSet, Verdict, DEFAULT_LOCAL_PREF};

@@ -1,10 +1,8 @@
 //! RPKI route origin validation (RFC 6811): the immutable VRP table, what changed between two
-//! tables, the JSON VRP file format, and the task that keeps a table current from files and
-//! RTR caches (RFC 8210).
+//! tables, and the JSON VRP file format (parsing only). Pure data: reading files and talking
+//! to RTR caches is the top-level `rpki` module's job, which builds these tables.
 
 mod json;
-mod rtr;
-mod service;
 
 use std::fmt;
 
@@ -12,7 +10,6 @@ use super::cover::CoverIndex;
 use crate::wire::{Asn, Prefix, Prefix4, Prefix6};
 
 pub use json::{parse_vrp_json, VrpFileError};
-pub use service::{RpkiFeed, RpkiUpdate};
 
 /// One validated ROA payload: `asn` may originate `prefix` and its more specifics up to
 /// `max_len`.

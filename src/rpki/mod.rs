@@ -1,6 +1,14 @@
-//! The task that keeps the VRP table current: one task per source (JSON file, RTR cache), and a
-//! merger that unions the sources' VRPs, builds a new [`VrpTable`] when they change, works out
-//! which VRP prefixes changed, and publishes both through a `tokio::sync::watch` channel.
+//! `rpki`: the VRP sources and their transport. The task that keeps the VRP table current:
+//! one task per source (a JSON file it reads again periodically, an RTR cache it holds a TCP
+//! session with, RFC 8210: `rtr.rs`), and a merger that unions the sources' VRPs, builds a
+//! new [`VrpTable`] when they change, works out which VRP prefixes changed, and publishes
+//! both through a `tokio::sync::watch` channel.
+//!
+//! Owns the files and sockets of RPKI; the table itself and validation are `policy::rpki`'s
+//! (pure data, no I/O). Depends on `config`, `policy` and `wire`; never on `rib`, `session`
+//! or anything above; `policy` does not import it.
+
+mod rtr;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,11 +18,11 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use super::{parse_vrp_json, rtr, Vrp, VrpChanges, VrpTable};
 use crate::config::RpkiConfig;
+use crate::policy::rpki::{parse_vrp_json, Vrp, VrpChanges, VrpTable};
 
 /// A source's new data (`None`: the source has none any more).
-pub(super) type SourceMsg = (usize, Option<Arc<Vec<Vrp>>>);
+type SourceMsg = (usize, Option<Arc<Vec<Vrp>>>);
 
 /// One publication of the VRP table.
 #[derive(Clone, Debug)]

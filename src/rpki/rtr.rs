@@ -8,14 +8,14 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rpki::rtr::client::{Client, PayloadError, PayloadTarget, PayloadUpdate};
-use rpki::rtr::payload::{Action, Payload, RouteOrigin, Timing};
+use ::rpki::rtr::client::{Client, PayloadError, PayloadTarget, PayloadUpdate};
+use ::rpki::rtr::payload::{Action, Payload, RouteOrigin, Timing};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use super::service::SourceMsg;
-use super::Vrp;
+use super::SourceMsg;
+use crate::policy::Vrp;
 use crate::wire::{Asn, Prefix};
 
 /// One update as the client receives it.
