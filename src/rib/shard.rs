@@ -3,8 +3,8 @@
 //! (`table.rs`), client sessions, flushes and refills to its export engine (`export/`),
 //! and every so often the table is published as an immutable snapshot. It decides *when*
 //! (batching, holding exports back while the clients as a whole are behind, coalescing,
-//! graceful-restart timers), never *what*: no path selection, per-client choice or encoding
-//! happens here, and neither half is reached into past its methods.
+//! graceful-restart timers) and evaluates import policy on paths as they come, but no path
+//! is applied, chosen or encoded in this file.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
