@@ -15,7 +15,8 @@
 //! `LOG_MAX` prefixes per shard and exists only while a client is behind; tombstones cost
 //! one per prefix withdrawn while a client was behind, at most the table's size.
 //!
-//! Owns no clients and sends nothing: the export engine (`export.rs`) reads it.
+//! Owns no clients and sends nothing: the shard's table (`table.rs`) numbers its changes here
+//! and the export engine (`export/`) reads it.
 
 use std::collections::{BTreeMap, VecDeque};
 

@@ -292,16 +292,19 @@ impl MemoryReport {
 /// waits for the next flush (a map slot each, and the copy of the entry it keeps), and the
 /// update groups not flushed yet. None of it grows with the table. O(1) in the table; called
 /// when the shard publishes.
-pub(crate) fn export_state_estimate(shard: &super::shard::Shard) -> usize {
-    let (log_slots, tombs) = shard.journal.sizes();
-    let pending_slot = size_of::<(Prefix, super::shard::Pending)>() + 1;
+pub(crate) fn export_state_estimate(
+    journal: &super::journal::Journal,
+    export: &super::export::Exporter,
+) -> usize {
+    let (log_slots, tombs) = journal.sizes();
+    let pending_slot = size_of::<(Prefix, super::export::Pending)>() + 1;
     log_slots * PER_LOG_SLOT
-        + shard.pending.capacity() * pending_slot
-        + shard.pending.len() * PER_CHANGE
+        + export.pending.capacity() * pending_slot
+        + export.pending.len() * PER_CHANGE
         + tombs * PER_TOMBSTONE
-        + shard.clients.capacity() * size_of::<Option<super::shard::Client>>()
-        + shard.groups.len() * PER_GROUP
-        + shard.feed.sizes().1 * PER_FEED_READER
+        + export.clients.capacity() * size_of::<Option<super::export::Client>>()
+        + export.groups.len() * PER_GROUP
+        + export.feed.sizes().1 * PER_FEED_READER
 }
 
 #[cfg(test)]

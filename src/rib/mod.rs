@@ -4,8 +4,9 @@
 //!
 //! Prefixes hash to shards, each owned by one thread (`shard.rs`); sessions send route
 //! batches through bounded channels (`api.rs`, `handle.rs`) and receive encoded UPDATEs
-//! through their bounded out-queues (`outq.rs`). Export (`export.rs`) computes per-client
-//! choices from each prefix's sorted path list without a RIB per client.
+//! through their bounded out-queues (`outq.rs`) and the shards' feeds (`feed.rs`). A shard
+//! holds its paths in a table (`table.rs`); its export engine (`export/`) computes
+//! per-client choices from each prefix's sorted path list without a RIB per client.
 
 pub mod api;
 pub mod attrs;
@@ -24,6 +25,7 @@ mod reeval;
 mod shard;
 pub mod sim;
 pub mod snapshot;
+mod table;
 pub mod whatif;
 
 pub use crate::policy::ClientSet;

@@ -59,7 +59,7 @@ impl Sim {
             policy,
         );
         // The feed lets readers go at the queues' mark: small marks exercise catch-up.
-        shard.set_feed_lag(high);
+        shard.export.set_feed_lag(high);
         shard.message(ShardMsg::PeerAddrs(Arc::new(
             peers.iter().map(|p| p.address).collect(),
         )));
@@ -196,8 +196,8 @@ impl Sim {
 
     /// Distinct attribute sets held (after dropping unreferenced ones).
     pub fn interned(&mut self) -> usize {
-        self.shard.interner.sweep();
-        self.shard.interner.len()
+        self.shard.table.interner.sweep();
+        self.shard.table.interner.len()
     }
 
     /// Publishes the table as the shard does every `PUBLISH_INTERVAL` (with its memory

@@ -227,7 +227,7 @@ impl Harness {
             policy,
         );
         // The feed lets readers go at the queues' mark: small marks exercise catch-up.
-        shard.set_feed_lag(high);
+        shard.export.set_feed_lag(high);
         let addrs: Vec<IpAddr> = (0..PEERS)
             .map(|p| IpAddr::V4(Ipv4Addr::new(127, 0, 0, 10 + p as u8)))
             .collect();
@@ -318,6 +318,7 @@ impl Harness {
             if rounds > 10_000 {
                 let states: Vec<String> = self
                     .shard
+                    .export
                     .clients
                     .iter()
                     .flatten()
@@ -328,7 +329,7 @@ impl Harness {
                             c.sync,
                             c.info.queue.is_behind(),
                             c.info.queue.queued_bytes(),
-                            self.shard.refill,
+                            self.shard.export.refill,
                         )
                     })
                     .collect();
@@ -349,6 +350,7 @@ impl Harness {
                 if steps > 100_000 {
                     let states: Vec<String> = self
                         .shard
+                        .export
                         .clients
                         .iter()
                         .flatten()
@@ -508,7 +510,7 @@ fn run(
     let mut limit = 3usize;
     let current = |limit: usize| compiled.as_ref().map(|c| c[limit - 2].clone());
     let mut h = Harness::new(add_path_max, seed, high, current(limit));
-    h.shard.journal = Journal::with_log_max(log_max);
+    h.shard.table.journal = Journal::with_log_max(log_max);
     // The sessions' initial (empty) dumps complete first, as when peers connect; after that
     // changes take the direct export path.
     h.settle();
@@ -639,8 +641,12 @@ fn run(
         check(&h, &model, &rules, max_hops);
     }
     assert!(h.shard.table.is_empty());
-    h.shard.interner.sweep();
-    assert_eq!(h.shard.interner.len(), 0, "interned attributes leaked");
+    h.shard.table.interner.sweep();
+    assert_eq!(
+        h.shard.table.interner.len(),
+        0,
+        "interned attributes leaked"
+    );
     for c in 0..PEERS as usize {
         assert!(
             h.received[c].is_empty(),
@@ -714,8 +720,14 @@ fn pressure_needs_a_majority_of_lagging_readers() {
     let mut h = Harness::new(vec![None; PEERS as usize], 1, high, None);
     // Dumps of the (empty) table finish; every client reads the feed from then on.
     h.settle();
-    assert!(h.shard.clients.iter().flatten().all(|c| c.sync.is_live()));
-    assert!(!h.shard.under_pressure());
+    assert!(h
+        .shard
+        .export
+        .clients
+        .iter()
+        .flatten()
+        .all(|c| c.sync.is_live()));
+    assert!(!h.shard.export.under_pressure());
     let all: ClientSet = (0..PEERS).map(PeerId).collect();
     let append = |h: &mut Harness, since: u64, n: usize| {
         let mut e = EntryBuilder::new(since);
@@ -732,41 +744,60 @@ fn pressure_needs_a_majority_of_lagging_readers() {
             }
             true
         });
-        h.shard.feed.append(e);
+        h.shard.export.feed.append(e);
     };
     append(&mut h, 0, high * 6 / 10);
     // 3 of 6 behind: not a majority.
     for p in 0..3 {
         h.drain(p);
     }
-    assert!(!h.shard.under_pressure());
+    assert!(!h.shard.export.under_pressure());
     h.stalled[2] = true;
     append(&mut h, 7, high * 6 / 10);
     h.drain(0);
     h.drain(1);
     // 4 of 6 behind (2 by one entry, 3, 4 and 5 by two): the clients as a whole are slow,
     // and none is let go: it is the input that is fast, not one client that is slow.
-    assert!(h.shard.under_pressure());
-    h.shard.settle_feed();
-    assert!(h.shard.clients.iter().flatten().all(|c| c.sync.is_live()));
+    assert!(h.shard.export.under_pressure());
+    h.shard.export.settle_feed();
+    assert!(h
+        .shard
+        .export
+        .clients
+        .iter()
+        .flatten()
+        .all(|c| c.sync.is_live()));
     // 3 and 4 read; 5, past the mark behind the median, is let go, to catch up from the
     // journal where its first unread entry began; 2 is behind but within the mark.
     h.drain(3);
     h.drain(4);
-    assert!(!h.shard.under_pressure());
-    h.shard.settle_feed();
-    let syncs: Vec<Sync> = h.shard.clients.iter().flatten().map(|c| c.sync).collect();
+    assert!(!h.shard.export.under_pressure());
+    h.shard.export.settle_feed();
+    let syncs: Vec<Sync> = h
+        .shard
+        .export
+        .clients
+        .iter()
+        .flatten()
+        .map(|c| c.sync)
+        .collect();
     assert!(syncs[..5].iter().all(|s| s.is_live()), "{syncs:?}");
     assert!(matches!(syncs[5], Sync::Journal { cursor: 0 }), "{syncs:?}");
-    assert!(h.shard.refill.contains(&PeerId(5)));
+    assert!(h.shard.export.refill.contains(&PeerId(5)));
     // The entry everybody left read is gone; the one 2 has not read stays.
-    assert_eq!(h.shard.feed.floor(), Some(7));
+    assert_eq!(h.shard.export.feed.floor(), Some(7));
     // Everyone catches up and reads the feed again.
     h.stalled[2] = false;
     h.settle();
-    assert!(h.shard.clients.iter().flatten().all(|c| c.sync.is_live()));
-    h.shard.settle_feed();
-    assert_eq!(h.shard.feed.floor(), None);
+    assert!(h
+        .shard
+        .export
+        .clients
+        .iter()
+        .flatten()
+        .all(|c| c.sync.is_live()));
+    h.shard.export.settle_feed();
+    assert_eq!(h.shard.export.feed.floor(), None);
 }
 
 /// A pressed reader that reads below half the mark rings the shard's drain signal.

@@ -1,0 +1,111 @@
+//! What a client is sent, as bytes: the attributes it receives (the route server stays
+//! transparent, RFC 7947; OTC added per RFC 9234; the server's control communities removed,
+//! RPKI and blackhole tags added, the first AS prepended) packed into UPDATEs for one
+//! encoding variant (4-octet AS, ADD-PATH, extended message, OTC).
+//!
+//! Holds no state and decides nothing about who gets what (`outcomes.rs`); used by the
+//! flush (`groups.rs`) and by catch-up (`mod.rs`) alike.
+
+use bytes::BytesMut;
+
+use super::super::attrs::RouteAttrs;
+use super::super::feed::Variant;
+use super::outcomes::{Exported, Tag};
+use crate::policy::{export_attributes, has_control_communities, prepend_first_as, Policies};
+use crate::wire::update::{pack_announce, pack_withdraw};
+use crate::wire::{Asn, Family, MpNextHop, Nlri, Overrides, ParseCtx, PathAttributes};
+
+/// What changes between the attributes a peer sent and those a client receives: the route
+/// server stays invisible (RFC 7947) — no AS prepended, NEXT_HOP and MED unchanged — but no
+/// LOCAL_PREF, ORIGINATOR_ID or CLUSTER_LIST go to external clients, and OTC is added per
+/// RFC 9234 where roles are in use.
+fn export_overrides(
+    ra: &RouteAttrs,
+    family: Family,
+    tx: &ParseCtx,
+    add_otc: bool,
+    local_asn: Asn,
+) -> Overrides {
+    Overrides {
+        next_hop: Some(match (family, &ra.next_hop) {
+            (Family::Ipv4Unicast, MpNextHop::V4(v4)) => Some(*v4),
+            _ => None,
+        }),
+        strip_internal: tx.ebgp,
+        otc_if_absent: add_otc.then_some(local_asn),
+    }
+}
+
+/// The attributes a client receives, as an owned set (what export encodes without copying).
+pub fn export_attrs(
+    ra: &RouteAttrs,
+    family: Family,
+    tx: &ParseCtx,
+    add_otc: bool,
+    local_asn: Asn,
+) -> PathAttributes {
+    let o = export_overrides(ra, family, tx, add_otc, local_asn);
+    let mut a = ra.attrs.clone();
+    if o.strip_internal {
+        a.local_pref = None;
+        a.originator_id = None;
+        a.cluster_list.clear();
+    }
+    a.otc = a.otc.or(o.otc_if_absent);
+    a.next_hop = o.next_hop.flatten();
+    a
+}
+
+/// The attributes to send instead of the received ones, when they differ: control
+/// communities removed, the RPKI tag and a blackhole's NO_EXPORT added, the first AS
+/// prepended. `None` when the received attributes go out as they are.
+fn rewritten(ra: &RouteAttrs, tag: &Tag, policies: Option<&Policies>) -> Option<PathAttributes> {
+    let pol = policies?;
+    let rs = pol.rs_asn();
+    let tag_rpki = pol.rpki_communities();
+    if !tag_rpki && !tag.blackhole && tag.prepend == 0 && !has_control_communities(&ra.attrs, rs) {
+        return None;
+    }
+    let mut a = export_attributes(&ra.attrs, rs, tag_rpki.then_some(tag.rpki), tag.blackhole);
+    prepend_first_as(&mut a, tag.prepend);
+    Some(a)
+}
+
+/// Appends the UPDATEs of `nlri` (announced with `export`, or withdrawn) as client
+/// variant `v` needs them to `out`; false when nothing can be sent (what it wrote is then
+/// to be dropped).
+pub(super) fn encode(
+    family: Family,
+    export: Option<&Exported>,
+    nlri: &[Nlri],
+    v: &Variant,
+    local_asn: Asn,
+    policies: Option<&Policies>,
+    out: &mut BytesMut,
+) -> bool {
+    match export {
+        None => {
+            if pack_withdraw(&v.tx, family, nlri, out).is_err() {
+                return false;
+            }
+        }
+        Some(ex) => {
+            let ra = &ex.attrs;
+            let o = export_overrides(ra, family, &v.tx, v.add_otc, local_asn);
+            if family == Family::Ipv4Unicast && o.next_hop == Some(None) {
+                tracing::warn!(%family, "route without an IPv4 next hop not exported");
+                return false;
+            }
+            let mut enc = BytesMut::new();
+            match rewritten(ra, &ex.tag, policies) {
+                Some(a) => a.encode_with(&v.tx, &o, &mut enc),
+                None => ra.attrs.encode_with(&v.tx, &o, &mut enc),
+            }
+            if let Err(e) = pack_announce(&v.tx, family, &enc, &ra.next_hop, nlri, out) {
+                tracing::warn!(%family, error = %e, "route not exported");
+                return false;
+            }
+        }
+    }
+    true
+}
