@@ -373,7 +373,17 @@ fn run(
         let socket = control.unwrap_or_else(|| cfg.control.socket.clone());
         let (mode, group) = (cfg.control.mode, cfg.control.group);
         let lg = cfg.looking_glass.clone();
-        let server = Server::start(cfg).await.map_err(|e| format!("cannot start: {e}"))?;
+        // The control socket exists before the BGP listeners accept anything, so whoever
+        // sees the route server answer on its BGP port can also reach its control socket.
+        let listener = peerex::control::socket::bind(&socket, mode, group)
+            .map_err(|e| format!("control socket {}: {e}", socket.display()))?;
+        let server = match Server::start(cfg).await {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = std::fs::remove_file(&socket);
+                return Err(format!("cannot start: {e}"));
+            }
+        };
         let view = server.shared.view();
         let reloader = Arc::new(Reloader::new(Running(server.shared.clone())));
         let actions = Arc::new(ControlActions {
@@ -388,8 +398,6 @@ fn run(
             ),
             None => None,
         };
-        let listener = peerex::control::socket::bind(&socket, mode, group)
-            .map_err(|e| format!("control socket {}: {e}", socket.display()))?;
         let control_task = tokio::spawn(peerex::control::socket::serve(listener, view, actions));
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
