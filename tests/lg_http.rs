@@ -84,8 +84,10 @@ fn networks(j: &Json) -> Vec<String> {
         .collect()
 }
 
-/// Runs `promtool check metrics` on `text`: Ok(false) when promtool is not installed.
-fn promtool_accepts(text: &str) -> Result<bool> {
+/// Runs `promtool check metrics` on `text`; promtool must be installed (Debian's
+/// `prometheus` package, which `.ci/install-deps` installs): a missing checker fails the test
+/// rather than skipping the check.
+fn promtool_accepts(text: &str) -> Result<()> {
     use std::io::Write;
     let child = std::process::Command::new("promtool")
         .args(["check", "metrics"])
@@ -95,7 +97,11 @@ fn promtool_accepts(text: &str) -> Result<bool> {
         .spawn();
     let mut child = match child {
         Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error(
+            "promtool is not installed (apt-get install prometheus, as .ci/install-deps does): \
+                 /metrics cannot be checked"
+                .into(),
+        )),
         Err(e) => return Err(e.into()),
     };
     child.stdin.take().unwrap().write_all(text.as_bytes())?;
@@ -107,7 +113,7 @@ fn promtool_accepts(text: &str) -> Result<bool> {
             String::from_utf8_lossy(&out.stderr)
         )));
     }
-    Ok(true)
+    Ok(())
 }
 
 fn check_metrics(lg: SocketAddr) -> Result<String> {
@@ -118,9 +124,7 @@ fn check_metrics(lg: SocketAddr) -> Result<String> {
         "{}",
         m.content_type
     );
-    if !promtool_accepts(&m.body)? {
-        eprintln!("promtool is not installed: /metrics format not checked by promtool");
-    }
+    promtool_accepts(&m.body)?;
     // No VRP source in these tests: an empty table and both source kinds at zero.
     for line in [
         "peerex_rpki_vrps 0",
@@ -318,6 +322,19 @@ fn api_birdwatcher_and_metrics_with_bird_exabgp_and_gobgp() -> Result<()> {
         .as_str()
         .is_some());
     assert!(bs.get("ttl").as_str().is_some());
+    // Valid for the configured cache_ttl (default 5 s) after it was made, so Alice-LG may serve
+    // it from its cache until then (both stamps share one fixed format: text order is time order).
+    assert_eq!(
+        bs.at(&["api", "cache_status", "orig_ttl"]).as_u64(),
+        Some(5)
+    );
+    let made = bs
+        .at(&["api", "cache_status", "cached_at", "date"])
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ttl = bs.get("ttl").as_str().unwrap();
+    assert!(ttl > made.as_str(), "ttl {ttl} is not after {made}");
     assert_eq!(
         bs.at(&["status", "router_id"]).as_str(),
         Some("10.255.255.1")

@@ -181,11 +181,17 @@ pub struct ControlConfig {
 /// The default control socket path.
 pub const DEFAULT_CONTROL_SOCKET: &str = "/run/peerex/peerex.sock";
 
+/// Default `[looking_glass] cache_ttl`.
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(5);
+
 /// The looking glass.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LookingGlassConfig {
     pub listen: Option<SocketAddr>,
     pub max_results: usize,
+    /// How long a birdwatcher answer stays valid (its `ttl`): Alice-LG serves it from its
+    /// cache until then.
+    pub cache_ttl: Duration,
 }
 
 /// Logging.
@@ -451,9 +457,18 @@ impl Validator<'_> {
         if let Some(a) = &l.listen {
             self.check_port(a, "looking_glass listen");
         }
+        let cache_ttl = match &l.cache_ttl {
+            Some(t) if *t.get_ref() > 3600 => {
+                self.at(t, "cache_ttl must be at most 3600 seconds".into());
+                DEFAULT_CACHE_TTL
+            }
+            Some(t) => Duration::from_secs(*t.get_ref()),
+            None => DEFAULT_CACHE_TTL,
+        };
         LookingGlassConfig {
             listen: l.listen.as_ref().map(|a| *a.get_ref()),
             max_results,
+            cache_ttl,
         }
     }
 

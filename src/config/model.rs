@@ -58,6 +58,8 @@ pub struct LookingGlassSection {
     pub listen: Option<Spanned<std::net::SocketAddr>>,
     /// Most routes one request may return (default 1,000).
     pub max_results: Option<Spanned<usize>>,
+    /// Seconds a birdwatcher answer may be served from a client's cache (default 5).
+    pub cache_ttl: Option<Spanned<u64>>,
 }
 
 /// `[log]`: how peerex logs (the command line's --log-level overrides `level`).

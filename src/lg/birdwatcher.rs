@@ -62,21 +62,24 @@ fn now() -> u64 {
 }
 
 /// The `api` block and `ttl` every birdwatcher answer carries. We answer from live
-/// snapshots: never from a cache, valid until now.
-fn envelope(mut body: Map<String, Value>) -> Value {
-    let t = time_rfc3339(now());
+/// snapshots, never from a cache of ours; the answer stays valid for the configured
+/// `cache_ttl`, so a client (Alice-LG) may serve it from its cache until `ttl`.
+fn envelope(ctx: &Ctx, mut body: Map<String, Value>) -> Value {
+    let now = now();
+    let ttl = ctx.view.config().looking_glass.cache_ttl.as_secs();
+    let t = time_rfc3339(now);
     body.insert(
         "api".into(),
         json!({
             "Version": concat!("peerex ", env!("CARGO_PKG_VERSION")),
             "result_from_cache": false,
             "cache_status": {
-                "orig_ttl": 0,
+                "orig_ttl": ttl,
                 "cached_at": { "date": t, "timezone_type": "UTC", "timezone": "UTC" },
             },
         }),
     );
-    body.insert("ttl".into(), Value::String(t));
+    body.insert("ttl".into(), Value::String(time_rfc3339(now + ttl)));
     Value::Object(body)
 }
 
@@ -101,7 +104,7 @@ pub fn status(ctx: &Ctx, q: &Query) -> Result<Value, ApiError> {
             "version": env!("CARGO_PKG_VERSION"),
         }),
     );
-    Ok(envelope(m))
+    Ok(envelope(ctx, m))
 }
 
 /// BIRD's protocol state: `up` when established, `down` when disabled, else `start`.
@@ -178,7 +181,7 @@ pub fn protocols(ctx: &Ctx, q: &Query) -> Result<Value, ApiError> {
     }
     let mut m = Map::new();
     m.insert("protocols".into(), Value::Object(protos));
-    Ok(envelope(m))
+    Ok(envelope(ctx, m))
 }
 
 /// `/protocols/short`: state only.
@@ -206,7 +209,7 @@ pub fn protocols_short(ctx: &Ctx, q: &Query) -> Result<Value, ApiError> {
     }
     let mut m = Map::new();
     m.insert("protocols".into(), Value::Object(protos));
-    Ok(envelope(m))
+    Ok(envelope(ctx, m))
 }
 
 /// One route in birdwatcher's shape. `filtered` adds the reject communities.
@@ -303,7 +306,7 @@ fn routes_answer<'a>(
     if truncated {
         m.insert("truncated".into(), Value::Bool(true));
     }
-    envelope(m)
+    envelope(ctx, m)
 }
 
 /// `/routes/protocol/{id}` (accepted) and `/routes/filtered/{id}` (rejected).

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use peerex::session::framing::FrameReader;
-use peerex::wire::capability::{AddPathEntry, Capability};
+use peerex::wire::capability::{AddPathEntry, Capability, GrFamily, GracefulRestart};
 use peerex::wire::update::pack_announce;
 use peerex::wire::{
     header, AfiSafi, AsPath, Asn, Family, Message, MpNextHop, Nlri, Notification, Open, Origin,
@@ -50,6 +50,10 @@ pub struct SpeakerOpts {
     pub add_path: bool,
     /// Socket receive buffer in bytes (small makes a stuck reader stall the sender sooner).
     pub recv_buffer: Option<u32>,
+    /// Advertise graceful restart (RFC 4724) for IPv4 unicast, forwarding state preserved.
+    pub graceful_restart: bool,
+    /// Advertise enhanced route refresh (RFC 7313).
+    pub enhanced_route_refresh: bool,
 }
 
 impl Default for SpeakerOpts {
@@ -58,6 +62,8 @@ impl Default for SpeakerOpts {
             hold_time: 90,
             add_path: false,
             recv_buffer: None,
+            graceful_restart: false,
+            enhanced_route_refresh: false,
         }
     }
 }
@@ -90,6 +96,19 @@ impl Speaker {
             Capability::RouteRefresh,
             Capability::FourOctetAs(Asn(asn)),
         ];
+        if opts.enhanced_route_refresh {
+            caps.push(Capability::EnhancedRouteRefresh);
+        }
+        if opts.graceful_restart {
+            caps.push(Capability::GracefulRestart(GracefulRestart {
+                flags: 0,
+                time: 120,
+                families: vec![GrFamily {
+                    afi_safi: AfiSafi::IPV4_UNICAST,
+                    flags: GracefulRestart::FORWARDING,
+                }],
+            }));
+        }
         if opts.add_path {
             caps.push(Capability::AddPath(vec![
                 AddPathEntry {
