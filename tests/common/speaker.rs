@@ -32,6 +32,8 @@ pub struct Stats {
     pub notification: Mutex<Option<Notification>>,
     /// Longest time between two messages from the route server, in milliseconds.
     pub max_gap_ms: AtomicU64,
+    /// The prefixes the speaker holds (announced and not withdrawn since), when tracked.
+    pub held: Mutex<std::collections::HashSet<Nlri>>,
 }
 
 pub struct Speaker {
@@ -54,6 +56,8 @@ pub struct SpeakerOpts {
     pub graceful_restart: bool,
     /// Advertise enhanced route refresh (RFC 7313).
     pub enhanced_route_refresh: bool,
+    /// Keep the set of prefixes held (`Stats::held`), not only counters.
+    pub track: bool,
 }
 
 impl Default for SpeakerOpts {
@@ -64,6 +68,7 @@ impl Default for SpeakerOpts {
             recv_buffer: None,
             graceful_restart: false,
             enhanced_route_refresh: false,
+            track: false,
         }
     }
 }
@@ -167,6 +172,7 @@ impl Speaker {
         let mut tasks = Vec::new();
         {
             let stats = stats.clone();
+            let track = opts.track;
             let stop = stop_reading.clone();
             tasks.push(tokio::spawn(async move {
                 let mut last = Instant::now();
@@ -205,6 +211,13 @@ impl Speaker {
                             stats
                                 .withdrawn
                                 .fetch_add(u.withdrawals().count() as u64, Ordering::Relaxed);
+                            if track {
+                                let mut held = stats.held.lock().unwrap();
+                                for n in u.withdrawals() {
+                                    held.remove(&n);
+                                }
+                                held.extend(u.announced());
+                            }
                         }
                         Ok(Message::Notification(n)) => {
                             *stats.notification.lock().unwrap() = Some(n);
