@@ -139,7 +139,11 @@ async fn reloads_while_routes_flow_reset_nothing_and_end_exact() {
     for i in 0..reloads {
         // Alternate, ending on text_b: a reload that applied nothing would leave p2 with p0's
         // routes.
-        let text = if (reloads - i) % 2 == 1 { &text_b } else { &text_a };
+        let text = if (reloads - i) % 2 == 1 {
+            &text_b
+        } else {
+            &text_a
+        };
         std::fs::write(&rs.config, text).unwrap();
         let (ok, out, err) = rs.ctl(&["reload"]).unwrap();
         assert!(ok, "reload {i} failed: {out}{err}");
