@@ -858,3 +858,34 @@ fn shards_keep_neighbours_together_and_balance() {
     }
     assert!(count.iter().all(|&c| c > 850), "{count:?}");
 }
+
+/// RFC 8654 §4: when a route's UPDATE outgrows 4,096 octets, a client without extended
+/// messages that had its smaller version gets a withdrawal (counted), not a stale route.
+#[test]
+fn a_route_too_big_for_a_client_is_withdrawn_there() {
+    let mut h = Harness::new(vec![None; PEERS as usize], 0, 1_000_000, None);
+    h.settle();
+    let p = prefixes()[0];
+    for (tag, hops) in [(2, 3), (3, 1100), (4, 1100), (5, 3)] {
+        let a = Ann {
+            neighbor: 100,
+            hops,
+            med: 0,
+            tag,
+            ctl: Ctl::None,
+        };
+        h.shard.message(ShardMsg::Routes(RouteBatch {
+            peer: PeerId(0),
+            family: p.family(),
+            attrs: Some(attrs_for(0, &a, p)),
+            verdict: Verdict::ACCEPT,
+            announce: vec![Nlri::new(p)],
+            withdraw: vec![],
+        }));
+        h.shard.flush();
+        h.settle();
+        let want = (hops == 3).then_some(tag);
+        assert_eq!(h.received[1].get(&(p, 0)).copied(), want, "tag {tag}");
+    }
+    assert_eq!(h.shard.counters.routes_too_big(PeerId(1)), 2);
+}
