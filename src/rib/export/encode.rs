@@ -8,12 +8,14 @@
 
 use bytes::BytesMut;
 
+use super::super::api::ExportPolicy;
 use super::super::attrs::RouteAttrs;
 use super::super::feed::Variant;
+use super::super::path::{Path, PeerId};
 use super::outcomes::{Exported, Tag};
 use crate::policy::{export_attributes, has_control_communities, prepend_first_as, Policies};
 use crate::wire::update::{pack_announce, pack_withdraw, PackError};
-use crate::wire::{Asn, Family, MpNextHop, Nlri, Overrides, ParseCtx, PathAttributes};
+use crate::wire::{Asn, Family, MpNextHop, Nlri, Overrides, ParseCtx, PathAttributes, Prefix};
 
 /// What changes between the attributes a peer sent and those a client receives: the route
 /// server stays invisible (RFC 7947) — no AS prepended, NEXT_HOP and MED unchanged — but no
@@ -140,4 +142,31 @@ pub(super) fn encode(
             Encoded::Nothing
         }
     }
+}
+
+/// Whether `path` of `prefix`, chosen for `client` (whose session sends with `tx`, adding OTC when
+/// `add_otc`), fits the client's maximum message length as one announcement of one prefix
+/// (RFC 8654 §4; the looking glass's `why`). Encodes it once, into a scratch buffer.
+pub fn fits_client(
+    path: &Path,
+    client: PeerId,
+    prefix: Prefix,
+    tx: ParseCtx,
+    add_otc: bool,
+    policy: &ExportPolicy,
+) -> bool {
+    let ex = Exported::of(path, path.actions.prepends(client));
+    let v = Variant { tx, add_otc };
+    let nlri = [Nlri::new(prefix)];
+    let mut out = BytesMut::new();
+    let how = encode(
+        prefix.family(),
+        Some(&ex),
+        &nlri,
+        &v,
+        policy.local_asn,
+        policy.policies.as_deref(),
+        &mut out,
+    );
+    how != Encoded::TooBig
 }
