@@ -264,6 +264,20 @@ pub fn render(ctx: &Ctx) -> String {
             stats.preferred_of(p.id.index()),
         );
     }
+    o.family(
+        "peerex_peer_routes_too_big_total",
+        "counter",
+        "Routes withdrawn from (or not sent to) the peer because their UPDATE does not fit its \
+         maximum message length, without extended messages (RFC 8654).",
+    );
+    for p in &peers {
+        let (n, _, _) = labels(p);
+        o.sample(
+            "peerex_peer_routes_too_big_total",
+            &[("peer", &n)],
+            counters.routes_too_big(p.id),
+        );
+    }
     type Pick = fn(&crate::session::status::Counters) -> &std::sync::atomic::AtomicU64;
     let counter_families: [(&str, &str, Pick); 9] = [
         (

@@ -32,6 +32,9 @@ pub struct PeerView {
     pub hostname: Option<String>,
     pub routes_accepted: u64,
     pub routes_filtered: u64,
+    /// Routes withdrawn from (or not sent to) it for not fitting its maximum message
+    /// length (RFC 8654).
+    pub routes_too_big: u64,
     pub messages_in: u64,
     pub messages_out: u64,
     pub updates_in: u64,
@@ -103,6 +106,7 @@ pub fn peer_view(p: &PeerEntry, counters: &RibCounters) -> PeerView {
         hostname: neg.and_then(|n| n.hostname.clone()),
         routes_accepted: acc,
         routes_filtered: rej,
+        routes_too_big: counters.routes_too_big(p.id),
         messages_in: C::get(&c.messages_in),
         messages_out: C::get(&c.messages_out),
         updates_in: C::get(&c.updates_in),

@@ -8,8 +8,9 @@ use std::cmp::Ordering;
 use serde_json::{json, Value};
 
 use super::api::api_route;
+use crate::config::RoleCheck;
 use crate::directory::{PeerDirectory, PeerEntry};
-use crate::rib::{shard_of, Path, RibSnapshot};
+use crate::rib::{fits_client, shard_of, Path, RibSnapshot};
 use crate::session::State;
 use crate::wire::Prefix;
 
@@ -67,6 +68,16 @@ pub fn explain(
             .as_ref()
             .is_some_and(|c| c.peer == p.peer && c.rx_id == p.rx_id)
     };
+    // RFC 8654 §4: a choice whose UPDATE does not fit the client's maximum message length
+    // (no extended messages) is withdrawn there. Known from the session's negotiated
+    // capabilities, with one encoding of the choice.
+    let too_big = match (&choice, shard, client.status.details().negotiated.as_ref()) {
+        (Some(c), Some(s), Some(neg)) if established => {
+            let add_otc = client.config.role_check != RoleCheck::Off && neg.ebgp;
+            !fits_client(c, client.id, prefix, neg.tx, add_otc, &s.policy)
+        }
+        _ => false,
+    };
     let choice_rank = choice.as_ref().and_then(|c| {
         entry
             .paths
@@ -118,6 +129,15 @@ pub fn explain(
                     "the path's control communities do not announce it to the client"
                         .to_string(),
                 )
+            } else if is_choice(p) && too_big {
+                (
+                    false,
+                    "too_big_for_client",
+                    "too big for this client (RFC 8654): its UPDATE exceeds the client's \
+                     maximum message length (4,096 octets without extended messages), so \
+                     it is withdrawn there"
+                        .to_string(),
+                )
             } else if is_choice(p) {
                 (
                     true,
@@ -150,9 +170,17 @@ pub fn explain(
         .collect();
     let receives = choice
         .as_ref()
+        .filter(|_| !too_big)
         .and_then(|c| entry.find(c.peer, c.rx_id))
         .map(|c| api_route(&prefix, &entry, c, dir, rs_asn));
     let summary = match (&choice, established) {
+        (Some(c), true) if too_big => format!(
+            "{} receives no path for {prefix}: the path from {} (rank {}) is too big for \
+             this client (RFC 8654), its UPDATE exceeds the client's maximum message length",
+            client.config.name,
+            name(c.peer),
+            choice_rank.unwrap_or(0)
+        ),
         (Some(c), true) => format!(
             "{} receives the path from {} (rank {})",
             client.config.name,

@@ -1,7 +1,7 @@
 //! Path counts per peer and family, kept exact by the shards and read by anyone (sessions
 //! for max-prefix, the looking glass, metrics), and the memory figures (`memory.rs`).
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use super::memory::{MemoryCounters, MemoryReport};
 use super::path::PeerId;
@@ -26,6 +26,9 @@ impl Count {
 
 pub struct RibCounters {
     paths: Vec<ByFamily<Count>>,
+    /// Per client: routes withdrawn from it (or never sent) because their UPDATE did not
+    /// fit its maximum message length (RFC 8654 §4).
+    too_big: Vec<AtomicU64>,
     /// Bytes per part of the RIB and the queues (see `memory.rs`).
     pub memory: MemoryCounters,
 }
@@ -47,6 +50,7 @@ impl RibCounters {
     pub fn new(shards: usize) -> Self {
         RibCounters {
             paths: (0..MAX_PEERS).map(|_| Default::default()).collect(),
+            too_big: (0..MAX_PEERS).map(|_| AtomicU64::new(0)).collect(),
             memory: MemoryCounters::new(shards),
         }
     }
@@ -89,5 +93,19 @@ impl RibCounters {
             c.accepted.load(Ordering::Relaxed).max(0) as u64,
             c.rejected.load(Ordering::Relaxed).max(0) as u64,
         )
+    }
+
+    /// `n` more routes did not fit `peer`'s maximum message length (RFC 8654 §4).
+    pub fn add_too_big(&self, peer: PeerId, n: u64) {
+        if let Some(c) = self.too_big.get(peer.index()) {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Routes that did not fit `peer`'s maximum message length so far.
+    pub fn routes_too_big(&self, peer: PeerId) -> u64 {
+        self.too_big
+            .get(peer.index())
+            .map_or(0, |c| c.load(Ordering::Relaxed))
     }
 }

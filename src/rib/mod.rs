@@ -34,7 +34,7 @@ pub use api::{ClientInfo, ExportPolicy, RouteBatch, ShardCtl, ShardMsg};
 pub use attrs::RouteAttrs;
 pub use counters::RibCounters;
 pub use entry::PrefixEntry;
-pub use export::export_attrs;
+pub use export::{export_attrs, fits_client};
 pub use handle::{shard_of, Rib};
 pub use memory::MemoryReport;
 pub use outq::{OutItem, OutQueue};

@@ -81,6 +81,8 @@ fn policies(max_path_length: u32) -> Arc<Policies> {
 }
 
 const PEERS: u32 = 6;
+/// AS path hops that make an UPDATE too big for 4,096-octet messages (RFC 8654 §4).
+const HUGE: usize = 1100;
 
 fn prefixes() -> Vec<Prefix> {
     let mut v: Vec<Prefix> = (0..6u32)
@@ -142,7 +144,7 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        6 => (0..PEERS, 0..9usize, 0..3u32, 1..4usize, 0..3u32, 0..8u8, 0..PEERS).prop_map(|(peer, prefix, n, hops, med, ctl, ctl_peer)| Op::Announce {
+        6 => (0..PEERS, 0..9usize, 0..3u32, prop_oneof![9 => 1..4usize, 1 => Just(HUGE)], 0..3u32, 0..8u8, 0..PEERS).prop_map(|(peer, prefix, n, hops, med, ctl, ctl_peer)| Op::Announce {
             peer,
             prefix,
             neighbor: 100 * (n + 1),
@@ -415,7 +417,8 @@ fn check(h: &Harness, model: &HashMap<(u32, usize), Ann>, rules: &[ExportRules],
                 .collect();
             match h.add_path_max[c as usize] {
                 None => {
-                    if let Some(best) = brute_best(&cands) {
+                    // A path too big for the client's 4,096 octets is withdrawn there.
+                    if let Some(best) = brute_best(&cands).filter(|b| model[&(*b, i)].hops < HUGE) {
                         expect.insert((*prefix, 0), model[&(best, i)].tag);
                     }
                 }
@@ -431,8 +434,13 @@ fn check(h: &Harness, model: &HashMap<(u32, usize), Ann>, rules: &[ExportRules],
                     } else {
                         usize::from(max)
                     };
-                    let mut tags = vec![model[&(best, i)].tag];
-                    tags.extend(rest.iter().map(|(_, a)| a.tag).take(n - 1));
+                    let mut tags = vec![&model[&(best, i)]];
+                    tags.extend(rest.iter().map(|(_, a)| *a).take(n - 1));
+                    let tags: Vec<u32> = tags
+                        .iter()
+                        .filter(|a| a.hops < HUGE)
+                        .map(|a| a.tag)
+                        .collect();
                     let got: Vec<u32> = h.received[c as usize]
                         .range((*prefix, 0)..=(*prefix, u32::MAX))
                         .map(|(_, t)| *t)
@@ -857,4 +865,35 @@ fn shards_keep_neighbours_together_and_balance() {
         count[shard_of(&v6(0x2001_0000 + i), 2)] += 1;
     }
     assert!(count.iter().all(|&c| c > 850), "{count:?}");
+}
+
+/// RFC 8654 §4: when a route's UPDATE outgrows 4,096 octets, a client without extended
+/// messages that had its smaller version gets a withdrawal (counted), not a stale route.
+#[test]
+fn a_route_too_big_for_a_client_is_withdrawn_there() {
+    let mut h = Harness::new(vec![None; PEERS as usize], 0, 1_000_000, None);
+    h.settle();
+    let p = prefixes()[0];
+    for (tag, hops) in [(2, 3), (3, 1100), (4, 1100), (5, 3)] {
+        let a = Ann {
+            neighbor: 100,
+            hops,
+            med: 0,
+            tag,
+            ctl: Ctl::None,
+        };
+        h.shard.message(ShardMsg::Routes(RouteBatch {
+            peer: PeerId(0),
+            family: p.family(),
+            attrs: Some(attrs_for(0, &a, p)),
+            verdict: Verdict::ACCEPT,
+            announce: vec![Nlri::new(p)],
+            withdraw: vec![],
+        }));
+        h.shard.flush();
+        h.settle();
+        let want = (hops == 3).then_some(tag);
+        assert_eq!(h.received[1].get(&(p, 0)).copied(), want, "tag {tag}");
+    }
+    assert_eq!(h.shard.counters.routes_too_big(PeerId(1)), 2);
 }

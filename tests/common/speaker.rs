@@ -58,6 +58,9 @@ pub struct SpeakerOpts {
     pub enhanced_route_refresh: bool,
     /// Keep the set of prefixes held (`Stats::held`), not only counters.
     pub track: bool,
+    /// Advertise extended messages (RFC 8654): UPDATEs up to 65,535 octets both ways when
+    /// the route server offers them too.
+    pub extended_message: bool,
 }
 
 impl Default for SpeakerOpts {
@@ -69,6 +72,7 @@ impl Default for SpeakerOpts {
             graceful_restart: false,
             enhanced_route_refresh: false,
             track: false,
+            extended_message: false,
         }
     }
 }
@@ -103,6 +107,9 @@ impl Speaker {
         ];
         if opts.enhanced_route_refresh {
             caps.push(Capability::EnhancedRouteRefresh);
+        }
+        if opts.extended_message {
+            caps.push(Capability::ExtendedMessage);
         }
         if opts.graceful_restart {
             caps.push(Capability::GracefulRestart(GracefulRestart {
@@ -154,10 +161,16 @@ impl Speaker {
                 .capabilities
                 .iter()
                 .any(|c| matches!(c, Capability::AddPath(_)));
+        let extended_message = opts.extended_message
+            && theirs
+                .capabilities
+                .iter()
+                .any(|c| matches!(c, Capability::ExtendedMessage));
         let mut rx = ParseCtx::new();
         if add_path {
             rx.add_path = peerex::wire::FamilySet::ALL;
         }
+        rx.extended_message = extended_message;
         let second = tokio::time::timeout(Duration::from_secs(10), reader.next())
             .await
             .map_err(|_| err("no KEEPALIVE".into()))?
@@ -249,6 +262,7 @@ impl Speaker {
         if add_path {
             tx.add_path = peerex::wire::FamilySet::ALL;
         }
+        tx.extended_message = extended_message;
         Ok(Speaker {
             local,
             asn,

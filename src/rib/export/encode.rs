@@ -8,12 +8,14 @@
 
 use bytes::BytesMut;
 
+use super::super::api::ExportPolicy;
 use super::super::attrs::RouteAttrs;
 use super::super::feed::Variant;
+use super::super::path::{Path, PeerId};
 use super::outcomes::{Exported, Tag};
 use crate::policy::{export_attributes, has_control_communities, prepend_first_as, Policies};
-use crate::wire::update::{pack_announce, pack_withdraw};
-use crate::wire::{Asn, Family, MpNextHop, Nlri, Overrides, ParseCtx, PathAttributes};
+use crate::wire::update::{pack_announce, pack_withdraw, PackError};
+use crate::wire::{Asn, Family, MpNextHop, Nlri, Overrides, ParseCtx, PathAttributes, Prefix};
 
 /// What changes between the attributes a peer sent and those a client receives: the route
 /// server stays invisible (RFC 7947) — no AS prepended, NEXT_HOP and MED unchanged — but no
@@ -71,9 +73,28 @@ fn rewritten(ra: &RouteAttrs, tag: &Tag, policies: Option<&Policies>) -> Option<
     Some(a)
 }
 
+/// What `encode` wrote.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum Encoded {
+    /// The UPDATEs asked for.
+    Sent,
+    /// Nothing can be sent (what it wrote is to be dropped).
+    Nothing,
+    /// The announcement did not fit the variant's maximum message length even without the
+    /// attributes eligible for discard: withdrawals of `nlri` were written instead
+    /// (RFC 8654 §4).
+    TooBig,
+}
+
 /// Appends the UPDATEs of `nlri` (announced with `export`, or withdrawn) as client
-/// variant `v` needs them to `out`; false when nothing can be sent (what it wrote is then
-/// to be dropped).
+/// variant `v` needs them to `out`.
+///
+/// An announcement too big for the variant (a client without extended messages, RFC 8654
+/// §4) is retried without the attributes RFC 7606 treats by attribute discard
+/// (ATOMIC_AGGREGATE, AGGREGATOR and so AS4_AGGREGATOR); if it still does not fit, the
+/// prefixes are withdrawn instead. What a client holds thus stays a function of the current
+/// outcome (a withdrawal of a prefix it did not have is ignored by the receiver, as those of
+/// catch-up are). Routes that fit cost nothing more.
 pub(super) fn encode(
     family: Family,
     export: Option<&Exported>,
@@ -82,30 +103,70 @@ pub(super) fn encode(
     local_asn: Asn,
     policies: Option<&Policies>,
     out: &mut BytesMut,
-) -> bool {
-    match export {
-        None => {
-            if pack_withdraw(&v.tx, family, nlri, out).is_err() {
-                return false;
-            }
-        }
-        Some(ex) => {
-            let ra = &ex.attrs;
-            let o = export_overrides(ra, family, &v.tx, v.add_otc, local_asn);
-            if family == Family::Ipv4Unicast && o.next_hop == Some(None) {
-                tracing::warn!(%family, "route without an IPv4 next hop not exported");
-                return false;
-            }
-            let mut enc = BytesMut::new();
-            match rewritten(ra, &ex.tag, policies) {
-                Some(a) => a.encode_with(&v.tx, &o, &mut enc),
-                None => ra.attrs.encode_with(&v.tx, &o, &mut enc),
-            }
-            if let Err(e) = pack_announce(&v.tx, family, &enc, &ra.next_hop, nlri, out) {
-                tracing::warn!(%family, error = %e, "route not exported");
-                return false;
-            }
+) -> Encoded {
+    let Some(ex) = export else {
+        return match pack_withdraw(&v.tx, family, nlri, out) {
+            Ok(_) => Encoded::Sent,
+            Err(_) => Encoded::Nothing,
+        };
+    };
+    let ra = &ex.attrs;
+    let o = export_overrides(ra, family, &v.tx, v.add_otc, local_asn);
+    if family == Family::Ipv4Unicast && o.next_hop == Some(None) {
+        tracing::warn!(%family, "route without an IPv4 next hop not exported");
+        return Encoded::Nothing;
+    }
+    let mut enc = BytesMut::new();
+    let rw = rewritten(ra, &ex.tag, policies);
+    let attrs = rw.as_ref().unwrap_or(&ra.attrs);
+    attrs.encode_with(&v.tx, &o, &mut enc);
+    let mut packed = pack_announce(&v.tx, family, &enc, &ra.next_hop, nlri, out);
+    if matches!(packed, Err(PackError::AttributesTooLong { .. }))
+        && (attrs.atomic_aggregate || attrs.aggregator.is_some())
+    {
+        let mut lean = attrs.clone();
+        lean.atomic_aggregate = false;
+        lean.aggregator = None;
+        enc.clear();
+        lean.encode_with(&v.tx, &o, &mut enc);
+        packed = pack_announce(&v.tx, family, &enc, &ra.next_hop, nlri, out);
+    }
+    match packed {
+        Ok(_) => Encoded::Sent,
+        Err(PackError::AttributesTooLong { .. }) => match pack_withdraw(&v.tx, family, nlri, out) {
+            Ok(_) => Encoded::TooBig,
+            Err(_) => Encoded::Nothing,
+        },
+        Err(e) => {
+            tracing::warn!(%family, error = %e, "route not exported");
+            Encoded::Nothing
         }
     }
-    true
+}
+
+/// Whether `path` of `prefix`, chosen for `client` (whose session sends with `tx`, adding OTC when
+/// `add_otc`), fits the client's maximum message length as one announcement of one prefix
+/// (RFC 8654 §4; the looking glass's `why`). Encodes it once, into a scratch buffer.
+pub fn fits_client(
+    path: &Path,
+    client: PeerId,
+    prefix: Prefix,
+    tx: ParseCtx,
+    add_otc: bool,
+    policy: &ExportPolicy,
+) -> bool {
+    let ex = Exported::of(path, path.actions.prepends(client));
+    let v = Variant { tx, add_otc };
+    let nlri = [Nlri::new(prefix)];
+    let mut out = BytesMut::new();
+    let how = encode(
+        prefix.family(),
+        Some(&ex),
+        &nlri,
+        &v,
+        policy.local_asn,
+        policy.policies.as_deref(),
+        &mut out,
+    );
+    how != Encoded::TooBig
 }

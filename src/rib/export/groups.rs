@@ -12,7 +12,8 @@ use smallvec::SmallVec;
 
 use super::super::feed::{EntryBuilder, Variant};
 use super::super::fxhash::FxBuild;
-use super::encode::encode;
+use super::super::path::PeerId;
+use super::encode::{encode, Encoded};
 use super::outcomes::{Exported, Tag};
 use super::Client;
 use crate::policy::{ClientSet, Policies};
@@ -74,13 +75,15 @@ impl Groups {
 
     /// Encodes every group once per encoding variant of its live recipients (among
     /// `clients`) into `entry`, emptying the groups (the map keeps its allocation for the
-    /// next batch).
+    /// next batch). Adds to `too_big` each recipient and how many of its prefixes were
+    /// withdrawn instead, their announcement being too big for it (RFC 8654 §4).
     pub fn encode_into(
         &mut self,
         clients: &[Option<Client>],
         entry: &mut EntryBuilder,
         local_asn: Asn,
         policies: Option<&Policies>,
+        too_big: &mut Vec<(PeerId, u64)>,
     ) {
         for (key, group) in self.map.drain() {
             let mut variants: SmallVec<[Variant; 2]> = SmallVec::new();
@@ -100,8 +103,9 @@ impl Groups {
                 }
             }
             for v in variants {
+                let mut how = Encoded::Nothing;
                 entry.part(v, key.mask.clone(), |out| {
-                    encode(
+                    how = encode(
                         key.family,
                         group.export.as_ref(),
                         &group.nlri,
@@ -109,8 +113,23 @@ impl Groups {
                         local_asn,
                         policies,
                         out,
-                    )
+                    );
+                    how != Encoded::Nothing
                 });
+                if how == Encoded::TooBig {
+                    let n = group.nlri.len() as u64;
+                    for c in key.mask.iter() {
+                        let Some(Some(client)) = clients.get(c.index()) else {
+                            continue;
+                        };
+                        if client.sync.is_live()
+                            && client.info.tx == v.tx
+                            && client.info.add_otc == v.add_otc
+                        {
+                            too_big.push((c, n));
+                        }
+                    }
+                }
             }
         }
     }

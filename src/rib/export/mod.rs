@@ -44,8 +44,8 @@ use super::table::{PathKey, Table};
 use crate::policy::{ClientSet, ExportRules};
 use crate::wire::{ByFamily, Family, FamilySet, Nlri, Prefix};
 use catchup::{Catchup, Step};
-use encode::encode;
-pub use encode::export_attrs;
+use encode::{encode, Encoded};
+pub use encode::{export_attrs, fits_client};
 use groups::Groups;
 pub(crate) use outcomes::client_choice;
 use outcomes::{client_paths, mentioned, same, ExportView, Exported, Outcomes};
@@ -411,8 +411,15 @@ impl Exporter {
         self.export_pending(ctx);
         let mut entry = EntryBuilder::new(journal.flushed());
         let policies = policy.policies.as_deref();
-        self.groups
-            .encode_into(&self.clients, &mut entry, policy.local_asn, policies);
+        let mut too_big = Vec::new();
+        self.groups.encode_into(
+            &self.clients,
+            &mut entry,
+            policy.local_asn,
+            policies,
+            &mut too_big,
+        );
+        self.report_too_big(&too_big);
         if !entry.is_empty() {
             self.feed.append(entry);
             for c in self.clients.iter().flatten().filter(|c| c.sync.is_live()) {
@@ -541,9 +548,10 @@ impl Exporter {
         // Queue the whole step, even past the high mark: a prefix's paths may need several
         // messages, and refusing some would resend them all next time without progress.
         let mut buf = BytesMut::new();
+        let mut too_big = 0u64;
         for (family, ex, nlri) in batches {
             let at = buf.len();
-            if !encode(
+            match encode(
                 family,
                 ex.as_ref(),
                 &nlri,
@@ -552,7 +560,9 @@ impl Exporter {
                 policy.policies.as_deref(),
                 &mut buf,
             ) {
-                buf.truncate(at);
+                Encoded::Sent => {}
+                Encoded::TooBig => too_big += nlri.len() as u64,
+                Encoded::Nothing => buf.truncate(at),
             }
         }
         if !buf.is_empty() {
@@ -573,7 +583,38 @@ impl Exporter {
                 families,
             });
         }
-        !client.sync.is_live() && !client.info.queue.is_behind() && !parked_now
+        let more = !client.sync.is_live() && !client.info.queue.is_behind() && !parked_now;
+        if too_big > 0 {
+            self.report_too_big(&[(peer, too_big)]);
+        }
+        more
+    }
+
+    /// Counts and logs, per client, the routes withdrawn from it (or not sent) because their
+    /// UPDATE did not fit its maximum message length (RFC 8654 §4): one line per client per
+    /// flush or refill step.
+    fn report_too_big(&self, too_big: &[(PeerId, u64)]) {
+        let mut seen = ClientSet::new();
+        for (peer, _) in too_big {
+            if seen.contains(*peer) {
+                continue;
+            }
+            seen.insert(*peer);
+            let n: u64 = too_big
+                .iter()
+                .filter(|(p, _)| p == peer)
+                .map(|(_, n)| n)
+                .sum();
+            self.counters.add_too_big(*peer, n);
+            let asn = self.client(*peer).map(|c| c.info.asn.0);
+            tracing::warn!(
+                %peer,
+                asn,
+                routes = n,
+                "routes too big for the client's maximum message length (no extended \
+                 messages) withdrawn from it, not sent (RFC 8654)"
+            );
+        }
     }
 
     /// After an export policy change: gives every client its rules under `policy` and, for
