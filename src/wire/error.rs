@@ -90,6 +90,16 @@ pub enum Fault {
     RouteRefreshLength,
     /// The message does not fit the negotiated size when encoded.
     TooLong,
+    /// A reserved attribute type code (0, or 255 kept for development; RFC 2042).
+    Reserved,
+    /// A deprecated attribute type code (RFC 6938, RFC 7447, RFC 8093).
+    Deprecated,
+    /// An attribute of a feature peerex never enables on a session (AIGP, BGPsec).
+    NotEnabled,
+    /// An attribute for routes peerex does not carry (the BGP Prefix-SID of labeled unicast).
+    OutOfScope,
+    /// The attribute's TLVs (or nested attributes) do not fill its value exactly.
+    Tlv,
 }
 
 impl fmt::Display for Fault {
@@ -121,6 +131,11 @@ impl fmt::Display for Fault {
             Fault::Capability => "malformed capability",
             Fault::RouteRefreshLength => "ROUTE-REFRESH of the wrong length",
             Fault::TooLong => "message would exceed the negotiated size",
+            Fault::Reserved => "reserved attribute type, not passed on",
+            Fault::Deprecated => "deprecated attribute type, not passed on",
+            Fault::NotEnabled => "attribute of a feature not enabled, not passed on",
+            Fault::OutOfScope => "attribute for routes peerex does not carry, not passed on",
+            Fault::Tlv => "attribute TLVs do not fill the value exactly",
         })
     }
 }

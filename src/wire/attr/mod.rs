@@ -20,6 +20,7 @@ pub mod next_hop;
 pub mod origin;
 pub mod originator_id;
 pub mod otc;
+pub mod registered;
 mod scan;
 mod set;
 pub mod unknown;
@@ -29,7 +30,7 @@ use bytes::{BufMut, BytesMut};
 
 use super::error::{Action, Fault};
 
-pub(crate) use scan::{scan, AttrIndex, MpInfo};
+pub(crate) use scan::{frame, scan, AttrIndex, MpInfo};
 pub use set::{Overrides, PathAttributes};
 pub use view::Attrs;
 
@@ -191,7 +192,10 @@ pub fn name(ty: u8) -> &'static str {
         code::AS4_AGGREGATOR => "AS4_AGGREGATOR",
         code::LARGE_COMMUNITIES => "LARGE_COMMUNITIES",
         code::OTC => "OTC",
-        _ => "unknown attribute",
+        _ => match registered::name(ty) {
+            Some(n) => n,
+            None => "unknown attribute",
+        },
     }
 }
 

@@ -6,7 +6,7 @@
 use super::{aggregator, atomic_aggregate, cluster_list, communities, ext_communities};
 use super::{as_path, code, flag, spec, Slot, SLOTS};
 use super::{large_communities, local_pref, med, mp_reach, mp_unreach, next_hop, origin};
-use super::{originator_id, otc};
+use super::{originator_id, otc, registered};
 use crate::wire::ctx::ParseCtx;
 use crate::wire::error::{Action, DecodeError, Fault, IssueLog};
 use crate::wire::notification::{NotifCode, Notification, UpdateSubcode};
@@ -32,8 +32,10 @@ pub(crate) struct AttrIndex {
     seen_slots: u32,
     /// Attributes framed in the section, duplicates and unknown ones included.
     framed: u16,
-    /// An optional transitive attribute peerex does not know is present.
+    /// An optional transitive attribute peerex does not decode is to be passed on.
     pub has_unknown: bool,
+    /// The types of those attributes (their first occurrence).
+    pub forward: Seen,
     pub mp_reach: Option<MpInfo>,
     pub mp_unreach: Option<MpInfo>,
 }
@@ -70,7 +72,7 @@ impl AttrIndex {
 }
 
 /// Marks and tests the attribute types seen so far (a 256-bit set on the stack).
-#[derive(Default)]
+#[derive(Copy, Clone, Debug, Default)]
 pub(crate) struct Seen([u64; 4]);
 
 impl Seen {
@@ -84,6 +86,12 @@ impl Seen {
             }
             _ => false,
         }
+    }
+
+    /// True when `ty` is marked.
+    pub(crate) fn contains(&self, ty: u8) -> bool {
+        let (word, bit) = (usize::from(ty >> 6), 1u64 << (ty & 63));
+        self.0.get(word).is_some_and(|w| w & bit != 0)
     }
 }
 
@@ -163,6 +171,13 @@ pub(crate) fn scan(
         }
         let value = a.value.get(buf);
         let Some(s) = spec(ty) else {
+            // The rest of the registry: reserved, deprecated and checked types first.
+            if let registered::Outcome::Drop { fault, action } =
+                registered::apply(ty, a.flags, value, ctx.ebgp)
+            {
+                issues.push(Some(ty), fault, action);
+                continue;
+            }
             if a.flags & flag::OPTIONAL == 0 {
                 return Err(DecodeError::reset(
                     Fault::UnrecognizedWellKnown,
@@ -175,6 +190,7 @@ pub(crate) fn scan(
             }
             if a.flags & flag::TRANSITIVE != 0 {
                 index.has_unknown = true;
+                index.forward.first(ty);
             }
             continue;
         };

@@ -2,7 +2,8 @@
 //!
 //! Optional transitive ones are kept and passed on with the Partial bit set; optional
 //! non-transitive ones are dropped quietly; a well-known one peerex does not recognize resets
-//! the session with UPDATE Message Error / Unrecognized Well-known Attribute.
+//! the session with UPDATE Message Error / Unrecognized Well-known Attribute. Registered codes
+//! that are checked first or never passed on are sorted out before, in `registered.rs`.
 
 use bytes::{BufMut, Bytes, BytesMut};
 

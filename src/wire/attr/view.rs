@@ -13,7 +13,7 @@ use super::large_communities::LargeCommunities;
 use super::origin::{self, Origin};
 use super::scan::{frame, Seen};
 use super::unknown::RawAttr;
-use super::{flag, local_pref, med, next_hop, originator_id, otc, spec};
+use super::{flag, local_pref, med, next_hop, originator_id, otc, registered, spec};
 use super::{AttrIndex, PathAttributes, Slot};
 use crate::wire::ctx::ParseCtx;
 use crate::wire::types::Asn;
@@ -148,6 +148,7 @@ impl<'a> Attrs<'a> {
                 self.section.start()
             },
             seen: Seen::default(),
+            forward: self.index.forward,
         }
     }
 
@@ -178,6 +179,8 @@ pub struct Unknown<'a> {
     pos: usize,
     end: usize,
     seen: Seen,
+    /// The types the scan let through.
+    forward: Seen,
 }
 
 impl Iterator for Unknown<'_> {
@@ -188,9 +191,18 @@ impl Iterator for Unknown<'_> {
             let a = frame(self.whole, self.pos, self.end).ok()?;
             self.pos = a.whole.end();
             let first = self.seen.first(a.ty);
-            let wanted = flag::OPTIONAL | flag::TRANSITIVE;
-            if first && spec(a.ty).is_none() && a.flags & wanted == wanted {
-                return Some(RawAttr::passthrough(a.ty, a.value.bytes(self.whole)));
+            if first && self.forward.contains(a.ty) {
+                let value = a.value.bytes(self.whole);
+                return Some(if registered::checked(a.ty) {
+                    // Checked types are understood well enough to keep their Partial bit.
+                    RawAttr {
+                        flags: flag::OPTIONAL | flag::TRANSITIVE | (a.flags & flag::PARTIAL),
+                        type_code: a.ty,
+                        value,
+                    }
+                } else {
+                    RawAttr::passthrough(a.ty, value)
+                });
             }
         }
         None
