@@ -32,6 +32,8 @@ pub struct Stats {
     pub notification: Mutex<Option<Notification>>,
     /// Longest time between two messages from the route server, in milliseconds.
     pub max_gap_ms: AtomicU64,
+    /// ROUTE-REFRESH requests received from the route server.
+    pub refresh_requests: AtomicU64,
     /// The prefixes the speaker holds (announced and not withdrawn since), when tracked.
     pub held: Mutex<std::collections::HashSet<Nlri>>,
 }
@@ -237,6 +239,9 @@ impl Speaker {
                             stats.closed.store(true, Ordering::Release);
                             return;
                         }
+                        Ok(Message::RouteRefresh(_)) => {
+                            stats.refresh_requests.fetch_add(1, Ordering::Relaxed);
+                        }
                         Ok(_) => {}
                         Err(e) => panic!("route server sent something undecodable: {e}"),
                     }
@@ -298,6 +303,20 @@ impl Speaker {
 
     pub fn notification(&self) -> Option<Notification> {
         self.stats.notification.lock().unwrap().clone()
+    }
+}
+
+impl Speaker {
+    /// Ends the connection with a TCP reset (SO_LINGER 0), as a crashing host would.
+    pub async fn reset(self) {
+        {
+            let w = self.writer.lock().await;
+            // Linger 0: close() sends a reset at once and does not block.
+            if let Err(e) = socket2::SockRef::from(w.as_ref()).set_linger(Some(Duration::ZERO)) {
+                panic!("SO_LINGER: {e}");
+            }
+        }
+        drop(self);
     }
 }
 
