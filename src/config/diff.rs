@@ -143,10 +143,14 @@ pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
     if os.listen != ns.listen {
         d.not_applied.push("server.listen".into());
     }
-    if old.control != new.control {
+    // The socket and the listener are bound once; the idle timeout and the cache TTL are
+    // read at each use, so a reload applies them.
+    let (oc, nc) = (&old.control, &new.control);
+    if (&oc.socket, oc.mode, oc.group) != (&nc.socket, nc.mode, nc.group) {
         d.not_applied.push("control".into());
     }
-    if old.looking_glass != new.looking_glass {
+    let (ol, nl) = (&old.looking_glass, &new.looking_glass);
+    if (ol.listen, ol.max_results) != (nl.listen, nl.max_results) {
         d.not_applied.push("looking_glass".into());
     }
     if old.log != new.log {

@@ -176,7 +176,12 @@ pub struct ControlConfig {
     pub socket: PathBuf,
     pub mode: u32,
     pub group: Option<u32>,
+    /// A client that sends no complete request for this long is disconnected.
+    pub idle_timeout: Duration,
 }
+
+/// Default `[control] idle_timeout`.
+pub const DEFAULT_CONTROL_IDLE: Duration = Duration::from_secs(60);
 
 /// The default control socket path.
 pub const DEFAULT_CONTROL_SOCKET: &str = "/run/peerex/peerex.sock";
@@ -359,10 +364,19 @@ impl Validator<'_> {
             }
             id
         });
+        let idle_timeout = match &c.idle_timeout {
+            Some(t) if *t.get_ref() == 0 || *t.get_ref() > 86_400 => {
+                self.at(t, "idle_timeout must be 1 to 86400 seconds".into());
+                DEFAULT_CONTROL_IDLE
+            }
+            Some(t) => Duration::from_secs(*t.get_ref()),
+            None => DEFAULT_CONTROL_IDLE,
+        };
         ControlConfig {
             socket,
             mode,
             group,
+            idle_timeout,
         }
     }
 

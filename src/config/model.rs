@@ -48,6 +48,8 @@ pub struct ControlSection {
     pub mode: Option<Spanned<toml::Value>>,
     /// Group owning the socket: a name from /etc/group or a number.
     pub group: Option<Spanned<String>>,
+    /// Seconds a client may stay connected without sending a complete request (default 60).
+    pub idle_timeout: Option<Spanned<u64>>,
 }
 
 /// `[looking_glass]`: the read-only HTTP API (and /metrics).

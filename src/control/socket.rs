@@ -51,9 +51,6 @@ pub fn bind(path: &Path, mode: u32, group: Option<u32>) -> std::io::Result<UnixL
 
 /// Most clients served at once; one more gets an error answer and is closed.
 pub const MAX_CLIENTS: usize = 64;
-/// A client that sends no complete request for this long is disconnected, so that forgotten
-/// connections cannot hold the [`MAX_CLIENTS`] slots.
-const IDLE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Accepts clients until the task is dropped; each reads through `view` and changes things
 /// through `actions`.
@@ -102,7 +99,10 @@ async fn client<A: Actions>(s: UnixStream, view: ServerView, actions: Arc<A>) {
         // Read one line, at most MAX_REQUEST octets.
         let mut limited = (&mut rd).take(MAX_REQUEST as u64 + 1);
         let read = limited.read_until(b'\n', &mut buf);
-        let n = match tokio::time::timeout(IDLE, read).await {
+        // A client silent for `[control] idle_timeout` is disconnected, so that forgotten
+        // connections cannot hold the MAX_CLIENTS slots.
+        let idle = view.config().control.idle_timeout;
+        let n = match tokio::time::timeout(idle, read).await {
             Ok(Ok(n)) => n,
             Ok(Err(_)) => return,
             Err(_) => {

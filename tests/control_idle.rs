@@ -1,0 +1,61 @@
+//! The control socket's idle disconnect through the real binary: a client that sends no
+//! complete request for `[control] idle_timeout` gets an error answer and is closed (so
+//! forgotten connections cannot hold the client slots); a client that keeps asking stays.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use common::{Peerex, TempDir};
+
+#[test]
+fn a_silent_client_is_told_and_closed_a_talking_one_stays() {
+    let dir = TempDir::new("ctl-idle");
+    let cfg = format!(
+        "[server]\nasn = {}\nrouter_id = \"10.255.255.1\"\nlisten = [\"127.0.0.1:{{port}}\"]\n\n\
+         [control]\nsocket = \"{}\"\nidle_timeout = 2\n",
+        common::peerex::RS_ASN,
+        dir.join("peerex.sock").display()
+    );
+    let port = common::unique_port();
+    let cfg = cfg.replace("{port}", &port.to_string());
+    let rs = Peerex::start_with_config(&dir, &cfg, port).unwrap();
+    let sock = dir.join("peerex.sock");
+
+    let t = Instant::now();
+    let silent = UnixStream::connect(&sock).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut talking = UnixStream::connect(&sock).unwrap();
+    talking
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut talking_rd = BufReader::new(talking.try_clone().unwrap());
+
+    // The talking client asks every half second for four seconds: twice the idle timeout.
+    for _ in 0..8 {
+        talking.write_all(b"{\"cmd\":\"status\"}\n").unwrap();
+        let mut line = String::new();
+        talking_rd.read_line(&mut line).unwrap();
+        assert!(line.contains("\"ok\":true"), "{line}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    let mut rd = BufReader::new(silent);
+    let mut line = String::new();
+    rd.read_line(&mut line).unwrap();
+    assert!(line.contains("idle"), "{line}");
+    let waited = t.elapsed();
+    assert!(waited >= Duration::from_secs(2), "closed after {waited:?}");
+    let mut rest = String::new();
+    assert_eq!(rd.read_line(&mut rest).unwrap(), 0, "still open: {rest}");
+    // The talking one is still served.
+    talking.write_all(b"{\"cmd\":\"status\"}\n").unwrap();
+    let mut line = String::new();
+    talking_rd.read_line(&mut line).unwrap();
+    assert!(line.contains("\"ok\":true"), "{line}");
+    assert!(rs.running());
+}
