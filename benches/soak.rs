@@ -25,8 +25,8 @@ use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use common::speaker::{announcements, loopbacks, prefixes, Speaker, SpeakerOpts};
-use common::{Peerex, PeerexPeer, TempDir};
+use common::speaker::{announcements, loopbacks, numbered_peers, prefixes, Speaker, SpeakerOpts};
+use common::{Peerex, TempDir};
 
 const FIRST_ASN: u32 = 4_200_140_000;
 
@@ -127,16 +127,7 @@ async fn main() {
 
     let dir = TempDir::new("soak");
     let addrs = loopbacks(74, peers);
-    let cfg: Vec<PeerexPeer> = addrs
-        .iter()
-        .enumerate()
-        .map(|(i, a)| PeerexPeer {
-            name: format!("p{i}"),
-            asn: FIRST_ASN + i as u32,
-            address: *a,
-            extra: String::new(),
-        })
-        .collect();
+    let cfg = numbered_peers(&addrs, FIRST_ASN, |_| String::new());
     let rs = Peerex::start(&dir, &cfg, "").expect("peerex starts");
     let target = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), rs.port);
     let mut sp = Vec::new();

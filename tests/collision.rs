@@ -6,34 +6,19 @@
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::speaker::{announcements, loopbacks, prefixes, Speaker, SpeakerOpts};
-use common::{Peerex, PeerexPeer, TempDir};
+use common::speaker::{
+    announcements, loopbacks, numbered_peers, prefixes, wait_async, Speaker, SpeakerOpts,
+};
+use common::{Peerex, TempDir};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpSocket;
 
 const T: Duration = Duration::from_secs(20);
 
-fn config(addrs: &[IpAddr], first_asn: u32) -> Vec<PeerexPeer> {
-    addrs
-        .iter()
-        .enumerate()
-        .map(|(i, a)| PeerexPeer {
-            name: format!("p{i}"),
-            asn: first_asn + i as u32,
-            address: *a,
-            extra: String::new(),
-        })
-        .collect()
-}
-
-async fn wait(what: &str, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < T, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn wait(what: &str, f: impl FnMut() -> bool) {
+    wait_async(what, T, f).await
 }
 
 fn state(rs: &Peerex, name: &str) -> (String, Option<String>) {
@@ -61,7 +46,12 @@ async fn connect_from(local: IpAddr, rs: SocketAddr) -> tokio::net::TcpStream {
 async fn without_graceful_restart_the_established_session_stays_and_the_newcomer_gets_a_cease() {
     let dir = TempDir::new("collision-est");
     let addrs = loopbacks(64, 1);
-    let rs = Peerex::start(&dir, &config(&addrs, 4_200_040_000), "").unwrap();
+    let rs = Peerex::start(
+        &dir,
+        &numbered_peers(&addrs, 4_200_040_000, |_| String::new()),
+        "",
+    )
+    .unwrap();
     let target = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), rs.port);
     let s = Speaker::connect(addrs[0], target, 4_200_040_000, SpeakerOpts::default())
         .await
@@ -93,7 +83,12 @@ async fn without_graceful_restart_the_established_session_stays_and_the_newcomer
 async fn a_graceful_restart_peer_that_reconnects_replaces_its_session_and_keeps_its_routes() {
     let dir = TempDir::new("collision-gr");
     let addrs = loopbacks(65, 2);
-    let rs = Peerex::start(&dir, &config(&addrs, 4_200_050_000), "").unwrap();
+    let rs = Peerex::start(
+        &dir,
+        &numbered_peers(&addrs, 4_200_050_000, |_| String::new()),
+        "",
+    )
+    .unwrap();
     let target = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), rs.port);
     let gr = SpeakerOpts {
         graceful_restart: true,

@@ -6,20 +6,16 @@ mod common;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::speaker::{loopbacks, Speaker, SpeakerOpts};
+use common::speaker::{loopbacks, wait_async, Speaker, SpeakerOpts};
 use common::{Peerex, PeerexPeer, TempDir};
 
 const FIRST_ASN: u32 = 4_200_120_000;
 const T: Duration = Duration::from_secs(20);
 
-async fn wait(what: &str, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < T, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn wait(what: &str, f: impl FnMut() -> bool) {
+    wait_async(what, T, f).await
 }
 
 fn peer(rs: &Peerex) -> (String, Option<String>) {

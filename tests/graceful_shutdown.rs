@@ -5,11 +5,11 @@
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use common::speaker::{loopbacks, prefixes, Speaker, SpeakerOpts};
-use common::{Peerex, PeerexPeer, TempDir};
+use common::speaker::{loopbacks, numbered_peers, prefixes, wait_async, Speaker, SpeakerOpts};
+use common::{Peerex, TempDir};
 use peerex::wire::update::pack_announce;
 use peerex::wire::{AsPath, Asn, Community, Family, MpNextHop, Origin, ParseCtx, PathAttributes};
 
@@ -56,28 +56,15 @@ fn source_at(rs: &Peerex, to: &str) -> Option<String> {
         .and_then(|r| r.get("peer").as_str().map(str::to_string))
 }
 
-async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < T, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+async fn wait_for(what: &str, f: impl FnMut() -> bool) {
+    wait_async(what, T, f).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gracefully_shut_path_loses_to_the_alternative_at_the_client() {
     let dir = TempDir::new("gshut");
     let addrs = loopbacks(69, 3);
-    let cfg: Vec<PeerexPeer> = addrs
-        .iter()
-        .enumerate()
-        .map(|(i, a)| PeerexPeer {
-            name: format!("p{i}"),
-            asn: FIRST_ASN + i as u32,
-            address: *a,
-            extra: String::new(),
-        })
-        .collect();
+    let cfg = numbered_peers(&addrs, FIRST_ASN, |_| String::new());
     let rs = Peerex::start(&dir, &cfg, "").unwrap();
     let target = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), rs.port);
     let mut sp = Vec::new();

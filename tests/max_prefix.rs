@@ -7,19 +7,17 @@ mod common;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::speaker::{announcements, loopbacks, prefixes, Speaker, SpeakerOpts};
-use common::{Peerex, PeerexPeer, TempDir};
+use common::speaker::{
+    announcements, loopbacks, numbered_peers, prefixes, wait_async, Speaker, SpeakerOpts,
+};
+use common::{Peerex, TempDir};
 
 const T: Duration = Duration::from_secs(20);
 
-async fn wait(what: &str, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < T, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn wait(what: &str, f: impl FnMut() -> bool) {
+    wait_async(what, T, f).await
 }
 
 fn peer(rs: &Peerex, name: &str) -> common::json::Json {
@@ -41,20 +39,13 @@ async fn start(
 ) -> (TempDir, Peerex, Speaker, Speaker) {
     let dir = TempDir::new(tag);
     let addrs = loopbacks(second, 2);
-    let cfg: Vec<PeerexPeer> = addrs
-        .iter()
-        .enumerate()
-        .map(|(i, a)| PeerexPeer {
-            name: format!("p{i}"),
-            asn: first_asn + i as u32,
-            address: *a,
-            extra: if i == 0 {
-                limit.to_string()
-            } else {
-                String::new()
-            },
-        })
-        .collect();
+    let cfg = numbered_peers(&addrs, first_asn, |i| {
+        if i == 0 {
+            limit.to_string()
+        } else {
+            String::new()
+        }
+    });
     let rs = Peerex::start(&dir, &cfg, "").unwrap();
     let target = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), rs.port);
     let sender = Speaker::connect(addrs[0], target, first_asn, SpeakerOpts::default())

@@ -10,21 +10,19 @@ use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::speaker::{announcements, loopbacks, prefixes, Speaker, SpeakerOpts};
-use common::{Peerex, PeerexPeer, TempDir};
+use common::speaker::{
+    announcements, loopbacks, numbered_peers, prefixes, wait_async, Speaker, SpeakerOpts,
+};
+use common::{Peerex, TempDir};
 use peerex::wire::Nlri;
 
 const FIRST_ASN: u32 = 4_200_100_000;
 const T: Duration = Duration::from_secs(60);
 
-async fn wait(what: &str, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < T, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+async fn wait(what: &str, f: impl FnMut() -> bool) {
+    wait_async(what, T, f).await
 }
 
 fn held(s: &Speaker) -> HashSet<Nlri> {
@@ -65,16 +63,7 @@ async fn reloads_while_routes_flow_reset_nothing_and_end_exact() {
         "receive_from = [\"all\"]\n",
         "",
     ];
-    let cfg: Vec<PeerexPeer> = addrs
-        .iter()
-        .enumerate()
-        .map(|(i, a)| PeerexPeer {
-            name: format!("p{i}"),
-            asn: FIRST_ASN + i as u32,
-            address: *a,
-            extra: extra[i].to_string(),
-        })
-        .collect();
+    let cfg = numbered_peers(&addrs, FIRST_ASN, |i| extra[i].to_string());
     let rs = Peerex::start(&dir, &cfg, "").unwrap();
     let text_a = std::fs::read_to_string(&rs.config).unwrap();
     let text_b = text_a

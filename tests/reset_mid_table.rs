@@ -6,36 +6,25 @@ mod common;
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::speaker::{announcements, loopbacks, prefixes, Speaker, SpeakerOpts};
-use common::{Peerex, PeerexPeer, TempDir};
+use common::speaker::{
+    announcements, loopbacks, numbered_peers, prefixes, wait_async, Speaker, SpeakerOpts,
+};
+use common::{Peerex, TempDir};
 
 const FIRST_ASN: u32 = 4_200_130_000;
 const T: Duration = Duration::from_secs(30);
 
-async fn wait(what: &str, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < T, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn wait(what: &str, f: impl FnMut() -> bool) {
+    wait_async(what, T, f).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_mid_table_withdraws_what_was_sent_and_nothing_else() {
     let dir = TempDir::new("reset-mid");
     let addrs = loopbacks(73, 4);
-    let cfg: Vec<PeerexPeer> = addrs
-        .iter()
-        .enumerate()
-        .map(|(i, a)| PeerexPeer {
-            name: format!("p{i}"),
-            asn: FIRST_ASN + i as u32,
-            address: *a,
-            extra: String::new(),
-        })
-        .collect();
+    let cfg = numbered_peers(&addrs, FIRST_ASN, |_| String::new());
     let rs = Peerex::start(&dir, &cfg, "").unwrap();
     let target = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), rs.port);
     let tracked = SpeakerOpts {

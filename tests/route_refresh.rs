@@ -6,21 +6,19 @@ mod common;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::BytesMut;
-use common::speaker::{announcements, loopbacks, prefixes, Speaker, SpeakerOpts};
-use common::{Peerex, PeerexPeer, TempDir};
+use common::speaker::{
+    announcements, loopbacks, numbered_peers, prefixes, wait_async, Speaker, SpeakerOpts,
+};
+use common::{Peerex, TempDir};
 use peerex::wire::{AfiSafi, RefreshKind, RouteRefresh};
 
 const T: Duration = Duration::from_secs(20);
 
-async fn wait(what: &str, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < T, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn wait(what: &str, f: impl FnMut() -> bool) {
+    wait_async(what, T, f).await
 }
 
 fn refresh(kind: RefreshKind) -> BytesMut {
@@ -37,16 +35,7 @@ fn refresh(kind: RefreshKind) -> BytesMut {
 async fn what_the_peer_does_not_resend_between_borr_and_eorr_is_withdrawn() {
     let dir = TempDir::new("borr");
     let addrs = loopbacks(68, 2);
-    let cfg: Vec<PeerexPeer> = addrs
-        .iter()
-        .enumerate()
-        .map(|(i, a)| PeerexPeer {
-            name: format!("p{i}"),
-            asn: 4_200_080_000 + i as u32,
-            address: *a,
-            extra: String::new(),
-        })
-        .collect();
+    let cfg = numbered_peers(&addrs, 4_200_080_000, |_| String::new());
     let rs = Peerex::start(&dir, &cfg, "").unwrap();
     let target = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), rs.port);
     let err = SpeakerOpts {

@@ -11,8 +11,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::process::Proc;
-use common::speaker::{announcements, loopbacks, prefixes, Speaker, SpeakerOpts};
-use common::{unique_port, wait_until, Peerex, PeerexPeer, TempDir};
+use common::speaker::{
+    announcements, loopbacks, numbered_peers, prefixes, wait_async, Speaker, SpeakerOpts,
+};
+use common::{unique_port, wait_until, Peerex, TempDir};
 use peerex::wire::Nlri;
 
 const FIRST_ASN: u32 = 4_200_150_000;
@@ -54,14 +56,6 @@ fn stayrtr(dir: &TempDir, file: &std::path::Path, port: u16) -> Proc {
     p
 }
 
-async fn wait(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < timeout, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vrps_outlive_the_cache_until_they_expire_and_sessions_never_notice() {
     let dir = TempDir::new("rtr-restart");
@@ -73,20 +67,13 @@ async fn vrps_outlive_the_cache_until_they_expire_and_sessions_never_notice() {
     let port = unique_port();
     let cache = stayrtr(&dir, &file, port);
     let addrs = loopbacks(75, 2);
-    let cfg: Vec<PeerexPeer> = addrs
-        .iter()
-        .enumerate()
-        .map(|(i, ad)| PeerexPeer {
-            name: format!("p{i}"),
-            asn: FIRST_ASN + i as u32,
-            address: *ad,
-            extra: if i == 0 {
-                "rpki = \"reject\"\n".into()
-            } else {
-                String::new()
-            },
-        })
-        .collect();
+    let cfg = numbered_peers(&addrs, FIRST_ASN, |i| {
+        if i == 0 {
+            "rpki = \"reject\"\n".into()
+        } else {
+            String::new()
+        }
+    });
     let rs = Peerex::start_with_defaults(
         &dir,
         &cfg,
@@ -109,7 +96,7 @@ async fn vrps_outlive_the_cache_until_they_expire_and_sessions_never_notice() {
         .await
         .unwrap();
     let long = Duration::from_secs(60);
-    wait("End-of-RIB", long, || sender.eor() && client.eor()).await;
+    wait_async("End-of-RIB", long, || sender.eor() && client.eor()).await;
     // A valid and an invalid route (until the VRPs are loaded both pass, then one goes).
     sender
         .send(&announcements(
@@ -122,7 +109,7 @@ async fn vrps_outlive_the_cache_until_they_expire_and_sessions_never_notice() {
         .unwrap();
     let held = || client.stats.held.lock().unwrap().clone();
     let only = |p: &Nlri| HashSet::from([*p]);
-    wait("the valid route only", long, || held() == only(&list[0])).await;
+    wait_async("the valid route only", long, || held() == only(&list[0])).await;
 
     // The cache goes away: its VRPs stay (the invalid route stays out) until they expire...
     drop(cache);
@@ -135,13 +122,13 @@ async fn vrps_outlive_the_cache_until_they_expire_and_sessions_never_notice() {
     );
     // ... then the routes are validated without them: both are "not found" and pass.
     let both: HashSet<Nlri> = list.iter().copied().collect();
-    wait("both routes once the VRPs expired", long, || held() == both).await;
+    wait_async("both routes once the VRPs expired", long, || held() == both).await;
     assert!(gone.elapsed() >= Duration::from_secs(EXPIRE - 1));
 
     // The cache comes back with other data: the routes follow it.
     write_vrps(&file, &[(a, 65111), (b, 64999)]);
     let _cache = stayrtr(&dir, &file, port);
-    wait("the other route only", long, || held() == only(&list[1])).await;
+    wait_async("the other route only", long, || held() == only(&list[1])).await;
 
     assert!(
         !sender.closed() && !client.closed(),

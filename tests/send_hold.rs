@@ -8,8 +8,8 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use common::speaker::{announcements, loopbacks, prefixes, Speaker, SpeakerOpts};
-use common::{Peerex, PeerexPeer, TempDir};
+use common::speaker::{announcements, loopbacks, numbered_peers, prefixes, Speaker, SpeakerOpts};
+use common::{Peerex, TempDir};
 
 fn peer_json(rs: &Peerex, name: &str) -> common::json::Json {
     let peers = rs.ctl_json(&["peers"]).unwrap();
@@ -25,20 +25,13 @@ fn peer_json(rs: &Peerex, name: &str) -> common::json::Json {
 async fn a_client_that_acknowledges_nothing_is_dropped_even_with_an_empty_queue() {
     let dir = TempDir::new("sendhold");
     let addrs = loopbacks(63, 2);
-    let cfg: Vec<PeerexPeer> = addrs
-        .iter()
-        .enumerate()
-        .map(|(i, a)| PeerexPeer {
-            name: format!("p{i}"),
-            asn: 4_200_030_000 + i as u32,
-            address: *a,
-            extra: if i == 1 {
-                "send_hold_time = 4\n".into()
-            } else {
-                String::new()
-            },
-        })
-        .collect();
+    let cfg = numbered_peers(&addrs, 4_200_030_000, |i| {
+        if i == 1 {
+            "send_hold_time = 4\n".into()
+        } else {
+            String::new()
+        }
+    });
     let rs = Peerex::start(&dir, &cfg, "").unwrap();
     let target = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), rs.port);
     let sender = Speaker::connect(addrs[0], target, 4_200_030_000, SpeakerOpts::default())

@@ -375,3 +375,31 @@ pub fn loopbacks(second: u8, n: usize) -> Vec<IpAddr> {
         })
         .collect()
 }
+
+/// Configured peers `p0`, `p1`, … at `addrs`, with ASNs counting up from `first_asn`;
+/// `extra(i)` goes into peer `i`'s table.
+pub fn numbered_peers(
+    addrs: &[IpAddr],
+    first_asn: u32,
+    extra: impl Fn(usize) -> String,
+) -> Vec<super::PeerexPeer> {
+    addrs
+        .iter()
+        .enumerate()
+        .map(|(i, a)| super::PeerexPeer {
+            name: format!("p{i}"),
+            asn: first_asn + i as u32,
+            address: *a,
+            extra: extra(i),
+        })
+        .collect()
+}
+
+/// Polls `f` every 50 ms until it holds; panics naming `what` after `timeout`.
+pub async fn wait_async(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < timeout, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
