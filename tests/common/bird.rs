@@ -44,10 +44,30 @@ pub struct Bird {
 impl Bird {
     /// Writes the config and starts bird; returns once its control socket answers.
     pub fn start(tmp: &TempDir, spec: PeerSpec) -> Result<Bird> {
+        Self::start_with(tmp, spec, &[], &RouteAttrs::default(), false)
+    }
+
+    /// Like [`start`](Self::start), with `prefixes` (announced with `attrs`) in the config it
+    /// starts with, so that its first session sends them before its End-of-RIB (after
+    /// `start`, `announce` may come after an empty initial table). With `recovering`, bird
+    /// starts in graceful-restart recovery (`bird -R`), as a router that restarted with its
+    /// forwarding state kept: only then does BIRD set the F bit of its graceful-restart
+    /// capability (RFC 4724), without which a helper drops the stale routes at once.
+    pub fn start_with(
+        tmp: &TempDir,
+        spec: PeerSpec,
+        prefixes: &[&str],
+        attrs: &RouteAttrs,
+        recovering: bool,
+    ) -> Result<Bird> {
         let spec = spec.resolved();
         spec.check()?;
         let dir = instance_dir(tmp, &spec.name)?;
-        let announced = Announced::new();
+        let mut announced = Announced::new();
+        for p in prefixes {
+            let p = try_norm_prefix(p).ok_or_else(|| Error(format!("bad prefix {p:?}")))?;
+            announced.insert((p, None), attrs.clone());
+        }
         fs::write(dir.join("bird.conf"), config(&spec, &announced)?)?;
         let mut cmd = Command::new("bird");
         cmd.arg("-c")
@@ -57,6 +77,9 @@ impl Bird {
             .arg("-P")
             .arg(dir.join("bird.pid"))
             .arg("-f");
+        if recovering {
+            cmd.arg("-R");
+        }
         let proc = Proc::spawn(&spec.name, cmd, &dir.join("bird.log"), tmp.path())?;
         let b = Bird {
             spec,
@@ -88,6 +111,13 @@ impl Bird {
             .filter(|l| !(l.starts_with("BIRD ") && l.ends_with(" ready.")))
             .collect::<Vec<_>>()
             .join("\n"))
+    }
+
+    /// SIGKILL, as a crash: no NOTIFICATION, the kernel closes its sockets. Returns once the
+    /// process is gone.
+    pub fn kill(&self) {
+        super::trace(format_args!("bird {}: SIGKILL", self.spec.name));
+        self.proc.kill();
     }
 
     fn reconfigure(&self, announced: &Announced) -> Result<()> {
@@ -319,7 +349,11 @@ fn config(s: &PeerSpec, announced: &Announced) -> Result<String> {
         if s.extended_message { "on" } else { "off" }
     );
     if s.graceful_restart {
-        let _ = writeln!(w, "  graceful restart on;\n  graceful restart time 120;");
+        let _ = writeln!(
+            w,
+            "  graceful restart on;\n  graceful restart time {};",
+            s.graceful_restart_time
+        );
     } else {
         let _ = writeln!(w, "  graceful restart off;");
         let _ = writeln!(w, "  long lived graceful restart off;");

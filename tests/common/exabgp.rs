@@ -588,7 +588,7 @@ fn config(s: &PeerSpec, dir: &Path, python: &str) -> String {
     };
     let _ = writeln!(w, "    add-path {ap};");
     if s.graceful_restart {
-        let _ = writeln!(w, "    graceful-restart 120;");
+        let _ = writeln!(w, "    graceful-restart {};", s.graceful_restart_time);
     }
     let _ = writeln!(
         w,

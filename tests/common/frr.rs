@@ -425,7 +425,11 @@ fn config(s: &PeerSpec) -> String {
     let _ = writeln!(w, " no bgp network import-check");
     if s.graceful_restart {
         let _ = writeln!(w, " bgp graceful-restart");
-        let _ = writeln!(w, " bgp graceful-restart restart-time 120");
+        let _ = writeln!(
+            w,
+            " bgp graceful-restart restart-time {}",
+            s.graceful_restart_time
+        );
     } else {
         let _ = writeln!(w, " bgp graceful-restart-disable");
     }

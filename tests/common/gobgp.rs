@@ -357,7 +357,7 @@ fn config(s: &PeerSpec) -> String {
     if s.graceful_restart {
         let _ = writeln!(w, "  [neighbors.graceful-restart.config]");
         let _ = writeln!(w, "    enabled = true");
-        let _ = writeln!(w, "    restart-time = 120");
+        let _ = writeln!(w, "    restart-time = {}", s.graceful_restart_time);
     }
     for (enabled, fam) in [
         (s.families.ipv4, "ipv4-unicast"),

@@ -327,8 +327,10 @@ pub struct PeerSpec {
     pub connect_retry: u16,
     pub families: Families,
     pub add_path: AddPath,
-    /// Advertise the graceful restart capability (RFC 4724) with restart time 120.
+    /// Advertise the graceful restart capability (RFC 4724) with `graceful_restart_time`.
     pub graceful_restart: bool,
+    /// Restart time advertised with graceful restart, in seconds (default 120).
+    pub graceful_restart_time: u16,
     /// Advertise the extended message capability (RFC 8654). Not supported by GoBGP; FRR 8.4
     /// always advertises it.
     pub extended_message: bool,
@@ -359,6 +361,7 @@ impl Default for PeerSpec {
             families: Families::BOTH,
             add_path: AddPath::Off,
             graceful_restart: false,
+            graceful_restart_time: 120,
             extended_message: false,
             md5: None,
             next_hop_v4: None,
@@ -449,6 +452,10 @@ impl PeerSpec {
     }
     pub fn graceful_restart(mut self, yes: bool) -> PeerSpec {
         self.graceful_restart = yes;
+        self
+    }
+    pub fn graceful_restart_time(mut self, secs: u16) -> PeerSpec {
+        self.graceful_restart_time = secs;
         self
     }
     pub fn extended_message(mut self, yes: bool) -> PeerSpec {

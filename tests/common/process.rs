@@ -66,6 +66,18 @@ impl Proc {
         self.exit_status().is_none()
     }
 
+    /// SIGKILL at once, and reaps the process.
+    pub fn kill(&self) {
+        let st = {
+            let mut c = self.child.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = c.kill();
+            c.wait().ok()
+        };
+        if let Some(st) = st {
+            *self.exit.lock().unwrap_or_else(|e| e.into_inner()) = Some(st);
+        }
+    }
+
     /// SIGTERM, up to `grace` for it to exit, then SIGKILL; always reaps the process.
     pub fn stop(&self, grace: Duration) {
         if !self.running() {
