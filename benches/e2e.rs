@@ -9,14 +9,20 @@
 //! E2E_NET=netns cargo bench --bench e2e                     # every server behind veth
 //! # two peerex builds side by side, e.g. before and after a change:
 //! E2E_SERVERS=peerex,peerex-base PEEREX_BASE_BIN=/path/to/old/peerex cargo bench --bench e2e
+//! # 1,000 sessions with a 3 s hold time through a 500k table load and a looking-glass flood:
+//! E2E_SCENARIOS=h E2E_SERVERS=peerex E2E_RUNS=1 cargo bench --bench e2e
+//! # its short form (1,000 sessions, a 50k table; CI runs it):
+//! E2E_SCENARIOS=h E2E_SCALE=0.1 E2E_SERVERS=peerex E2E_RUNS=1 cargo bench --bench e2e
 //! ```
 //!
 //! Needs Linux, root for `bird-single` (see "The servers") and `bird` (Debian's bird2;
 //! `.ci/install-deps` installs it). Binding 127.64.x.y source addresses needs nothing (all
 //! of 127/8 is local on Linux); the network namespace (`ip netns`, a veth pair) needs root.
-//! The bench raises its open-file limit to the hard limit (scenario `d` needs about 1,000
-//! sockets in the generator and 1,000 in the server, which inherits the limit). Not part of
-//! CI.
+//! peerex alone (`E2E_SERVERS=peerex`) needs no root. The bench raises its open-file limit
+//! to the hard limit, which needs no root either (scenarios `d` and `h` need about 1,000
+//! sockets in the generator and 1,000 in the server, which inherits the limit; a warning
+//! says when the hard limit is too low). Not part of CI, except the short form of `h`
+//! (`.ci/run`).
 //!
 //! # What it does
 //!
@@ -46,6 +52,11 @@
 //! * `d250`: `d`'s 200,000-prefix table from 250 peers (800 prefixes each), all receiving all;
 //!   not in the default list. Peak RSS in `d` minus peak RSS here is what 750 more clients
 //!   cost on the same table.
+//! * `h`: sessions under load (issue 12): `d`'s layout with a 500,000-prefix table, 1,000
+//!   peers each announcing 500 prefixes and receiving all the others' (499.5 M deliveries),
+//!   with a negotiated hold time of 3 s, while peerex's looking glass is flooded; not in the
+//!   default list; peerex builds only (the BIRD servers skip it). `E2E_SCALE` scales the
+//!   table and keeps the 1,000 sessions. See "Scenario h" below.
 //! * `a6`: `a` in IPv6: /48s in MP_REACH_NLRI, IPv6 unicast the only family negotiated (the
 //!   sessions stay on IPv4 loopback), next hop `2001:db8:77::<p + 1>` for peer `p`.
 //!
@@ -103,6 +114,51 @@
 //!   `peerex_memory_bytes{part}` sample there (none in versions without the breakdown) and
 //!   `peerex_process_resident_memory_bytes` (or why it is not available); also in the
 //!   notes. Nothing comparable is read from BIRD.
+//! * **sessions**: every session must stay up from the OPEN exchange to the end of the
+//!   settle time; one that ends fails the run (see "Scenario h"). The notes give the
+//!   sessions up at the end (and peerex's own count of established sessions), the longest
+//!   silence of the server at any client and the longest gap between the generator's own
+//!   keepalives.
+//!
+//! # Scenario h: sessions under load
+//!
+//! Each emulated peer offers a hold time of 3 s (the servers offer 90, so 3 s is
+//! negotiated), writes a KEEPALIVE every second (a third of it) and runs a hold timer on
+//! what the server sends, as a real peer would: no whole message for 3 s ends the session.
+//! While the table loads every client receives UPDATEs all the time, so after convergence
+//! the run waits three hold times (9 s; `E2E_SETTLE_MS` if longer) in which only keepalives
+//! keep the sessions up. From when the sessions are up to the end of that wait,
+//! `E2E_LG_FLOOD` threads (default 4) send looking-glass requests to peerex back to back,
+//! each over a fresh connection (the requests of `benches/lg_flood.rs`, from `e2e/lg.rs`),
+//! and keep sending as answers slow down. The run
+//! FAILS, with the reason, when any session ends: a NOTIFICATION from peerex (e.g. "hold
+//! timer expired": the generator's keepalives did not reach it in time), a close, a failed
+//! write, or the client's own hold timer (peerex silent for 3 s; the message gives the bytes
+//! waiting unread in the client's socket: any means the generator, not peerex, was late),
+//! and when a client does not end with exactly its table. The report's "Sessions under
+//! load" table has per run: time to convergence, peak RSS, CPU seconds, sessions up at the
+//! end (with peerex's `neighbours_established` from /api/v1/status), the longest silence of
+//! the server at any client (as the generator's reader saw it, so an upper bound; more than
+//! 3 s would have been a hold expiry), the longest gap between two of the generator's own
+//! keepalives, the looking-glass requests answered while the table loaded (first UPDATE to
+//! convergence) and over the whole flood, failures, and the longest request. peerex's
+//! looking-glass workers run at `SCHED_IDLE`, so on a saturated machine they answer few
+//! requests during the load, by design (and a request may wait longer than the flood's
+//! 30 s read timeout: it then counts as failed, which does not fail the run).
+//!
+//! The table is 1,000 senders × 500 prefixes, like `d`, rather than a few senders of a full
+//! table and 996 clients that only receive (e.g. 4 × 125,000): measured on the 2-core
+//! machine, the full scale fits (the generator's clients keep one bit per (client, prefix):
+//! 62.5 MB; peerex peaked at 276–289 MiB; converged in about a minute with the machine
+//! shared), and every session is busy in both directions, reading its own UPDATEs in and
+//! writing the others' out, where a late keepalive is likeliest. The short form,
+//! `E2E_SCALE=0.1`, keeps the 1,000 sessions with a 50,000-prefix table (about 20 s a run,
+//! the 9 s wait included).
+//!
+//! The generator must not be the one that is late: its readers decode frames out of large
+//! reads, which cost tokio's cooperative budget nothing, so each now yields its budget per
+//! message (`consume_budget`); before that, 1,000 busy readers starved the keepalive tasks
+//! for more than 3 s and peerex rightly expired the sessions.
 //!
 //! The report is printed and written as markdown to `target/e2e-report.md` (or
 //! `$CARGO_TARGET_DIR`), see `e2e/report.rs`: per (scenario, server) the MEDIAN over the
@@ -164,7 +220,10 @@
 //! to debug a server that does not converge), `E2E_CONNECT_TIMEOUT` and
 //! `E2E_CONNECT_PARALLEL` (above), `E2E_EXACT_MAX` (up to this many (client, prefix) states
 //! in all, default 32 M, the clients keep which sender's path they hold, for the mismatch
-//! report; above it only one bit per prefix, "holds what it must": 25 MB for `d`).
+//! report; above it only one bit per prefix, "holds what it must": 25 MB for `d`),
+//! `E2E_HOLD` (the hold time the generator offers in every scenario instead of the
+//! scenario's own, 3 in `h` and 90 elsewhere; 0 or at least 3), `E2E_LG_FLOOD` (looking-glass
+//! flood threads in `h`, default 4; 0: no flood).
 //!
 //! # Fairness notes
 //!
@@ -174,6 +233,8 @@
 //! others on loopback (unless `E2E_NET=netns`). Anything else running on the machine skews
 //! the times: the notes give the load average before and after each run.
 
+#[path = "e2e/lg.rs"]
+mod lg;
 #[path = "e2e/load.rs"]
 mod load;
 #[path = "e2e/metrics.rs"]
@@ -196,7 +257,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use load::{ns_since, Peer};
-use report::{mib, secs, Outcome};
+use report::{mib, secs, LgFigures, Outcome, Sessions};
 use scenario::Scenario;
 use servers::{BirdOpts, Kind, Server};
 
@@ -264,6 +325,11 @@ struct Settings {
     /// The baseline peerex build (`PEEREX_BASE_BIN`), when `peerex-base` runs.
     peerex_base: PathBuf,
     bird: BirdOpts,
+    /// The hold time the generator offers in every scenario (E2E_HOLD), instead of the
+    /// scenario's own.
+    hold: Option<u16>,
+    /// Looking-glass flood threads in scenarios that flood (E2E_LG_FLOOD).
+    lg_flood: usize,
 }
 
 impl Settings {
@@ -286,6 +352,7 @@ async fn connect_all(
     epoch: Instant,
     timeout: Duration,
     parallel: usize,
+    hold: u16,
 ) -> Result<Vec<Peer>, String> {
     let start = Instant::now();
     let deadline = tokio::time::Instant::now() + timeout;
@@ -302,7 +369,8 @@ async fn connect_all(
                 if left.is_zero() {
                     return Err(format!("peer {p}: {last}"));
                 }
-                match tokio::time::timeout(left, Peer::connect(p, rs, sc.clone(), epoch)).await {
+                let c = Peer::connect_with_hold(p, rs, sc.clone(), epoch, hold);
+                match tokio::time::timeout(left, c).await {
                     Ok(Ok(peer)) => return Ok(peer),
                     Ok(Err(e)) => last = e.to_string(),
                     Err(_) => last = "timed out".into(),
@@ -365,6 +433,7 @@ async fn run_one(sc: &Arc<Scenario>, kind: Kind, run: usize, st: &Settings) -> O
         cpu_secs: 0.0,
         error: None,
         notes: Vec::new(),
+        sessions: None,
     };
     let dir = target_dir()
         .join("e2e")
@@ -433,15 +502,21 @@ async fn drive(
             )
         })
         .collect();
-    let peers = connect_all(sc, rs, epoch, st.connect_timeout, st.connect_parallel).await?;
-    // Let the initial (empty) table exchange finish.
+    let stress = sc.stress();
+    let hold = st.hold.unwrap_or(stress.hold);
+    let peers = connect_all(sc, rs, epoch, st.connect_timeout, st.connect_parallel, hold).await?;
+    // The looking-glass flood runs from here to the end of the settle time.
+    let flood = match server.lg_port {
+        Some(port) if stress.lg_flood && st.lg_flood > 0 => {
+            let lg = SocketAddr::new(IpAddr::V4(server.ip), port);
+            Some((lg::Flood::start(lg, st.lg_flood), Instant::now()))
+        }
+        _ => None,
+    };
+    // Let the initial (empty) table exchange finish (and the flood reach full speed).
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    if let Some(p) = peers.iter().find(|p| p.rx.closed.load(Ordering::Acquire)) {
-        return Err(format!(
-            "session of peer {} closed before the start: {:?}",
-            p.index,
-            p.rx.error.lock().unwrap()
-        ));
+    if let Some(e) = ended(&peers, epoch) {
+        return Err(format!("before the start: {e}"));
     }
     let base_delivered = sum(&peers, |r| r.announced.load(Ordering::Relaxed));
     if base_delivered != 0 {
@@ -449,6 +524,7 @@ async fn drive(
             .push(format!("{base_delivered} announcements before the start"));
     }
     let total_universe = (sc.universe() * sc.peers) as u64;
+    let lg_at_t0 = flood.as_ref().map_or(0, |(f, _)| f.answered());
     let t0 = Instant::now();
     let t0_ns = ns_since(epoch);
     let sends: Vec<_> = tables
@@ -483,12 +559,8 @@ async fn drive(
                 .unwrap_or(t0_ns);
             break t.max(t0_ns);
         }
-        if let Some(p) = peers.iter().find(|p| p.rx.closed.load(Ordering::Acquire)) {
-            return Err(format!(
-                "session of peer {} ended: {:?}",
-                p.index,
-                p.rx.error.lock().unwrap()
-            ));
+        if let Some(e) = ended(&peers, epoch) {
+            return Err(format!("during the load: {e}"));
         }
         if !server.alive() {
             return Err("the server exited".into());
@@ -544,6 +616,7 @@ async fn drive(
         }
     };
     let delivered_at_conv = sum(&peers, |r| r.announced.load(Ordering::Relaxed));
+    let lg_at_conv = flood.as_ref().map_or(0, |(f, _)| f.answered());
     // The input is necessarily all read by now, except perhaps the End-of-RIB markers.
     let t = Instant::now();
     while ingest_at.is_none() && t.elapsed() < Duration::from_secs(5) {
@@ -563,7 +636,15 @@ async fn drive(
     }
     out.converge = Some(Duration::from_nanos(converged_ns - t0_ns));
     out.ingest = ingest_at.map(|i| Duration::from_nanos(i.saturating_sub(t0_ns)));
-    tokio::time::sleep(st.settle).await;
+    // With a stress, the quiet time after the load lasts three hold times (the flood goes
+    // on): no UPDATE flows then, only keepalives keep the sessions up.
+    let stressed = stress.lg_flood || stress.hold != load::DEFAULT_HOLD || st.hold.is_some();
+    let settle = if stressed {
+        st.settle.max(Duration::from_secs(3 * u64::from(hold)))
+    } else {
+        st.settle
+    };
+    tokio::time::sleep(settle).await;
     // peerex's memory while every session is still up (once the peers go, it tears the
     // table down).
     if let Some(port) = server.lg_port {
@@ -571,6 +652,74 @@ async fn drive(
             eprintln!("  {line}");
             out.notes.push(line);
         }
+    }
+    // The flood stops (each thread finishes its request in flight), then the sessions at
+    // the end.
+    let lg = flood.map(|(f, started)| {
+        let (slowest, slowest_target) = f.slowest();
+        let figures = LgFigures {
+            threads: st.lg_flood,
+            during_load: lg_at_conv - lg_at_t0,
+            load_secs: (converged_ns - t0_ns) as f64 / 1e9,
+            answered: f.answered(),
+            failed: f.failed(),
+            secs: started.elapsed().as_secs_f64(),
+            slowest,
+            slowest_target,
+        };
+        tokio::task::block_in_place(|| f.stop());
+        figures
+    });
+    let now = ns_since(epoch);
+    let (max_gap, max_gap_peer) = peers
+        .iter()
+        .map(|p| {
+            let mut g = p.rx.max_gap_ns.load(Ordering::Relaxed);
+            if !p.rx.closed.load(Ordering::Acquire) {
+                // The silence still running at the end counts too.
+                g = g.max(now.saturating_sub(p.rx.last_msg_ns.load(Ordering::Relaxed)));
+            }
+            (g, p.index)
+        })
+        .max()
+        .unwrap_or((0, 0));
+    let sessions = Sessions {
+        stressed,
+        hold: peers.iter().map(|p| p.hold).min().unwrap_or(0),
+        up: peers
+            .iter()
+            .filter(|p| !p.rx.closed.load(Ordering::Acquire))
+            .count(),
+        of: peers.len(),
+        server_says: server.lg_port.and_then(|port| {
+            lg::sessions_established(SocketAddr::new(IpAddr::V4(server.ip), port)).ok()
+        }),
+        max_gap: Duration::from_nanos(max_gap),
+        max_gap_peer,
+        ka_sent_gap: Duration::from_nanos(
+            peers
+                .iter()
+                .map(|p| p.rx.ka_sent_gap_ns.load(Ordering::Relaxed))
+                .max()
+                .unwrap_or(0),
+        ),
+        lg,
+    };
+    eprintln!("  {}", sessions_line(&sessions));
+    out.notes.push(sessions_line(&sessions));
+    if sessions
+        .server_says
+        .is_some_and(|n| n != sessions.up as u64)
+    {
+        out.notes.push(format!(
+            "peerex's looking glass says {} sessions established, the generator has {} up",
+            sessions.server_says.unwrap_or(0),
+            sessions.up
+        ));
+    }
+    out.sessions = Some(sessions);
+    if let Some(e) = ended(&peers, epoch) {
+        return Err(format!("after convergence: {e}"));
     }
     let delivered = sum(&peers, |r| r.announced.load(Ordering::Relaxed));
     out.delivered = delivered_at_conv - base_delivered;
@@ -617,6 +766,83 @@ async fn drive(
         delivered as f64 / updates.max(1) as f64
     ));
     Ok(())
+}
+
+/// The sessions that ended (a NOTIFICATION or a close from the server, a failed write, or
+/// the client's hold timer), if any: how many, the first few reasons, and the first one's
+/// keepalive timing as the generator saw it.
+fn ended(peers: &[Peer], epoch: Instant) -> Option<String> {
+    let gone: Vec<&Peer> = peers
+        .iter()
+        .filter(|p| p.rx.closed.load(Ordering::Acquire))
+        .collect();
+    let first = gone.first()?;
+    let why = |p: &Peer| {
+        p.rx.error
+            .lock()
+            .unwrap()
+            .clone()
+            .unwrap_or_else(|| "no reason recorded".into())
+    };
+    let mut s = format!(
+        "{} of {} sessions ended; session of peer {} ended: {}",
+        gone.len(),
+        peers.len(),
+        first.index,
+        why(first)
+    );
+    let r = &first.rx;
+    let now = ns_since(epoch);
+    let secs = |ns: u64| ns as f64 / 1e9;
+    let _ = write!(
+        s,
+        " (at the generator: its longest gap between two KEEPALIVEs it wrote {:.2} s, the \
+         last one {:.2} s ago; the longest silence of the server {:.2} s, its last message \
+         {:.2} s ago, {} KEEPALIVEs from it)",
+        secs(r.ka_sent_gap_ns.load(Ordering::Relaxed)),
+        secs(now.saturating_sub(r.ka_sent_ns.load(Ordering::Relaxed))),
+        secs(r.max_gap_ns.load(Ordering::Relaxed)),
+        secs(now.saturating_sub(r.last_msg_ns.load(Ordering::Relaxed))),
+        r.keepalives.load(Ordering::Relaxed)
+    );
+    for p in gone.iter().skip(1).take(2) {
+        let _ = write!(s, "; peer {}: {}", p.index, why(p));
+    }
+    Some(s)
+}
+
+/// One line on the sessions of a run.
+fn sessions_line(s: &Sessions) -> String {
+    let mut l = format!(
+        "sessions up at the end {}/{}{}, hold time {} s; longest silence of the server at a \
+         client {:.2} s (peer {}), longest gap between the generator's keepalives {:.2} s",
+        s.up,
+        s.of,
+        s.server_says
+            .map_or(String::new(), |n| format!(" (peerex says {n} established)")),
+        s.hold,
+        s.max_gap.as_secs_f64(),
+        s.max_gap_peer,
+        s.ka_sent_gap.as_secs_f64()
+    );
+    if let Some(f) = &s.lg {
+        let _ = write!(
+            l,
+            "; looking glass ({} threads): {} requests answered during the load ({:.1} s, \
+             {:.0}/s), {} answered and {} failed in {:.1} s of flood, the longest request \
+             {:.2} s ({})",
+            f.threads,
+            f.during_load,
+            f.load_secs,
+            f.during_load as f64 / f.load_secs.max(1e-9),
+            f.answered,
+            f.failed,
+            f.secs,
+            f.slowest.as_secs_f64(),
+            f.slowest_target
+        );
+    }
+    l
 }
 
 /// What the clients hold that they should not, grouped by (client, expected, held).
@@ -748,7 +974,7 @@ fn main() {
         .collect();
     assert!(
         !scenarios.is_empty(),
-        "E2E_SCENARIOS={wanted:?} names no scenario (a, b, c, d, d250, a6)"
+        "E2E_SCENARIOS={wanted:?} names no scenario (a, b, c, d, d250, h, a6)"
     );
     assert_eq!(report::median(vec![3.0, 1.0, 2.0]), Some(2.0));
     assert_eq!(report::median(vec![4.0, 1.0]), Some(2.5));
@@ -804,8 +1030,19 @@ fn main() {
         bird: BirdOpts {
             import_table: env_or::<u8>("E2E_BIRD_IMPORT_TABLE", 0) != 0,
         },
+        hold: std::env::var("E2E_HOLD")
+            .ok()
+            .map(|_| env_or("E2E_HOLD", 90)),
+        lg_flood: env_or("E2E_LG_FLOOD", 4),
     };
-    if netns || servers.contains(&Kind::BirdSingle) {
+    if st.hold.is_some_and(|h| h == 1 || h == 2) {
+        eprintln!("error: E2E_HOLD must be 0 or at least 3 (RFC 4271)");
+        std::process::exit(2);
+    }
+    // (Scenarios that flood the looking glass do not run on BIRD.)
+    let bird_single =
+        servers.contains(&Kind::BirdSingle) && scenarios.iter().any(|s| !s.stress().lg_flood);
+    if netns || bird_single {
         let most = scenarios.iter().map(|s| s.peers).max().unwrap_or(0);
         if let Err(e) = net::setup(most) {
             net::teardown();
@@ -832,6 +1069,17 @@ fn main() {
         );
         for run in 1..=runs {
             for &k in &servers {
+                if sc.stress().lg_flood && !k.is_peerex() {
+                    if run == 1 {
+                        eprintln!(
+                            "scenario {}: not run on {} (it floods peerex's looking glass; \
+                             peerex builds only)",
+                            sc.name,
+                            k.name()
+                        );
+                    }
+                    continue;
+                }
                 eprintln!("scenario {}, run {run}/{runs}, {}:", sc.name, k.name());
                 let o = rt.block_on(run_one(sc, k, run, &st));
                 match &o.error {

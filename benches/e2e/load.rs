@@ -2,7 +2,10 @@
 //! 127.64.x.y address, an OPEN exchange, keepalives on time, a sender that writes the peer's
 //! pre-encoded table, and a receiver that decodes every UPDATE with `peerex::wire` and keeps,
 //! per prefix, which sender's path it currently holds, so it knows at every message whether
-//! it holds exactly what the scenario says it must.
+//! it holds exactly what the scenario says it must. Each client runs a hold timer on what
+//! the server sends, as a real peer would (the session ends, and the run fails, when the
+//! server is silent for the negotiated hold time), and records the longest silence and the
+//! longest gap between its own keepalives.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
@@ -12,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use peerex::session::framing::FrameReader;
-use peerex::wire::{header, AfiSafi, Asn, Capability, Message, MpNextHop, Open, ParseCtx};
+use peerex::wire::{
+    header, AfiSafi, Asn, Capability, Message, MpNextHop, NotifCode, Notification, Open, ParseCtx,
+};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpSocket;
@@ -42,6 +47,21 @@ pub struct RxStats {
     pub converged_at_ns: AtomicU64,
     /// When the last UPDATE arrived, ns since the run's epoch.
     pub last_update_ns: AtomicU64,
+    /// When the last message of any type arrived, ns since the run's epoch (the reader's
+    /// start counts as one: the OPEN exchange has just ended).
+    pub last_msg_ns: AtomicU64,
+    /// The longest time between two messages from the server (KEEPALIVE, UPDATE, ...), as
+    /// this client's reader saw them (so including the generator's own scheduling delays);
+    /// more than the hold time ends the session.
+    pub max_gap_ns: AtomicU64,
+    /// KEEPALIVEs received after the OPEN exchange.
+    pub keepalives: AtomicU64,
+    /// The longest time between two KEEPALIVEs this client wrote (a write waits for the
+    /// sender's chunk in flight, and for the server to read).
+    pub ka_sent_gap_ns: AtomicU64,
+    /// When this client last wrote a KEEPALIVE (or the session came up), ns since the
+    /// run's epoch.
+    pub ka_sent_ns: AtomicU64,
     pub closed: AtomicBool,
     pub error: Mutex<Option<String>>,
     pub held: Mutex<Held>,
@@ -79,6 +99,8 @@ pub fn keep_exact(sc: &Scenario) -> bool {
 pub struct Peer {
     pub index: usize,
     pub addr: Ipv4Addr,
+    /// The negotiated hold time (the smaller of the two OPENs'), seconds.
+    pub hold: u16,
     pub rx: Arc<RxStats>,
     writer: Arc<tokio::sync::Mutex<OwnedWriteHalf>>,
     fd: RawFd,
@@ -91,13 +113,31 @@ fn other(m: impl Into<String>) -> std::io::Error {
     std::io::Error::other(m.into())
 }
 
+/// The hold time [`Peer::connect`] offers.
+pub const DEFAULT_HOLD: u16 = 90;
+
 impl Peer {
-    /// Connects peer `index` of `sc` to the server at `rs` and completes the OPEN exchange.
+    /// Connects peer `index` of `sc` to the server at `rs` and completes the OPEN exchange,
+    /// offering a hold time of [`DEFAULT_HOLD`].
+    #[allow(dead_code)] // used by benches/lg_flood.rs
     pub async fn connect(
         index: usize,
         rs: SocketAddr,
         sc: Arc<Scenario>,
         epoch: Instant,
+    ) -> std::io::Result<Peer> {
+        Peer::connect_with_hold(index, rs, sc, epoch, DEFAULT_HOLD).await
+    }
+
+    /// [`Peer::connect`] offering hold time `hold` (seconds; 0 or at least 3). The session
+    /// then keeps the negotiated one: a KEEPALIVE every third of it, and the end of the
+    /// session when the server sends nothing for that long.
+    pub async fn connect_with_hold(
+        index: usize,
+        rs: SocketAddr,
+        sc: Arc<Scenario>,
+        epoch: Instant,
+        hold: u16,
     ) -> std::io::Result<Peer> {
         let addr = peer_addr(index);
         let asn = BASE_ASN + index as u32;
@@ -110,7 +150,6 @@ impl Peer {
         stream.set_nodelay(true)?;
         let fd = stream.as_raw_fd();
         let (rd, mut wr) = stream.into_split();
-        let hold: u16 = 90;
         let caps = vec![
             Capability::Multiprotocol(if sc.v6() {
                 AfiSafi::IPV6_UNICAST
@@ -151,28 +190,53 @@ impl Peer {
         let mut tasks = Vec::new();
         {
             let rx = rx.clone();
+            let w = writer.clone();
             tasks.push(tokio::spawn(async move {
-                receive(reader, ctx, index, sc, rx, epoch).await;
+                if receive(reader, ctx, index, sc, rx, epoch, negotiated, fd).await {
+                    // As a real peer does: NOTIFICATION Hold Timer Expired, then close.
+                    let mut b = BytesMut::new();
+                    Notification::new(NotifCode::HoldTimerExpired(0), Bytes::new())
+                        .encode(4096, &mut b);
+                    let mut w = w.lock().await;
+                    let _ = w.write_all(&b).await;
+                    let _ = w.shutdown().await;
+                }
             }));
         }
         if negotiated > 0 {
             let w = writer.clone();
+            let rx = rx.clone();
             let every = Duration::from_millis(u64::from(negotiated) * 1000 / 3);
             tasks.push(tokio::spawn(async move {
                 let mut ka = BytesMut::new();
                 header::encode_keepalive(&mut ka);
                 let ka = ka.freeze();
+                let mut tick = tokio::time::interval(every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tick.tick().await;
+                let mut last = ns_since(epoch);
+                rx.ka_sent_ns.store(last, Ordering::Relaxed);
                 loop {
-                    tokio::time::sleep(every).await;
-                    if w.lock().await.write_all(&ka).await.is_err() {
+                    tick.tick().await;
+                    if rx.closed.load(Ordering::Acquire) {
                         return;
                     }
+                    if let Err(e) = w.lock().await.write_all(&ka).await {
+                        end(&rx, format!("writing a KEEPALIVE failed: {e}"));
+                        return;
+                    }
+                    let now = ns_since(epoch);
+                    rx.ka_sent_gap_ns
+                        .fetch_max(now.saturating_sub(last), Ordering::Relaxed);
+                    rx.ka_sent_ns.store(now, Ordering::Relaxed);
+                    last = now;
                 }
             }));
         }
         Ok(Peer {
             index,
             addr,
+            hold: negotiated,
             rx,
             writer,
             fd,
@@ -220,7 +284,26 @@ pub fn ns_since(epoch: Instant) -> u64 {
     epoch.elapsed().as_nanos() as u64
 }
 
-/// The reader: decodes every message and tracks, per prefix, whose path is held.
+/// The session ended: why (the first reason wins), and `closed`.
+fn end(rx: &RxStats, why: String) {
+    let mut e = rx.error.lock().unwrap();
+    if e.is_none() {
+        *e = Some(why);
+    }
+    rx.closed.store(true, Ordering::Release);
+}
+
+/// Bytes received on socket `fd` and not yet read (FIONREAD).
+fn unread_bytes(fd: RawFd) -> Option<u64> {
+    let mut v: libc::c_int = 0;
+    // SAFETY: FIONREAD on a socket this process holds open, into a c_int.
+    let r = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut v as *mut libc::c_int) };
+    (r == 0).then_some(v as u64)
+}
+
+/// The reader: decodes every message and tracks, per prefix, whose path is held, until the
+/// session ends; true when it ended by this client's hold timer.
+#[allow(clippy::too_many_arguments)]
 async fn receive<R: tokio::io::AsyncRead + Unpin>(
     mut reader: FrameReader<R>,
     ctx: ParseCtx,
@@ -228,7 +311,12 @@ async fn receive<R: tokio::io::AsyncRead + Unpin>(
     sc: Arc<Scenario>,
     rx: Arc<RxStats>,
     epoch: Instant,
-) {
+    hold: u16,
+    fd: RawFd,
+) -> bool {
+    let hold = (hold > 0).then(|| Duration::from_secs(u64::from(hold)));
+    let mut last_msg = ns_since(epoch);
+    rx.last_msg_ns.store(last_msg, Ordering::Relaxed);
     let universe = sc.universe();
     let mut correct = 0;
     {
@@ -260,26 +348,61 @@ async fn receive<R: tokio::io::AsyncRead + Unpin>(
     let mut converged = correct == universe;
     rx.converged.store(converged, Ordering::Release);
     loop {
-        let frame = match reader.next().await {
+        let next = match hold {
+            // The hold timer runs only while the reader waits for the server.
+            Some(h) => match tokio::time::timeout(h, reader.next()).await {
+                Ok(r) => r,
+                Err(_) => {
+                    let silence = ns_since(epoch).saturating_sub(last_msg);
+                    rx.max_gap_ns.fetch_max(silence, Ordering::Relaxed);
+                    // Bytes waiting in the socket mean the generator, not the server, was
+                    // late; none (or only part of a message) mean the server was silent.
+                    let unread = unread_bytes(fd).map_or("unknown".into(), |n| n.to_string());
+                    end(
+                        &rx,
+                        format!(
+                            "hold timer expired at the client: no whole message from the \
+                             server for {} s (the negotiated hold time); bytes waiting unread in \
+                             the client's socket: {unread}",
+                            h.as_secs()
+                        ),
+                    );
+                    return true;
+                }
+            },
+            None => reader.next().await,
+        };
+        let frame = match next {
             Ok(f) => f,
             Err(e) => {
-                *rx.error.lock().unwrap() = Some(format!("session ended: {e}"));
-                rx.closed.store(true, Ordering::Release);
-                return;
+                end(&rx, format!("session ended: {e}"));
+                return false;
             }
         };
+        let now = ns_since(epoch);
+        rx.max_gap_ns
+            .fetch_max(now.saturating_sub(last_msg), Ordering::Relaxed);
+        rx.last_msg_ns.store(now, Ordering::Relaxed);
+        last_msg = now;
+        // A read fills a large buffer, and frames taken from it cost the runtime's
+        // cooperative budget nothing: without this, 1,000 busy readers would each decode
+        // megabytes per turn and starve the keepalive tasks for seconds (3 s and more
+        // were seen, with a 3 s hold time).
+        tokio::task::coop::consume_budget().await;
         let u = match Message::decode(frame, &ctx) {
             Ok(Message::Update(u)) => u,
             Ok(Message::Notification(n)) => {
-                *rx.error.lock().unwrap() = Some(format!("NOTIFICATION from the server: {n}"));
-                rx.closed.store(true, Ordering::Release);
-                return;
+                end(&rx, format!("NOTIFICATION from the server: {n}"));
+                return false;
+            }
+            Ok(Message::Keepalive) => {
+                rx.keepalives.fetch_add(1, Ordering::Relaxed);
+                continue;
             }
             Ok(_) => continue,
             Err(e) => {
-                *rx.error.lock().unwrap() = Some(format!("undecodable message: {e}"));
-                rx.closed.store(true, Ordering::Release);
-                return;
+                end(&rx, format!("undecodable message: {e}"));
+                return false;
             }
         };
         rx.updates.fetch_add(1, Ordering::Relaxed);

@@ -38,6 +38,45 @@ pub struct Outcome {
     pub cpu_secs: f64,
     pub error: Option<String>,
     pub notes: Vec<String>,
+    /// The sessions through the run, once the sessions were up.
+    pub sessions: Option<Sessions>,
+}
+
+/// How the sessions fared (every run; the report has a table of them for scenarios with a
+/// stress, see `Scenario::stress`, or when `E2E_HOLD` is set).
+pub struct Sessions {
+    /// Shown in the report's sessions table.
+    pub stressed: bool,
+    /// The negotiated hold time, seconds.
+    pub hold: u16,
+    /// Sessions still up at the end of the run (after the settle time), of all.
+    pub up: usize,
+    pub of: usize,
+    /// `neighbours_established` in peerex's /api/v1/status at the end (peerex builds).
+    pub server_says: Option<u64>,
+    /// The longest silence of the server at any client (between two messages of any type,
+    /// from the OPEN exchange to the end), and that client.
+    pub max_gap: Duration,
+    pub max_gap_peer: usize,
+    /// The longest time between two KEEPALIVEs the generator wrote on any session.
+    pub ka_sent_gap: Duration,
+    pub lg: Option<LgFigures>,
+}
+
+/// The looking-glass flood of one run.
+pub struct LgFigures {
+    pub threads: usize,
+    /// Requests answered (200) from the first UPDATE written to convergence, and that time.
+    pub during_load: u64,
+    pub load_secs: f64,
+    /// Requests answered and failed over the whole flood (from before the load to the end
+    /// of the settle time), and its length.
+    pub answered: u64,
+    pub failed: u64,
+    pub secs: f64,
+    /// The longest request of the flood (connect to the end of the answer), and its target.
+    pub slowest: Duration,
+    pub slowest_target: &'static str,
 }
 
 impl Outcome {
@@ -324,6 +363,7 @@ pub fn report(
             o.cpu_secs,
         );
     }
+    sessions_table(&mut r, outcomes);
     let notes: Vec<&Outcome> = outcomes
         .iter()
         .filter(|o| o.error.is_some() || !o.notes.is_empty())
@@ -341,4 +381,77 @@ pub fn report(
         }
     }
     r
+}
+
+/// Per run of a scenario with a stress (scenario `h`, or `E2E_HOLD`): the sessions, their
+/// keepalives and the looking-glass flood.
+fn sessions_table(r: &mut String, outcomes: &[Outcome]) {
+    let rows: Vec<(&Outcome, &Sessions)> = outcomes
+        .iter()
+        .filter_map(|o| o.sessions.as_ref().filter(|s| s.stressed).map(|s| (o, s)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(r, "\n## Sessions under load\n");
+    let _ = writeln!(
+        r,
+        "A run fails when any session ends (a NOTIFICATION or a close from the server, or the \
+         client's own hold timer: nothing from the server for the negotiated hold time). \
+         `silence`: the longest time between two messages from the server at any client, as \
+         the generator's reader saw them (an upper bound: it includes the generator's own \
+         delays); `own keepalives`: the longest gap between two KEEPALIVEs the generator \
+         wrote (it waits for the sender's chunk in flight). LG: looking-glass requests \
+         answered while the table loaded (first UPDATE to convergence), answered / failed \
+         over the whole flood, and its longest request.\n"
+    );
+    let _ = writeln!(
+        r,
+        "| scenario | server | run | hold | converge | peak RSS | CPU | sessions up at the end | silence (peer) | own keepalives | LG answered during the load | LG answered / failed in all | LG longest request |"
+    );
+    let _ = writeln!(
+        r,
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+    );
+    for (o, s) in rows {
+        let lg = s.lg.as_ref();
+        let _ = writeln!(
+            r,
+            "| {} | {} | {} | {} s | {} | {} | {:.2} s | {}/{}{} | {:.2} s (p{}) | {:.2} s | {} | {} | {} |",
+            o.scenario,
+            o.server.name(),
+            o.run,
+            s.hold,
+            if o.error.is_some() {
+                "FAILED".into()
+            } else {
+                secs(o.converge)
+            },
+            mib(o.peak_rss_kib),
+            o.cpu_secs,
+            s.up,
+            s.of,
+            s.server_says
+                .map_or(String::new(), |n| format!(" (server: {n})")),
+            s.max_gap.as_secs_f64(),
+            s.max_gap_peer,
+            s.ka_sent_gap.as_secs_f64(),
+            lg.map_or("no flood".into(), |l| format!(
+                "{} in {:.1} s ({:.0}/s, {} threads)",
+                l.during_load,
+                l.load_secs,
+                l.during_load as f64 / l.load_secs.max(1e-9),
+                l.threads
+            )),
+            lg.map_or("-".into(), |l| format!(
+                "{} / {} in {:.1} s",
+                l.answered, l.failed, l.secs
+            )),
+            lg.map_or("-".into(), |l| format!(
+                "{:.2} s (`{}`)",
+                l.slowest.as_secs_f64(),
+                l.slowest_target
+            )),
+        );
+    }
 }

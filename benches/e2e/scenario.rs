@@ -47,6 +47,18 @@ pub enum Kind {
     Disjoint6,
 }
 
+/// See [`Scenario::stress`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stress {
+    /// The hold time the generator's peers offer in their OPEN (the servers offer 90, so this
+    /// is the negotiated one); they send a KEEPALIVE every third of it and expect the server
+    /// to do the same (`E2E_HOLD` overrides it for every scenario).
+    pub hold: u16,
+    /// peerex's looking glass is flooded with requests during the whole load
+    /// (`E2E_LG_FLOOD` threads); the scenario runs on peerex builds only.
+    pub lg_flood: bool,
+}
+
 #[derive(Clone, Debug)]
 pub struct Scenario {
     /// Short name used in E2E_SCENARIOS and the report.
@@ -129,6 +141,22 @@ impl Scenario {
                 kind: Kind::Disjoint,
                 group,
             },
+            // `d`'s layout with a 500,000-prefix table, a 3 s hold time and a looking-glass
+            // flood (see [`Scenario::stress`]; not in the default list). At any scale it keeps
+            // its 1,000 sessions: `E2E_SCALE` scales the table.
+            Scenario {
+                name: "h",
+                description: format!(
+                    "1000 peers each sending {} and receiving all the others', hold time 3 s, \
+                     looking glass flooded",
+                    n(500.0)
+                ),
+                peers: 1000,
+                senders: 1000,
+                per_sender: n(500.0),
+                kind: Kind::Disjoint,
+                group,
+            },
             Scenario {
                 name: "a6",
                 description: format!(
@@ -142,6 +170,22 @@ impl Scenario {
                 group,
             },
         ]
+    }
+
+    /// What the load does besides the table, by scenario (not fields of [`Scenario`], so
+    /// that struct literals elsewhere, such as `benches/lg_flood.rs`, stay valid): `h` offers
+    /// a 3 s hold time and floods peerex's looking glass; the others offer 90 s, no flood.
+    pub fn stress(&self) -> Stress {
+        match self.name {
+            "h" => Stress {
+                hold: 3,
+                lg_flood: true,
+            },
+            _ => Stress {
+                hold: 90,
+                lg_flood: false,
+            },
+        }
     }
 
     /// Distinct prefixes in the scenario.
