@@ -110,7 +110,9 @@ impl Server {
             Kind::Peerex | Kind::PeerexBase => {
                 let cfg = dir.join("peerex.toml");
                 let lg = lg_port.unwrap_or(0);
-                fs::write(&cfg, peerex_config(sc, ip, port, lg)).map_err(|e| e.to_string())?;
+                let sock = dir.join("peerex.sock");
+                fs::write(&cfg, peerex_config(sc, ip, port, lg, &sock))
+                    .map_err(|e| e.to_string())?;
                 cmd.arg("run")
                     .arg("--config")
                     .arg(&cfg)
@@ -327,13 +329,15 @@ fn origin_range() -> (u32, u32) {
 /// the origin allow-list, first AS = the peer's ASN, NEXT_HOP = the peer's address (IPv6:
 /// the peer's IPv6 next hop, listed in `next_hops`), `max_prefixes`; the checks BIRD has no
 /// counterpart for in the BIRD configuration (bogon ASNs and prefixes, transit-free ASNs,
-/// RPKI) off. The looking glass listens on `lg_port` for /metrics.
-fn peerex_config(sc: &Scenario, ip: Ipv4Addr, port: u16, lg_port: u16) -> String {
+/// RPKI) off. The looking glass listens on `lg_port` for /metrics; the control socket is
+/// `socket` in the run's directory (the default, under /run, needs root and is shared).
+fn peerex_config(sc: &Scenario, ip: Ipv4Addr, port: u16, lg_port: u16, socket: &Path) -> String {
     let mut c = String::new();
     let _ = writeln!(
         c,
         "[server]\nasn = {RS_ASN}\nrouter_id = \"10.255.255.1\"\nlisten = [\"{ip}:{port}\"]\n"
     );
+    let _ = writeln!(c, "[control]\nsocket = \"{}\"\n", socket.display());
     let _ = writeln!(c, "[looking_glass]\nlisten = \"{ip}:{lg_port}\"\n");
     let (o1, o2) = origin_range();
     let _ = writeln!(
