@@ -16,8 +16,22 @@
 //! fresh server per sample, `LGF_RUNS` (default 5) samples each. Prints both medians, the
 //! ratio flood/quiet, and how many requests the flood got answered.
 //!
-//! Not a test: nothing is asserted about the ratio; it is a figure for the report.
+//! With `LGF_ABUSE=1` (the default) every run adds an *abuse* sample: the looking glass and
+//! the control socket under abusive clients (`lg_flood/abuse.rs`: 1,000 concurrent requests,
+//! slow-loris, oversized and malformed requests, clients that never read, and the same kinds
+//! on the control socket) from 3 s before the table is sent until convergence, and at least
+//! `LGF_ABUSE_SECS` (default 15) in all, while a witness asks both for their status every
+//! 250 ms.
+//!
+//! Not a test of speed: nothing is asserted about the ratios; they are figures for the
+//! report. It does fail (exit 1) when the server does not survive: a BGP session ends, the
+//! process dies, a bad request gets a 2xx or 5xx answer, no slow-loris connection is closed
+//! by the server (it gives a request head 10 s), or the looking glass or the control
+//! socket does not answer the witness within 15 s after the abusers stopped. CI runs a short
+//! form: `LGF_PREFIXES=10000 LGF_RUNS=1 cargo bench --bench lg_flood`.
 
+#[path = "lg_flood/abuse.rs"]
+mod abuse;
 #[allow(dead_code)]
 #[path = "e2e/load.rs"]
 mod load;
@@ -74,6 +88,7 @@ struct Server {
     child: Child,
     bgp: SocketAddr,
     lg: SocketAddr,
+    ctl: PathBuf,
 }
 
 impl Server {
@@ -94,6 +109,12 @@ impl Server {
         let _ = writeln!(
             c,
             "[looking_glass]\nlisten = \"127.0.0.1:{lg}\"\nmax_results = 1000\n"
+        );
+        // The generator's paths cross well-known transit ASNs (174, 1299, ...) that the
+        // default transit-free check refuses; the e2e bench turns the same checks off.
+        let _ = writeln!(
+            c,
+            "[defaults]\nreject_bogon_asns = false\nreject_transit_free = false\n"
         );
         for p in 0..sc.peers {
             let _ = writeln!(
@@ -131,6 +152,7 @@ impl Server {
             child,
             bgp: SocketAddr::from((Ipv4Addr::LOCALHOST, bgp)),
             lg,
+            ctl: dir.join("peerex.sock"),
         }
     }
 }
@@ -214,8 +236,22 @@ fn flood(
         .collect()
 }
 
-/// One sample: time to convergence, and requests served meanwhile.
-async fn sample(bin: &Path, sc: &Arc<Scenario>, flooders: usize, tag: &str) -> (Duration, u64) {
+/// What runs beside the table's load in one sample.
+#[derive(Clone, Copy, PartialEq)]
+enum Load {
+    Quiet,
+    Flood(usize),
+    Abuse,
+}
+
+/// One sample: time to convergence, LG requests served meanwhile (flood), and what the
+/// abusers and the witness saw (abuse).
+async fn sample(
+    bin: &Path,
+    sc: &Arc<Scenario>,
+    load: Load,
+    tag: &str,
+) -> (Duration, u64, Option<Arc<abuse::Tally>>) {
     let dir = target_dir().join("lg_flood").join(tag);
     let server = Server::start(bin, &dir, sc);
     let epoch = Instant::now();
@@ -248,7 +284,16 @@ async fn sample(bin: &Path, sc: &Arc<Scenario>, flooders: usize, tag: &str) -> (
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let stop = Arc::new(AtomicBool::new(false));
     let served = Arc::new(AtomicU64::new(0));
-    let threads = if flooders > 0 {
+    // The abusers start 3 s before the table is sent (their connections are open and the
+    // slow ones are dripping when the load begins) and run at least `LGF_ABUSE_SECS`
+    // (default 15: longer than the 10 s the looking glass gives a request head).
+    let abuse_from = Instant::now();
+    let abusers = (load == Load::Abuse).then(|| {
+        let a = abuse::Abuse::start(server.lg, &server.ctl);
+        std::thread::sleep(Duration::from_secs(3));
+        a
+    });
+    let threads = if let Load::Flood(flooders) = load {
         let t = flood(server.lg, flooders, stop.clone(), served.clone());
         // Let the flood reach full speed before the clock starts.
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -294,9 +339,65 @@ async fn sample(bin: &Path, sc: &Arc<Scenario>, flooders: usize, tag: &str) -> (
     for s in sends {
         let _ = s.await;
     }
+    let tally = abusers.map(|a| {
+        let least = Duration::from_secs(env_or("LGF_ABUSE_SECS", 15));
+        if let Some(rest) = least.checked_sub(abuse_from.elapsed()) {
+            std::thread::sleep(rest);
+        }
+        let tally = a.stop();
+        recovered(&server);
+        if let Some(p) = peers.iter().find(|p| p.rx.closed.load(Ordering::Acquire)) {
+            fail(&format!("session of peer {} ended under abuse", p.index));
+        }
+        tally
+    });
     drop(peers);
     drop(server);
-    (Duration::from_nanos(converged_ns - t0_ns), during)
+    (Duration::from_nanos(converged_ns - t0_ns), during, tally)
+}
+
+fn fail(why: &str) -> ! {
+    eprintln!("lg_flood: FAILED: {why}");
+    std::process::exit(1)
+}
+
+/// After the abusers stopped: the process lives, and the looking glass and the control
+/// socket answer within 15 s.
+fn recovered(server: &Server) {
+    let t = Instant::now();
+    loop {
+        let lg = abuse::raw(
+            server.lg,
+            b"GET /api/v1/status HTTP/1.1\r\nHost: lg\r\nConnection: close\r\n\r\n",
+            Duration::from_secs(5),
+        ) == 200;
+        let ctl = abuse::ctl_status(&server.ctl, Duration::from_secs(5));
+        if lg && ctl {
+            return;
+        }
+        if t.elapsed() > Duration::from_secs(15) {
+            fail(&format!(
+                "15 s after the abuse stopped: looking glass answers {lg}, control socket answers {ctl}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Raises the open-file limit to the hard limit: a burst is 1,000 sockets here and up to the
+/// connection limit in the server, which inherits the limit.
+fn raise_nofile() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to an rlimit.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
 }
 
 fn median(v: &mut [Duration]) -> Duration {
@@ -310,7 +411,9 @@ fn main() {
     let clients: usize = env_or("LGF_CLIENTS", 2);
     let runs: usize = env_or("LGF_RUNS", 5).max(1);
     let flooders: usize = env_or("LGF_FLOODERS", 8).max(1);
+    let with_abuse = env_or("LGF_ABUSE", 1usize) != 0;
     scenario::NETNS.store(false, Ordering::Relaxed);
+    raise_nofile();
     let bin = peerex_bin();
     let sc = Arc::new(Scenario {
         name: "lg",
@@ -325,15 +428,21 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let (mut quiet, mut flooded, mut requests) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut quiet, mut flooded, mut abused) = (Vec::new(), Vec::new(), Vec::new());
     println!(
         "lg_flood: {senders} senders x {per_sender} prefixes, {clients} receiving clients, \
-         {flooders} flood threads, {runs} samples each, cores: {}",
+         {flooders} flood threads, abuse {}, {runs} samples each, cores: {}",
+        if with_abuse { "on" } else { "off" },
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     for i in 0..runs {
-        let (q, _) = rt.block_on(sample(&bin, &sc, 0, &format!("quiet-{i}")));
-        let (f, n) = rt.block_on(sample(&bin, &sc, flooders, &format!("flood-{i}")));
+        let (q, _, _) = rt.block_on(sample(&bin, &sc, Load::Quiet, &format!("quiet-{i}")));
+        let (f, n, _) = rt.block_on(sample(
+            &bin,
+            &sc,
+            Load::Flood(flooders),
+            &format!("flood-{i}"),
+        ));
         println!(
             "  sample {i}: quiet {:>8.3} s   flood {:>8.3} s   ({n} LG requests answered during the flood run, {:.0}/s)",
             q.as_secs_f64(),
@@ -342,7 +451,40 @@ fn main() {
         );
         quiet.push(q);
         flooded.push(f);
-        requests.push(n);
+        if with_abuse {
+            let (a, _, tally) = rt.block_on(sample(&bin, &sc, Load::Abuse, &format!("abuse-{i}")));
+            let t = tally.expect("abuse tally");
+            let (lg_ok, lg_n, lg_med, lg_max) = abuse::summary(&t.witness_lg.lock().unwrap());
+            let (c_ok, c_n, c_med, c_max) = abuse::summary(&t.witness_ctl.lock().unwrap());
+            println!(
+                "            abuse {:>8.3} s   burst answered {} refused {}, slow-loris closed by the server {}, \
+                 bad requests 4xx {} closed {}, never-reading connections {}, control errors answered {}",
+                a.as_secs_f64(),
+                t.burst_answered.load(Ordering::Relaxed),
+                t.burst_refused.load(Ordering::Relaxed),
+                t.loris_closed_by_server.load(Ordering::Relaxed),
+                t.bad_4xx.load(Ordering::Relaxed),
+                t.bad_closed.load(Ordering::Relaxed),
+                t.deaf_open.load(Ordering::Relaxed),
+                t.ctl_errors_answered.load(Ordering::Relaxed),
+            );
+            println!(
+                "            witness: looking glass {lg_ok}/{lg_n} answered (median {:.1} ms, max {:.1} ms), \
+                 control socket {c_ok}/{c_n} (median {:.1} ms, max {:.1} ms)",
+                lg_med.as_secs_f64() * 1e3,
+                lg_max.as_secs_f64() * 1e3,
+                c_med.as_secs_f64() * 1e3,
+                c_max.as_secs_f64() * 1e3,
+            );
+            if t.loris_closed_by_server.load(Ordering::Relaxed) == 0 {
+                fail("no slow-loris connection was closed by the server during the abuse");
+            }
+            let wrong = t.bad_wrong.lock().unwrap();
+            if !wrong.is_empty() {
+                fail(&format!("bad requests got wrong answers: {wrong:?}"));
+            }
+            abused.push(a);
+        }
     }
     let (mq, mf) = (median(&mut quiet), median(&mut flooded));
     println!(
@@ -351,4 +493,12 @@ fn main() {
         mf.as_secs_f64(),
         mf.as_secs_f64() / mq.as_secs_f64()
     );
+    if with_abuse {
+        let ma = median(&mut abused);
+        println!(
+            "median convergence under abuse {:.3} s, ratio abuse/quiet {:.3}",
+            ma.as_secs_f64(),
+            ma.as_secs_f64() / mq.as_secs_f64()
+        );
+    }
 }

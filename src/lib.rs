@@ -33,5 +33,6 @@ pub mod rib;
 pub mod rpki;
 pub mod server;
 pub mod session;
+pub mod stall;
 pub mod view;
 pub mod wire;

@@ -1,10 +1,11 @@
 //! The control socket's idle disconnect through the real binary: a client that sends no
 //! complete request for `[control] idle_timeout` gets an error answer and is closed (so
-//! forgotten connections cannot hold the client slots); a client that keeps asking stays.
+//! forgotten connections cannot hold the client slots); a client that keeps asking stays;
+//! and a client that asks and never reads its answers is closed after as long.
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
@@ -56,6 +57,54 @@ fn a_silent_client_is_told_and_closed_a_talking_one_stays() {
     talking.write_all(b"{\"cmd\":\"status\"}\n").unwrap();
     let mut line = String::new();
     talking_rd.read_line(&mut line).unwrap();
+    assert!(line.contains("\"ok\":true"), "{line}");
+    assert!(rs.running());
+}
+
+#[test]
+fn a_client_that_never_reads_is_closed() {
+    let dir = TempDir::new("ctl-deaf");
+    let cfg = format!(
+        "[server]\nasn = {}\nrouter_id = \"10.255.255.1\"\nlisten = [\"127.0.0.1:{{port}}\"]\n\n\
+         [control]\nsocket = \"{}\"\nidle_timeout = 2\n",
+        common::peerex::RS_ASN,
+        dir.join("peerex.sock").display()
+    );
+    let port = common::unique_port();
+    let cfg = cfg.replace("{port}", &port.to_string());
+    let rs = Peerex::start_with_config(&dir, &cfg, port).unwrap();
+    let sock = dir.join("peerex.sock");
+
+    // 4,000 pipelined requests whose answers (about 1 KiB each) are far more than the
+    // socket buffers hold: the server blocks writing while the client reads nothing.
+    const ASKED: usize = 4000;
+    let mut deaf = UnixStream::connect(&sock).unwrap();
+    deaf.write_all(&b"{\"cmd\":\"status\"}\n".repeat(ASKED))
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(5));
+    // Now read: what the server wrote before it gave up, then the end of the connection
+    // (or a reset: the server closed with requests of ours unread), well before every answer.
+    deaf.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut got = Vec::new();
+    match deaf.read_to_end(&mut got) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        Err(e) => panic!("reading: {e}"),
+    }
+    let answers = got.iter().filter(|&&b| b == b'\n').count();
+    assert!(
+        answers < ASKED,
+        "all {answers} answers arrived: the server waited for the client to read"
+    );
+    // The server serves others as before.
+    let mut other = UnixStream::connect(&sock).unwrap();
+    other
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    other.write_all(b"{\"cmd\":\"status\"}\n").unwrap();
+    let mut line = String::new();
+    BufReader::new(other).read_line(&mut line).unwrap();
     assert!(line.contains("\"ok\":true"), "{line}");
     assert!(rs.running());
 }

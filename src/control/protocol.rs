@@ -19,7 +19,8 @@
 //! command gets an error answer and the connection stays usable; requests longer than
 //! [`MAX_REQUEST`] octets are refused and the connection closed. At most
 //! `socket::MAX_CLIENTS` clients are served at once (one more gets an error answer and is
-//! closed), and a client silent for 60 seconds is disconnected.
+//! closed), and a client that sends no complete request, or reads none of its answers, for
+//! `[control] idle_timeout` (default 60 seconds) is disconnected.
 
 use serde::{Deserialize, Serialize};
 

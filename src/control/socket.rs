@@ -12,6 +12,7 @@ use tracing::{debug, info, warn};
 use super::commands;
 use super::protocol::{Request, Response, MAX_REQUEST};
 use super::Actions;
+use crate::stall::Stall;
 use crate::view::ServerView;
 
 /// Binds the socket (replacing a stale one) and applies `mode` and `group`.
@@ -69,8 +70,10 @@ pub async fn serve<A: Actions>(listener: UnixListener, view: ServerView, actions
                 }
                 Err(_) => {
                     warn!("control socket: {MAX_CLIENTS} clients connected, refusing another");
+                    let idle = view.config().control.idle_timeout;
                     tokio::spawn(async move {
-                        let (_, mut wr) = s.into_split();
+                        let (_, wr) = s.into_split();
+                        let mut wr = Stall::new(wr, idle);
                         let msg = format!("too many control clients (at most {MAX_CLIENTS})");
                         let _ = reply(&mut wr, &Response::err(msg)).await;
                     });
@@ -84,7 +87,12 @@ pub async fn serve<A: Actions>(listener: UnixListener, view: ServerView, actions
     }
 }
 
-async fn reply(w: &mut tokio::net::unix::OwnedWriteHalf, r: &Response) -> bool {
+/// The writing half of a client: a client that reads none of its answers for
+/// `[control] idle_timeout` is given up, so it cannot hold one of the `MAX_CLIENTS` slots for
+/// ever (a silent one is, by the read timeout in [`client`]).
+type Writer = Stall<tokio::net::unix::OwnedWriteHalf>;
+
+async fn reply(w: &mut Writer, r: &Response) -> bool {
     let mut line =
         serde_json::to_string(r).unwrap_or_else(|_| r#"{"ok":false,"error":"internal"}"#.into());
     line.push('\n');
@@ -92,7 +100,8 @@ async fn reply(w: &mut tokio::net::unix::OwnedWriteHalf, r: &Response) -> bool {
 }
 
 async fn client<A: Actions>(s: UnixStream, view: ServerView, actions: Arc<A>) {
-    let (rd, mut wr) = s.into_split();
+    let (rd, wr) = s.into_split();
+    let mut wr = Stall::new(wr, view.config().control.idle_timeout);
     let mut rd = BufReader::new(rd.take(u64::MAX));
     loop {
         let mut buf = Vec::new();

@@ -29,6 +29,7 @@ use super::api::{self, Ctx, Which};
 use super::pool::Pool;
 use super::query::{percent_decode, ApiError, Query};
 use super::{birdwatcher, metrics};
+use crate::stall::{Stall, WRITE_STALL};
 use crate::view::ServerView;
 
 /// Connections served at once; more are closed on accept.
@@ -241,7 +242,10 @@ pub async fn serve(listener: TcpListener, ctx: Ctx) {
             b.timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
                 .max_buf_size(MAX_HEAD);
-            if let Err(e) = b.serve_connection(TokioIo::new(stream), svc).await {
+            if let Err(e) = b
+                .serve_connection(TokioIo::new(Stall::new(stream, WRITE_STALL)), svc)
+                .await
+            {
                 debug!(%remote, error = %e, "looking glass: connection ended");
             }
         });
