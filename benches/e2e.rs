@@ -149,11 +149,11 @@
 //! The table is 1,000 senders × 500 prefixes, like `d`, rather than a few senders of a full
 //! table and 996 clients that only receive (e.g. 4 × 125,000): measured on the 2-core
 //! machine, the full scale fits (the generator's clients keep one bit per (client, prefix):
-//! 62.5 MB; peerex peaked at 276–289 MiB; converged in about a minute with the machine
-//! shared), and every session is busy in both directions, reading its own UPDATEs in and
-//! writing the others' out, where a late keepalive is likeliest. The short form,
-//! `E2E_SCALE=0.1`, keeps the 1,000 sessions with a 50,000-prefix table (about 20 s a run,
-//! the 9 s wait included).
+//! 62.5 MB, 250 MB in all; peerex peaked at 285–317 MiB and converged in 65–68 s, the
+//! generator taking most of a core to decode 63 M UPDATEs), and every session is busy in
+//! both directions, reading its own UPDATEs in and writing the others' out, where a late
+//! keepalive is likeliest. The short form, `E2E_SCALE=0.1`, keeps the 1,000 sessions with a
+//! 50,000-prefix table (about 13 s a run, the 9 s wait included).
 //!
 //! The generator must not be the one that is late: its readers decode frames out of large
 //! reads, which cost tokio's cooperative budget nothing, so each now yields its budget per
