@@ -906,24 +906,10 @@ fn loadavg() -> String {
 /// Raises the soft limit of open files to the hard limit (peerex and BIRD inherit it): a
 /// scenario with P peers needs P sockets in the generator and P in the server.
 fn raise_fd_limit(peers: usize) {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit with a valid pointer to an rlimit.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
-    }
+    let have = load::raise_nofile();
     let need = 2 * peers as u64 + 256;
-    if lim.rlim_cur < need {
-        eprintln!(
-            "warning: open file limit {} is below the {need} the largest scenario needs",
-            lim.rlim_cur
-        );
+    if have < need {
+        eprintln!("warning: open file limit {have} is below the {need} the largest scenario needs");
     }
 }
 

@@ -33,6 +33,9 @@
 #[path = "lg_flood/abuse.rs"]
 mod abuse;
 #[allow(dead_code)]
+#[path = "e2e/lg.rs"]
+mod lg;
+#[allow(dead_code)]
 #[path = "e2e/load.rs"]
 mod load;
 #[allow(dead_code)]
@@ -40,11 +43,10 @@ mod load;
 mod scenario;
 
 use std::fmt::Write as _;
-use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -176,66 +178,6 @@ impl Drop for Server {
     }
 }
 
-/// One GET over a fresh connection; the status code (0 on failure).
-fn get(lg: SocketAddr, target: &str) -> u16 {
-    let Ok(mut s) = TcpStream::connect(lg) else {
-        return 0;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
-    if write!(
-        s,
-        "GET {target} HTTP/1.1\r\nHost: lg\r\nConnection: close\r\n\r\n"
-    )
-    .is_err()
-    {
-        return 0;
-    }
-    let mut buf = Vec::with_capacity(64 * 1024);
-    if s.read_to_end(&mut buf).is_err() {
-        return 0;
-    }
-    buf.get(9..12)
-        .and_then(|c| std::str::from_utf8(c).ok())
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
-}
-
-const TARGETS: &[&str] = &[
-    "/api/v1/status",
-    "/api/v1/neighbours",
-    "/metrics",
-    "/protocols/bgp",
-    "/api/v1/routes?prefix=20.0.3.7",
-    "/api/v1/why?prefix=20.0.9.0/24&neighbour=p2",
-    "/api/v1/neighbours/p0/routes/accepted?page=3&limit=200",
-    "/routes/protocol/p1",
-    "/api/v1/neighbours/p2/routes/exported?limit=100",
-];
-
-/// Floods `lg` from `n` threads until `stop`; counts answered requests.
-fn flood(
-    lg: SocketAddr,
-    n: usize,
-    stop: Arc<AtomicBool>,
-    served: Arc<AtomicU64>,
-) -> Vec<std::thread::JoinHandle<()>> {
-    (0..n)
-        .map(|i| {
-            let (stop, served) = (stop.clone(), served.clone());
-            std::thread::spawn(move || {
-                let mut k = i;
-                while !stop.load(Ordering::Relaxed) {
-                    let t = TARGETS[k % TARGETS.len()];
-                    if get(lg, t) == 200 {
-                        served.fetch_add(1, Ordering::Relaxed);
-                    }
-                    k += 1;
-                }
-            })
-        })
-        .collect()
-}
-
 /// What runs beside the table's load in one sample.
 #[derive(Clone, Copy, PartialEq)]
 enum Load {
@@ -282,8 +224,6 @@ async fn sample(
         }
     }
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let served = Arc::new(AtomicU64::new(0));
     // The abusers start 3 s before the table is sent (their connections are open and the
     // slow ones are dripping when the load begins) and run at least `LGF_ABUSE_SECS`
     // (default 15: longer than the 10 s the looking glass gives a request head).
@@ -293,15 +233,15 @@ async fn sample(
         std::thread::sleep(Duration::from_secs(3));
         a
     });
-    let threads = if let Load::Flood(flooders) = load {
-        let t = flood(server.lg, flooders, stop.clone(), served.clone());
+    let flood = if let Load::Flood(flooders) = load {
+        let f = lg::Flood::start(server.lg, flooders);
         // Let the flood reach full speed before the clock starts.
         tokio::time::sleep(Duration::from_millis(500)).await;
-        t
+        Some(f)
     } else {
-        Vec::new()
+        None
     };
-    let before = served.load(Ordering::Relaxed);
+    let before = flood.as_ref().map_or(0, lg::Flood::answered);
     let t0 = Instant::now();
     let t0_ns = load::ns_since(epoch);
     let sends: Vec<_> = tables
@@ -331,10 +271,9 @@ async fn sample(
             "no convergence after 300 s"
         );
     };
-    let during = served.load(Ordering::Relaxed) - before;
-    stop.store(true, Ordering::Relaxed);
-    for t in threads {
-        let _ = t.join();
+    let during = flood.as_ref().map_or(0, lg::Flood::answered) - before;
+    if let Some(f) = flood {
+        f.stop();
     }
     for s in sends {
         let _ = s.await;
@@ -384,22 +323,6 @@ fn recovered(server: &Server) {
     }
 }
 
-/// Raises the open-file limit to the hard limit: a burst is 1,000 sockets here and up to the
-/// connection limit in the server, which inherits the limit.
-fn raise_nofile() {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit with a valid pointer to an rlimit.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
-}
-
 fn median(v: &mut [Duration]) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -413,7 +336,8 @@ fn main() {
     let flooders: usize = env_or("LGF_FLOODERS", 8).max(1);
     let with_abuse = env_or("LGF_ABUSE", 1usize) != 0;
     scenario::NETNS.store(false, Ordering::Relaxed);
-    raise_nofile();
+    // A burst is 1,000 sockets here and up to the connection limit in the server.
+    load::raise_nofile();
     let bin = peerex_bin();
     let sc = Arc::new(Scenario {
         name: "lg",

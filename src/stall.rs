@@ -35,8 +35,13 @@ impl<T> Stall<T> {
         }
     }
 
-    /// A pending write: arms the timer if needed, and fails once it has fired.
-    fn stalled<R>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
+    /// What a write, a vectored write or a flush of the inner stream returned: progress
+    /// clears the timer; pending arms it if needed, and fails once it has fired.
+    fn watch<R>(&mut self, cx: &mut Context<'_>, r: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
+        if r.is_ready() {
+            self.since = None;
+            return r;
+        }
         let limit = self.limit;
         let timer = self
             .since
@@ -67,13 +72,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Stall<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.io).poll_write(cx, buf) {
-            Poll::Pending => self.stalled(cx),
-            done => {
-                self.since = None;
-                done
-            }
-        }
+        let r = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.watch(cx, r)
     }
 
     fn poll_write_vectored(
@@ -81,13 +81,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Stall<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.io).poll_write_vectored(cx, bufs) {
-            Poll::Pending => self.stalled(cx),
-            done => {
-                self.since = None;
-                done
-            }
-        }
+        let r = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.watch(cx, r)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -95,13 +90,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Stall<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match Pin::new(&mut self.io).poll_flush(cx) {
-            Poll::Pending => self.stalled(cx),
-            done => {
-                self.since = None;
-                done
-            }
-        }
+        let r = Pin::new(&mut self.io).poll_flush(cx);
+        self.watch(cx, r)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

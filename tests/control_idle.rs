@@ -7,13 +7,15 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::{Peerex, TempDir};
 
-#[test]
-fn a_silent_client_is_told_and_closed_a_talking_one_stays() {
-    let dir = TempDir::new("ctl-idle");
+/// A server without peers whose control socket has `idle_timeout = 2`, in its directory (first,
+/// so that it is dropped last), and the socket's path.
+fn start(name: &str) -> (TempDir, Peerex, PathBuf) {
+    let dir = TempDir::new(name);
     let cfg = format!(
         "[server]\nasn = {}\nrouter_id = \"10.255.255.1\"\nlisten = [\"127.0.0.1:{{port}}\"]\n\n\
          [control]\nsocket = \"{}\"\nidle_timeout = 2\n",
@@ -24,6 +26,12 @@ fn a_silent_client_is_told_and_closed_a_talking_one_stays() {
     let cfg = cfg.replace("{port}", &port.to_string());
     let rs = Peerex::start_with_config(&dir, &cfg, port).unwrap();
     let sock = dir.join("peerex.sock");
+    (dir, rs, sock)
+}
+
+#[test]
+fn a_silent_client_is_told_and_closed_a_talking_one_stays() {
+    let (_dir, rs, sock) = start("ctl-idle");
 
     let t = Instant::now();
     let silent = UnixStream::connect(&sock).unwrap();
@@ -63,17 +71,7 @@ fn a_silent_client_is_told_and_closed_a_talking_one_stays() {
 
 #[test]
 fn a_client_that_never_reads_is_closed() {
-    let dir = TempDir::new("ctl-deaf");
-    let cfg = format!(
-        "[server]\nasn = {}\nrouter_id = \"10.255.255.1\"\nlisten = [\"127.0.0.1:{{port}}\"]\n\n\
-         [control]\nsocket = \"{}\"\nidle_timeout = 2\n",
-        common::peerex::RS_ASN,
-        dir.join("peerex.sock").display()
-    );
-    let port = common::unique_port();
-    let cfg = cfg.replace("{port}", &port.to_string());
-    let rs = Peerex::start_with_config(&dir, &cfg, port).unwrap();
-    let sock = dir.join("peerex.sock");
+    let (_dir, rs, sock) = start("ctl-deaf");
 
     // 4,000 pipelined requests whose answers (about 1 KiB each) are far more than the
     // socket buffers hold: the server blocks writing while the client reads nothing.

@@ -1,8 +1,8 @@
 //! A looking-glass flood: threads sending GETs to peerex's looking glass back to back, each
 //! over a fresh connection, across the endpoints a busy looking glass serves (status,
 //! neighbours, /metrics, birdwatcher protocols, prefix lookups, `why`, a neighbour's routes
-//! pages), counting what was answered. Shared by the e2e bench's scenario `h`; the same
-//! requests as `benches/lg_flood.rs`, which still has its own copy until it moves here.
+//! pages), counting what was answered. Shared by the e2e bench's scenario `h` and by
+//! `benches/lg_flood.rs`.
 //!
 //! The targets name neighbours `p0`, `p1` and `p2` and prefixes from 20.0.0.0/24 up, as the
 //! bench's configurations and scenarios do.
