@@ -86,6 +86,11 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
     }
 
+    /// The stream read from.
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
     pub fn into_inner(self) -> R {
         self.inner
     }

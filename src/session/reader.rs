@@ -16,6 +16,7 @@ use super::framing::{FrameError, FrameReader};
 use super::machine::{self, Input, Received};
 use super::negotiate::Negotiated;
 use super::routes::Importer;
+use super::sockopt;
 use super::status::{Counters, PeerStatus};
 use crate::config::PeerConfig;
 use crate::rib::{PeerId, Rib, ShardMsg};
@@ -48,6 +49,13 @@ pub async fn reader_loop(
             }
         };
         let msg = match next.await {
+            // RFC 4271's hold timer measures the peer's silence. Under CPU starvation the
+            // timer can fire before this task has seen what the peer sent in time: octets
+            // waiting unread in the socket mean we were late, not the peer, so read on.
+            None if sockopt::unread_bytes(reader.get_ref().as_ref()).is_ok_and(|n| n > 0) => {
+                debug!("hold timer fired with unread octets waiting: we were late, reading on");
+                continue;
+            }
             None => {
                 let _ = to_machine.send(Input::HoldExpired).await;
                 return;

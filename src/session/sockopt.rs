@@ -216,6 +216,25 @@ pub fn unacked_bytes<S: AsFd>(sock: &S) -> io::Result<u64> {
     u64::try_from(n).map_err(|_| invalid("negative send queue length"))
 }
 
+/// Bytes the peer sent that wait unread in the socket's receive queue: `SIOCINQ`
+/// (`FIONREAD`). Non-zero when the hold timer fires means we, not the peer, were late.
+pub fn unread_bytes<S: AsFd>(sock: &S) -> io::Result<u64> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one c_int through the pointer, which points at `n` and lives
+    // for the call; the fd is borrowed from a live socket.
+    let r = unsafe {
+        libc::ioctl(
+            sock.as_fd().as_raw_fd(),
+            libc::FIONREAD,
+            std::ptr::from_mut(&mut n),
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    u64::try_from(n).map_err(|_| invalid("negative receive queue length"))
+}
+
 /// Hardens a socket returned by `accept` for a peer whose configuration asks for GTSM.
 ///
 /// MD5 needs nothing here: the kernel copies the listener's key for the peer into the
@@ -510,6 +529,23 @@ mod tests {
         assert_eq!(u16::from_ne_bytes([b[0], b[1]]), libc::AF_INET6 as u16);
         assert_eq!(&b[8..24], &Ipv6Addr::LOCALHOST.octets());
         assert!(b[24..].iter().all(|&x| x == 0));
+    }
+
+    #[tokio::test]
+    async fn unread_bytes_counts_what_waits_in_the_receive_queue() {
+        let l = listen(SocketAddr::new(v4(1), 0)).unwrap();
+        let mut a = TcpStream::connect(addr_of(&l)).await.unwrap();
+        let mut b = accept(&l).await;
+        assert_eq!(unread_bytes(&b).unwrap(), 0);
+        a.write_all(&[7u8; 19]).await.unwrap();
+        let t = std::time::Instant::now();
+        while unread_bytes(&b).unwrap() < 19 {
+            assert!(t.elapsed() < OK, "the octets never arrived");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut buf = [0u8; 19];
+        b.read_exact(&mut buf).await.unwrap();
+        assert_eq!(unread_bytes(&b).unwrap(), 0);
     }
 
     #[tokio::test]

@@ -63,6 +63,8 @@ pub struct SpeakerOpts {
     /// Advertise extended messages (RFC 8654): UPDATEs up to 65,535 octets both ways when
     /// the route server offers them too.
     pub extended_message: bool,
+    /// Send no KEEPALIVEs after the OPEN exchange: a peer that went silent.
+    pub silent: bool,
 }
 
 impl Default for SpeakerOpts {
@@ -75,6 +77,7 @@ impl Default for SpeakerOpts {
             enhanced_route_refresh: false,
             track: false,
             extended_message: false,
+            silent: false,
         }
     }
 }
@@ -248,7 +251,7 @@ impl Speaker {
                 }
             }));
         }
-        if opts.hold_time > 0 {
+        if opts.hold_time > 0 && !opts.silent {
             let w = writer.clone();
             let every = Duration::from_millis(u64::from(opts.hold_time) * 1000 / 3);
             tasks.push(tokio::spawn(async move {
