@@ -200,39 +200,31 @@ pub fn ttl_state<S: AsFd>(sock: &S) -> io::Result<TtlState> {
 /// Bytes in the socket's send queue that the peer has not acknowledged yet (including
 /// those not sent yet): `SIOCOUTQ`. Written bytes minus this is what the peer acknowledged.
 pub fn unacked_bytes<S: AsFd>(sock: &S) -> io::Result<u64> {
-    let mut n: libc::c_int = 0;
-    // SAFETY: SIOCOUTQ (TIOCOUTQ) writes one c_int through the pointer, which points at `n`
-    // and lives for the call; the fd is borrowed from a live socket.
-    let r = unsafe {
-        libc::ioctl(
-            sock.as_fd().as_raw_fd(),
-            libc::TIOCOUTQ,
-            std::ptr::from_mut(&mut n),
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    u64::try_from(n).map_err(|_| invalid("negative send queue length"))
+    queue_len(sock, libc::TIOCOUTQ, "negative send queue length")
 }
 
 /// Bytes the peer sent that wait unread in the socket's receive queue: `SIOCINQ`
 /// (`FIONREAD`). Non-zero when the hold timer fires means we, not the peer, were late.
 pub fn unread_bytes<S: AsFd>(sock: &S) -> io::Result<u64> {
+    queue_len(sock, libc::FIONREAD, "negative receive queue length")
+}
+
+/// A socket queue length read with `ioctl(request)` (`TIOCOUTQ` or `FIONREAD`).
+fn queue_len<S: AsFd>(sock: &S, request: libc::Ioctl, negative: &'static str) -> io::Result<u64> {
     let mut n: libc::c_int = 0;
-    // SAFETY: FIONREAD writes one c_int through the pointer, which points at `n` and lives
-    // for the call; the fd is borrowed from a live socket.
+    // SAFETY: both requests write one c_int through the pointer, which points at `n` and
+    // lives for the call; the fd is borrowed from a live socket.
     let r = unsafe {
         libc::ioctl(
             sock.as_fd().as_raw_fd(),
-            libc::FIONREAD,
+            request,
             std::ptr::from_mut(&mut n),
         )
     };
     if r < 0 {
         return Err(io::Error::last_os_error());
     }
-    u64::try_from(n).map_err(|_| invalid("negative receive queue length"))
+    u64::try_from(n).map_err(|_| invalid(negative))
 }
 
 /// Hardens a socket returned by `accept` for a peer whose configuration asks for GTSM.
