@@ -74,6 +74,14 @@ fn reload_adds_removes_and_resets_only_what_changed() -> Result<()> {
     change.announce(&["10.23.0.0/24"], &RouteAttrs::default())?;
     keep.wait_route("10.21.0.0/24", T)?;
     keep.wait_route("10.23.0.0/24", T)?;
+    // The dry run's route impact reads a snapshot, published every 100 ms: wait until the
+    // snapshot (what `ctl routes` reads too) holds both routes, not only the client.
+    assert!(
+        common::wait_until(T, || ["10.21.0.0/24", "10.23.0.0/24"].iter().all(|p| rs
+            .ctl_json(&["routes", p])
+            .is_ok_and(|r| r.get("routes").as_array().len() == 1))),
+        "the snapshot never held both routes"
+    );
     let keep_before = rs.ctl_json(&["peer", "keep"])?;
     assert_eq!(u(&keep_before, "established_transitions"), Some(1));
 
