@@ -363,8 +363,9 @@ async fn receive<R: tokio::io::AsyncRead + Unpin>(
                         format!(
                             "hold timer expired at the client: no whole message from the \
                              server for {} s (the negotiated hold time); bytes waiting unread in \
-                             the client's socket: {unread}",
-                            h.as_secs()
+                             the client's socket: {unread}, read but short of a whole message: {}",
+                            h.as_secs(),
+                            reader.buffered()
                         ),
                     );
                     return true;

@@ -86,6 +86,11 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
     }
 
+    /// Bytes read from the stream that do not yet make a whole message.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
     /// The stream read from.
     pub fn get_ref(&self) -> &R {
         &self.inner

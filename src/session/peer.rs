@@ -534,6 +534,7 @@ impl Peer {
         let mut outbox = Outbox::new();
         let mut ka_due = false;
         let mut progress = SendProgress::new(Instant::now());
+        let mut last_write = Instant::now();
         let mut items = Vec::new();
         let mut out: Vec<Output> = Vec::new();
         let mut newer: Option<TcpStream> = None;
@@ -598,7 +599,24 @@ impl Peer {
                     newer = Some(s);
                     machine.process(Input::SecondConnection, &mut out);
                 },
-                _ = ka.tick(), if ka_every.is_some() => machine.process(Input::KeepaliveDue, &mut out),
+                t = ka.tick(), if ka_every.is_some() => {
+                    // Our own lateness, logged before it costs the session: this timer ran
+                    // a whole interval late, or two intervals passed without a write while
+                    // the peer had taken everything (a peer that does not read is the send
+                    // hold timer's business, not ours).
+                    let every = ka_every.unwrap_or_default();
+                    let (late, quiet) = (t.elapsed(), last_write.elapsed());
+                    let unacked = sockopt::unacked_bytes(writer.as_ref()).ok();
+                    if late > every || (quiet > 2 * every && unacked == Some(0)) {
+                        warn!(
+                            timer_late_ms = late.as_millis() as u64,
+                            nothing_written_ms = quiet.as_millis() as u64,
+                            waiting_bytes = outbox.len(),
+                            "our keepalive is late: the session task was not run in time"
+                        );
+                    }
+                    machine.process(Input::KeepaliveDue, &mut out)
+                }
                 _ = check.tick() => {
                     let unacked = sockopt::unacked_bytes(writer.as_ref()).ok();
                     if progress.stalled(writing, unacked, Instant::now()) > send_hold {
@@ -615,6 +633,7 @@ impl Peer {
                 }, if writing => match r {
                     Ok(0) => machine.process(Input::Closed(ConnError::Closed), &mut out),
                     Ok(n) => {
+                        last_write = Instant::now();
                         progress.wrote(n);
                         outbox.advance(n, &queue);
                     }

@@ -41,6 +41,11 @@ impl Outbox {
         self.chunks.is_empty()
     }
 
+    /// Bytes taken and not yet written.
+    pub fn len(&self) -> usize {
+        self.chunks.iter().map(|(b, _)| b.len()).sum::<usize>() - self.off
+    }
+
     /// Nothing of the first chunk is written: a message may go in front of it.
     pub fn at_boundary(&self) -> bool {
         self.off == 0
