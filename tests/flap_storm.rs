@@ -190,11 +190,16 @@ async fn a_flapping_peer_leaves_no_trace() {
             "memory part {part} more than doubled: {b:?} -> {a:?}"
         );
     }
-    // The allocator's committed memory must not grow: a leak per flap shows here first.
+    // The allocator's committed memory must not keep growing. mimalloc commits in steps of
+    // a MiB or more and keeps them: one step of 6–7 MiB was seen early in a storm, then
+    // nothing (65,798,144 bytes after 100 flaps and after 300, from 58–59.5 MB), so it gets
+    // 5 % plus 8 MiB. A leak of memory that is written shows in the RSS check below first.
     let committed = |m: &common::json::Json| m.get("allocator").as_u64().unwrap_or(0);
     assert!(
-        committed(&mem_after) * 100 <= committed(&mem_before) * 105,
-        "allocator committed memory grew more than 5 %"
+        committed(&mem_after) * 100 <= committed(&mem_before) * 105 + (8 << 20) * 100,
+        "allocator committed memory grew more than 5 % + 8 MiB: {} -> {}",
+        committed(&mem_before),
+        committed(&mem_after)
     );
     // RSS on a ~20 MiB process also moves when already-committed pages are touched for the
     // first time (seen: +1 MiB with every part above unchanged), so it gets 5 % plus 2 MiB.

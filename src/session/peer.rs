@@ -24,6 +24,7 @@ use tracing::{debug, info, warn, Instrument};
 use super::end::{ConnError, EndReason};
 use super::framing::FrameReader;
 use super::fsm::{self, Between, Plan, State};
+use super::keepalive::{self, Gate};
 use super::machine::{self, Input, Machine, Output, Second};
 use super::negotiate::{self, Negotiated};
 use super::reader::{frame_input, reader_loop};
@@ -535,6 +536,13 @@ impl Peer {
         let mut ka_due = false;
         let mut progress = SendProgress::new(Instant::now());
         let mut last_write = Instant::now();
+        // Keepalives this task is too late to write go out from the backstop thread.
+        let gate = ka_every.and_then(|every| {
+            let name: Arc<str> = Arc::from(self.cfg.name.as_str());
+            Gate::open(&writer, every, self.status.clone(), name)
+                .map_err(|e| warn!(error = %e, "no keepalive backstop for this session"))
+                .ok()
+        });
         let mut items = Vec::new();
         let mut out: Vec<Output> = Vec::new();
         let mut newer: Option<TcpStream> = None;
@@ -627,15 +635,14 @@ impl Peer {
                     // once they have applied it: the last UPDATE of a burst is caught here.
                     self.count_prefixes(&neg, &mut machine, &mut out);
                 }
-                r = async {
-                    let slices = outbox.slices();
-                    writer.write_vectored(&slices).await
-                }, if writing => match r {
+                r = std::future::poll_fn(|cx| match &gate {
+                    Some(g) => g.gate().poll_write(cx, &mut writer, &mut outbox, &queue),
+                    None => keepalive::poll_write(cx, &mut writer, &mut outbox, &queue),
+                }), if writing => match r {
                     Ok(0) => machine.process(Input::Closed(ConnError::Closed), &mut out),
                     Ok(n) => {
                         last_write = Instant::now();
                         progress.wrote(n);
-                        outbox.advance(n, &queue);
                     }
                     Err(e) => machine.process(Input::Closed(ConnError::from(&e)), &mut out),
                 },
@@ -654,9 +661,11 @@ impl Peer {
         };
         reader_task.abort();
         queue.close();
+        // The backstop writes nothing more; what it started goes out first.
+        let ka_rest = gate.as_ref().and_then(|g| g.close());
         if let Some(n) = notification {
             // Send the NOTIFICATION at a message boundary: finish the message in flight.
-            if let Some(rest) = outbox.rest_of_front() {
+            if let Some(rest) = ka_rest.or_else(|| outbox.rest_of_front()) {
                 let _ = tokio::time::timeout(Duration::from_secs(1), writer.write_all(&rest)).await;
             }
             Counters::add(&self.status.counters.notifications_out, 1);

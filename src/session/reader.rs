@@ -24,6 +24,17 @@ use crate::wire::{Action, Message, ParseCtx};
 use bytes::Bytes;
 use tokio::net::tcp::OwnedReadHalf;
 
+/// Hold-timer expiries in a row that may be put down to our own lateness.
+const LATE_READS_MAX: u32 = 3;
+
+/// The hold timer fired, but the peer was not silent for the hold time: octets wait unread
+/// in the socket, or the kernel received data from it within the hold time.
+fn we_were_late(reader: &FrameReader<OwnedReadHalf>, hold: Option<Duration>) -> bool {
+    let sock = reader.get_ref().as_ref();
+    sockopt::unread_bytes(sock).is_ok_and(|n| n > 0)
+        || hold.is_some_and(|h| sockopt::since_data_received(sock).is_ok_and(|d| d < h))
+}
+
 /// The Established reader: reads, decodes, applies route changes to the RIB in order (see
 /// [`machine::receive`]) and hands everything else to the machine. The hold timer runs only
 /// while it waits for the peer; while it is busy handing routes to the RIB it is our delay,
@@ -41,6 +52,7 @@ pub async fn reader_loop(
 ) {
     let hold = (neg.hold_time > 0).then(|| Duration::from_secs(u64::from(neg.hold_time)));
     let mut families = neg.families;
+    let mut late_reads = 0u32;
     loop {
         let next = async {
             match hold {
@@ -51,9 +63,16 @@ pub async fn reader_loop(
         let msg = match next.await {
             // RFC 4271's hold timer measures the peer's silence. Under CPU starvation the
             // timer can fire before this task has seen what the peer sent in time: octets
-            // waiting unread in the socket mean we were late, not the peer, so read on.
-            None if sockopt::unread_bytes(reader.get_ref().as_ref()).is_ok_and(|n| n > 0) => {
-                debug!("hold timer fired with unread octets waiting: we were late, reading on");
+            // waiting unread in the socket, or data the kernel received within the hold
+            // time, mean we were late, not the peer, so read on — a few times in a row at
+            // most, so a peer that trickles octets without ever completing a message still
+            // meets its hold timer.
+            None if late_reads < LATE_READS_MAX && we_were_late(&reader, hold) => {
+                late_reads += 1;
+                debug!(
+                    late_reads,
+                    "hold timer fired but the peer sent within it: we were late, reading on"
+                );
                 continue;
             }
             None => {
@@ -61,6 +80,7 @@ pub async fn reader_loop(
                 return;
             }
             Some(Ok(frame)) => {
+                late_reads = 0;
                 Counters::add(&status.counters.messages_in, 1);
                 match Message::decode(frame, &neg.rx) {
                     Ok(m) => m,

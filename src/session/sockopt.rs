@@ -209,6 +209,49 @@ pub fn unread_bytes<S: AsFd>(sock: &S) -> io::Result<u64> {
     queue_len(sock, libc::FIONREAD, "negative receive queue length")
 }
 
+/// How long ago the kernel last received data on this connection (`TCP_INFO`'s
+/// `tcpi_last_data_recv`, in milliseconds): what the peer last sent, however late we read it.
+pub fn since_data_received<S: AsFd>(sock: &S) -> io::Result<Duration> {
+    // SAFETY: tcp_info is plain integers, for which all zeroes is a valid value.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into `info`, which lives for the call;
+    // the fd is borrowed from a live socket.
+    let r = unsafe {
+        libc::getsockopt(
+            sock.as_fd().as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            std::ptr::from_mut(&mut info).cast(),
+            &mut len,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if (len as usize) < offset_of!(libc::tcp_info, tcpi_last_data_recv) + size_of::<u32>() {
+        return Err(io::Error::other("TCP_INFO too short"));
+    }
+    Ok(Duration::from_millis(u64::from(info.tcpi_last_data_recv)))
+}
+
+/// Writes `buf` now or not at all: `send` with `MSG_DONTWAIT` (never blocks, whatever the
+/// socket's mode) and `MSG_NOSIGNAL` (a closed peer is an error, not a SIGPIPE). Returns
+/// the octets the kernel took, which may be fewer than `buf` when its send buffer is full.
+pub fn send_now<S: AsFd>(sock: &S, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: the pointer and length describe `buf`, which lives for the call; the fd is
+    // borrowed from a live socket.
+    let r = unsafe {
+        libc::send(
+            sock.as_fd().as_raw_fd(),
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+    usize::try_from(r).map_err(|_| io::Error::last_os_error())
+}
+
 /// A socket queue length read with `ioctl(request)` (`TIOCOUTQ` or `FIONREAD`).
 fn queue_len<S: AsFd>(sock: &S, request: libc::Ioctl, negative: &'static str) -> io::Result<u64> {
     let mut n: libc::c_int = 0;
@@ -430,6 +473,21 @@ fn getsockopt_int(fd: BorrowedFd<'_>, level: libc::c_int, name: libc::c_int) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn since_data_received_follows_what_the_peer_sent() {
+        use tokio::io::AsyncWriteExt;
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut them = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (us, _) = l.accept().await.unwrap();
+        them.write_all(b"x").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(since_data_received(&us).unwrap() < Duration::from_millis(500));
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let d = since_data_received(&us).unwrap();
+        assert!(d >= Duration::from_millis(600), "{d:?}");
+    }
+
     use std::net::{Ipv4Addr, Ipv6Addr};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::time::timeout;
