@@ -169,6 +169,11 @@ impl Gate {
         true
     }
 
+    /// How long since the session (or the thread) last wrote.
+    pub fn since_write(&self) -> Duration {
+        self.lock().last_write.elapsed()
+    }
+
     fn due(&self) -> Duration {
         self.every + self.every / 2
     }

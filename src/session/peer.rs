@@ -535,7 +535,6 @@ impl Peer {
         let mut outbox = Outbox::new();
         let mut ka_due = false;
         let mut progress = SendProgress::new(Instant::now());
-        let mut last_write = Instant::now();
         // Keepalives this task is too late to write go out from the backstop thread.
         let gate = ka_every.and_then(|every| {
             let name: Arc<str> = Arc::from(self.cfg.name.as_str());
@@ -613,7 +612,8 @@ impl Peer {
                     // the peer had taken everything (a peer that does not read is the send
                     // hold timer's business, not ours).
                     let every = ka_every.unwrap_or_default();
-                    let (late, quiet) = (t.elapsed(), last_write.elapsed());
+                    let late = t.elapsed();
+                    let quiet = gate.as_ref().map_or(Duration::ZERO, |g| g.gate().since_write());
                     let unacked = sockopt::unacked_bytes(writer.as_ref()).ok();
                     if late > every || (quiet > 2 * every && unacked == Some(0)) {
                         warn!(
@@ -640,10 +640,7 @@ impl Peer {
                     None => keepalive::poll_write(cx, &mut writer, &mut outbox, &queue),
                 }), if writing => match r {
                     Ok(0) => machine.process(Input::Closed(ConnError::Closed), &mut out),
-                    Ok(n) => {
-                        last_write = Instant::now();
-                        progress.wrote(n);
-                    }
+                    Ok(n) => progress.wrote(n),
                     Err(e) => machine.process(Input::Closed(ConnError::from(&e)), &mut out),
                 },
                 _ = queue.pop_all(&mut items, crate::rib::outq::READ_BUDGET), if !writing => {
