@@ -127,10 +127,15 @@ async fn a_route_too_big_for_a_client_is_withdrawn_there() {
         "{}",
         metrics.body
     );
-    let why = get(lg, "/api/v1/why?prefix=100.0.0.0/24&neighbour=p1")
-        .unwrap()
-        .body;
-    assert!(why.contains("too_big_for_client"), "{why}");
+    // `why` reads a snapshot, published every 100 ms: wait for one taken after the change.
+    let mut why = String::new();
+    let seen = common::wait_until(Duration::from_secs(10), || {
+        why = get(lg, "/api/v1/why?prefix=100.0.0.0/24&neighbour=p1")
+            .map(|r| r.body)
+            .unwrap_or_default();
+        why.contains("too_big_for_client")
+    });
+    assert!(seen, "{why}");
     assert!(why.contains("too big for this client (RFC 8654)"), "{why}");
     // Small again: announced again.
     announce(&sender, nh, 2).await;
