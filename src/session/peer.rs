@@ -90,7 +90,7 @@ pub fn spawn(setup: PeerSetup) -> PeerHandle {
         cmd_rx,
         inbound_rx: in_rx,
         next_conn: None,
-        stale: false,
+        stale: FamilySet::EMPTY,
     };
     let task = tokio::spawn(peer.run().instrument(span));
     PeerHandle {
@@ -116,8 +116,9 @@ struct Peer {
     between: Between,
     /// A connection that arrived while the previous session was ending.
     next_conn: Option<TcpStream>,
-    /// The RIB holds stale paths of this peer (graceful restart).
-    stale: bool,
+    /// The families in which the RIB holds stale paths of this peer (graceful restart):
+    /// the ones the ended session's capability listed. Empty when nothing is stale.
+    stale: FamilySet,
 }
 
 /// A connection whose machine reached Established.
@@ -449,9 +450,11 @@ impl Peer {
             .graceful_restart
             .as_ref()
             .map_or(FamilySet::EMPTY, |g| g.forwarding_preserved);
+        // Only the families that hold stale paths can lose any; the others were swept when
+        // the previous session ended.
         let dropped: Vec<Family> = Family::ALL
             .into_iter()
-            .filter(|f| !kept.contains(*f))
+            .filter(|f| self.stale.contains(*f) && !kept.contains(*f))
             .collect();
         for &f in &dropped {
             self.rib
@@ -464,14 +467,14 @@ impl Peer {
         if !dropped.is_empty() {
             info!(families = ?dropped, "graceful restart: forwarding state not preserved, stale routes removed");
         }
-        if !kept.is_empty() {
+        if self.stale.iter().any(|f| kept.contains(f)) {
             // Stale paths wait for the peer's End-of-RIB, at most this long.
             let after = STALE_TIME;
             self.rib
                 .broadcast(|| ShardMsg::StaleTimer { peer: id, after })
                 .await;
         }
-        self.stale = false;
+        self.stale = FamilySet::EMPTY;
     }
 
     /// Runs an Established session to its end.
@@ -492,7 +495,7 @@ impl Peer {
             d.negotiated = Some(neg.clone());
             d.remote = Some(remote);
         });
-        if self.stale {
+        if !self.stale.is_empty() {
             self.resume_stale(&neg).await;
         }
         let queue: Arc<OutQueue> = self.rib.new_queue(self.id, self.queue_high);
@@ -731,7 +734,10 @@ impl Peer {
             }
             _ => None,
         };
-        self.stale = stale_for.is_some();
+        self.stale = match (gr, stale_for) {
+            (Some(g), Some(_)) => g.families,
+            _ => FamilySet::EMPTY,
+        };
         let id = self.id;
         self.rib
             .broadcast(|| ShardMsg::PeerDown {
