@@ -42,6 +42,10 @@ pub struct FrameReader<R> {
 const READ_CHUNK: usize = 64 * 1024;
 /// First and smallest read.
 const READ_MIN: usize = 4 * 1024;
+/// What a quiet reader waits with: it holds no buffer between messages (an exchange's ~1,000
+/// mostly quiet sessions would otherwise each keep `READ_MIN` for a keepalive every 30 s),
+/// and reads the first octets of the next one into this much room in the task itself.
+const IDLE_READ: usize = 64;
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
     pub fn new(inner: R) -> Self {
@@ -65,6 +69,20 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 if self.buf.len() >= h.len {
                     return Ok(self.buf.split_to(h.len).freeze());
                 }
+            }
+            if self.buf.is_empty() && self.chunk == READ_MIN {
+                // Quiet: let go of the buffer (frames already handed out keep their part)
+                // and wait with a small read of our own.
+                self.buf = BytesMut::new();
+                let mut first = [0u8; IDLE_READ];
+                let n = self.inner.read(&mut first).await.map_err(FrameError::Io)?;
+                if n == 0 {
+                    return Err(FrameError::Closed);
+                }
+                self.buf.reserve(self.chunk);
+                self.buf
+                    .extend_from_slice(first.get(..n).unwrap_or_default());
+                continue;
             }
             if self.buf.capacity() - self.buf.len() < self.chunk / 4 {
                 self.buf.reserve(self.chunk);
@@ -151,6 +169,35 @@ mod tests {
         }
         assert!(r.chunk > READ_MIN, "reads grew");
         writer.await.unwrap();
+    }
+
+    /// A quiet session holds no read buffer while it waits, and still reads what comes next
+    /// whole, whether it fits the first small read or not.
+    #[tokio::test]
+    async fn a_quiet_reader_holds_no_buffer_between_messages() {
+        use tokio::io::AsyncWriteExt;
+        let (mut a, b) = tokio::io::duplex(1 << 16);
+        let mut r = FrameReader::new(b);
+        let mut ka = BytesMut::new();
+        header::encode_keepalive(&mut ka);
+        a.write_all(&ka).await.unwrap();
+        let frame = r.next().await.unwrap();
+        assert_eq!(&frame[..], &ka[..]);
+        let waiting = tokio::time::timeout(std::time::Duration::from_millis(20), r.next()).await;
+        assert!(waiting.is_err(), "nothing more was sent");
+        assert_eq!(r.buf.capacity(), 0, "no buffer held while waiting");
+        // A message longer than the first small read, then one that is not.
+        let mut msg = vec![0xffu8; 16];
+        msg.extend_from_slice(&300u16.to_be_bytes());
+        msg.push(2);
+        msg.resize(300, 7);
+        a.write_all(&msg).await.unwrap();
+        a.write_all(&ka).await.unwrap();
+        assert_eq!(&r.next().await.unwrap()[..], &msg[..]);
+        assert_eq!(&r.next().await.unwrap()[..], &ka[..]);
+        drop(frame);
+        drop(a);
+        assert!(matches!(r.next().await, Err(FrameError::Closed)));
     }
 
     #[tokio::test]
