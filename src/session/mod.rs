@@ -6,6 +6,7 @@
 pub mod end;
 pub mod framing;
 pub mod fsm;
+pub mod inbox;
 pub mod keepalive;
 pub mod listener;
 pub mod machine;

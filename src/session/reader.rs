@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use super::inbox::InboxSender;
 use tracing::{debug, warn};
 
 use super::end::ConnError;
@@ -48,7 +48,7 @@ pub async fn reader_loop(
     status: Arc<PeerStatus>,
     cfg: Arc<PeerConfig>,
     check_otc: bool,
-    to_machine: mpsc::Sender<Input>,
+    to_machine: InboxSender<Box<Input>>,
 ) {
     let hold = (neg.hold_time > 0).then(|| Duration::from_secs(u64::from(neg.hold_time)));
     let mut families = neg.families;
@@ -76,7 +76,7 @@ pub async fn reader_loop(
                 continue;
             }
             None => {
-                let _ = to_machine.send(Input::HoldExpired).await;
+                let _ = to_machine.send(Box::new(Input::HoldExpired)).await;
                 return;
             }
             Some(Ok(frame)) => {
@@ -105,17 +105,19 @@ pub async fn reader_loop(
                         let fault = e.to_string();
                         warn!(error = %fault, "malformed message ends the session");
                         let _ = to_machine
-                            .send(Input::Malformed {
+                            .send(Box::new(Input::Malformed {
                                 notification: e.notification,
                                 fault,
-                            })
+                            }))
                             .await;
                         return;
                     }
                 }
             }
             Some(Err(e)) => {
-                let _ = to_machine.send(frame_input(Err(e), &neg.rx, &status)).await;
+                let _ = to_machine
+                    .send(Box::new(frame_input(Err(e), &neg.rx, &status)))
+                    .await;
                 return;
             }
         };
@@ -147,7 +149,7 @@ pub async fn reader_loop(
                         let (acc, rej) = rib.counters().paths(id, f);
                         if mp.limit_for(f).is_some_and(|l| acc + rej > u64::from(l))
                             && to_machine
-                                .send(Input::PrefixCount(f, acc + rej))
+                                .send(Box::new(Input::PrefixCount(f, acc + rej)))
                                 .await
                                 .is_err()
                         {
@@ -186,7 +188,7 @@ pub async fn reader_loop(
                     input,
                     Input::Message(Message::Notification(_) | Message::Open(_))
                 );
-                if to_machine.send(input).await.is_err() || ends {
+                if to_machine.send(Box::new(input)).await.is_err() || ends {
                     return;
                 }
             }
