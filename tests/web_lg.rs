@@ -202,7 +202,10 @@ fn has_all(what: &str, dom: &str, want: &[&str]) {
 
 /// The routes of the supplier that import policy rejects, and what the page must show for
 /// each: its reasons in words and their `RS:1101:N` codes (others may apply too).
-fn rejected() -> Vec<(&'static str, RouteAttrs, Vec<(&'static str, u32)>)> {
+/// A rejected route: prefix, attributes, and each reason in words with its code.
+type Rejected = (&'static str, RouteAttrs, Vec<(&'static str, u32)>);
+
+fn rejected() -> Vec<Rejected> {
     vec![
         (
             "80.81.2.0/25",
