@@ -1,6 +1,8 @@
 //! The looking glass's HTTP/1.1 server (hyper): accepts connections on the configured
 //! address, routes GET requests to the handlers of our API (`api.rs`), the birdwatcher
 //! shape (`birdwatcher.rs`) and `/metrics`, and answers every mistake with a JSON error.
+//! A client whose `Accept` asks for HTML (a browser) gets the web looking glass's page of
+//! the same URL instead (`html/`), where there is one.
 //!
 //! Handlers read snapshots only; they run on the looking glass's own worker threads (half
 //! the cores, at the lowest CPU priority: `pool.rs`), so a flood of requests queues there
@@ -15,7 +17,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::header::{
+    HeaderValue, ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, VARY,
+};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -28,7 +32,7 @@ use tracing::{debug, info, warn};
 use super::api::{self, Ctx, Which};
 use super::pool::Pool;
 use super::query::{percent_decode, ApiError, Query};
-use super::{birdwatcher, metrics};
+use super::{birdwatcher, html, metrics};
 use crate::stall::{Stall, WRITE_STALL};
 use crate::view::ServerView;
 
@@ -48,6 +52,12 @@ pub struct Reply {
 }
 
 const JSON: &str = "application/json";
+/// The web looking glass's pages.
+pub const HTML: &str = "text/html; charset=utf-8";
+/// What a page may load: its own inline style sheet, nothing else (no scripts, no fonts,
+/// no images, no frames); forms submit to this server only.
+const PAGE_POLICY: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
 const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 impl Reply {
@@ -98,6 +108,25 @@ fn segment(s: &str) -> Result<String, ApiError> {
     percent_decode(&s.replace('+', "%2B"))
 }
 
+/// The non-empty segments of a path, each percent-decoded.
+pub(crate) fn segments(path: &str) -> Result<Vec<String>, ApiError> {
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .map(segment)
+        .collect()
+}
+
+/// Answers one GET request, with a page of the web looking glass when `html` (the client
+/// asks for HTML) and the path has one.
+pub fn answer(ctx: &Ctx, path: &str, raw_query: Option<&str>, html: bool) -> Reply {
+    if html {
+        if let Some(r) = html::dispatch(ctx, path, raw_query) {
+            return r;
+        }
+    }
+    dispatch(ctx, path, raw_query)
+}
+
 /// Answers one GET request. Pure apart from reading `ctx`.
 pub fn dispatch(ctx: &Ctx, path: &str, raw_query: Option<&str>) -> Reply {
     match route(ctx, path, raw_query) {
@@ -108,8 +137,7 @@ pub fn dispatch(ctx: &Ctx, path: &str, raw_query: Option<&str>) -> Reply {
 
 fn route(ctx: &Ctx, path: &str, raw_query: Option<&str>) -> Result<Reply, ApiError> {
     let q = Query::parse(raw_query)?;
-    let raw: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let segs: Vec<String> = raw.iter().map(|s| segment(s)).collect::<Result<_, _>>()?;
+    let segs = segments(path)?;
     let s: Vec<&str> = segs.iter().map(String::as_str).collect();
     let v = match s.as_slice() {
         [] => {
@@ -166,6 +194,15 @@ fn response(r: Reply) -> Response<Full<Bytes>> {
         .insert(CONTENT_TYPE, HeaderValue::from_static(r.content_type));
     resp.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // The same URL answers HTML or JSON by the request's Accept.
+    resp.headers_mut()
+        .insert(VARY, HeaderValue::from_static("Accept"));
+    if r.content_type == HTML {
+        resp.headers_mut().insert(
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(PAGE_POLICY),
+        );
+    }
     resp
 }
 
@@ -188,9 +225,10 @@ async fn handle(
     }
     let path = req.uri().path().to_string();
     let query = req.uri().query().map(str::to_string);
+    let wants_html = html::wants_html(req.headers().get(ACCEPT).and_then(|v| v.to_str().ok()));
     let (tx, rx) = tokio::sync::oneshot::channel();
     let queued = pool.try_run(move || {
-        let _ = tx.send(dispatch(&ctx, &path, query.as_deref()));
+        let _ = tx.send(answer(&ctx, &path, query.as_deref(), wants_html));
     });
     if !queued {
         return Ok(response(Reply::error(&ApiError::unavailable(

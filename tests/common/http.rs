@@ -14,6 +14,8 @@ pub struct HttpResponse {
     pub status: u16,
     pub content_type: String,
     pub body: String,
+    /// Every header, names in lower case, in order.
+    pub headers: Vec<(String, String)>,
 }
 
 impl HttpResponse {
@@ -31,12 +33,22 @@ impl HttpResponse {
 
 /// Sends `method target` (target = path and query, sent as given) and reads the answer.
 pub fn request(addr: SocketAddr, method: &str, target: &str) -> Result<HttpResponse> {
+    request_accept(addr, method, target, "*/*")
+}
+
+/// Like [`request`], with `accept` as the `Accept` header (a browser's asks for HTML).
+pub fn request_accept(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    accept: &str,
+) -> Result<HttpResponse> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     s.set_write_timeout(Some(Duration::from_secs(30)))?;
     write!(
         s,
-        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
     )?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;
@@ -53,8 +65,10 @@ pub fn request(addr: SocketAddr, method: &str, target: &str) -> Result<HttpRespo
         .ok_or_else(|| Error(format!("bad status line {status_line:?}")))?;
     let mut content_type = String::new();
     let mut length = None;
+    let mut headers = Vec::new();
     for l in lines {
         if let Some((k, v)) = l.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
             match k.trim().to_ascii_lowercase().as_str() {
                 "content-type" => content_type = v.trim().to_string(),
                 "content-length" => length = v.trim().parse::<usize>().ok(),
@@ -70,6 +84,7 @@ pub fn request(addr: SocketAddr, method: &str, target: &str) -> Result<HttpRespo
         status,
         content_type,
         body,
+        headers,
     })
 }
 
