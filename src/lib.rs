@@ -11,6 +11,9 @@
 //! * `server` starts and stops it all; `lg`, `control` and `reload` read through the
 //!   `ServerView` and act through traits (`reload::Target`, `control::Actions`). `server`
 //!   imports none of them and they never import `server`: `main.rs` wires them together.
+//! * `systemd` (readiness notifications, the watchdog over the shards' progress) and
+//!   `assets` (man pages and completions for packaging) are leaves beside them, used only by
+//!   `main.rs`.
 
 #![deny(unsafe_code)]
 #![cfg_attr(
@@ -23,6 +26,7 @@
     )
 )]
 
+pub mod assets;
 pub mod config;
 pub mod control;
 pub mod directory;
@@ -34,5 +38,6 @@ pub mod rpki;
 pub mod server;
 pub mod session;
 pub mod stall;
+pub mod systemd;
 pub mod view;
 pub mod wire;

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use peerex::config::{Config, ConfigErrors, PeerConfig, ServerConfig};
 use peerex::control::{self, PeerCommandError};
 use peerex::policy::PeerId;
@@ -18,6 +18,7 @@ use peerex::reload::{self, ReloadReport, Reloader};
 use peerex::rib::ExportPolicy;
 use peerex::server::{Server, Shared};
 use peerex::session::{PeerCmd, PeerHandle};
+use peerex::systemd::{self, Notifier};
 use peerex::view::ServerView;
 use peerex::wire::{header, Family, FamilySet, Message, ParseCtx};
 
@@ -88,6 +89,26 @@ impl reload::Target for Running {
 struct ControlActions {
     server: Arc<Shared>,
     reloader: Arc<Reloader<Running>>,
+    notify: Arc<Notifier>,
+}
+
+/// A reload as systemd sees it: RELOADING=1 before, READY=1 after, whatever the outcome (an
+/// invalid file leaves the running configuration in force). A dry run says nothing.
+async fn reload_notified(
+    reloader: &Reloader<Running>,
+    notify: &Notifier,
+    dry_run: bool,
+) -> Result<ReloadReport, ConfigErrors> {
+    if dry_run {
+        return reloader.reload(true).await;
+    }
+    notify.reloading();
+    let r = reloader.reload(false).await;
+    notify.ready(match &r {
+        Ok(_) => "running; configuration reloaded",
+        Err(_) => "running; reload refused (invalid configuration), the previous one stays",
+    });
+    r
 }
 
 impl control::Actions for ControlActions {
@@ -100,7 +121,7 @@ impl control::Actions for ControlActions {
     }
 
     async fn reload(&self, dry_run: bool) -> Result<ReloadReport, ConfigErrors> {
-        self.reloader.reload(dry_run).await
+        reload_notified(&self.reloader, &self.notify, dry_run).await
     }
 }
 
@@ -166,6 +187,12 @@ enum Command {
         #[arg(long)]
         ibgp: bool,
         files: Vec<PathBuf>,
+    },
+    /// Write the man pages and shell completions into a directory (for packaging).
+    #[command(hide = true)]
+    GenerateAssets {
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -373,6 +400,12 @@ fn run(
         let socket = control.unwrap_or_else(|| cfg.control.socket.clone());
         let (mode, group) = (cfg.control.mode, cfg.control.group);
         let lg = cfg.looking_glass.clone();
+        let notify = Arc::new(Notifier::from_env());
+        let status = format!(
+            "running: {} peers, BGP on {:?}",
+            cfg.peers.len(),
+            cfg.server.listen
+        );
         // The control socket exists before the BGP listeners accept anything, so whoever
         // sees the route server answer on its BGP port can also reach its control socket.
         let listener = peerex::control::socket::bind(&socket, mode, group)
@@ -389,6 +422,7 @@ fn run(
         let actions = Arc::new(ControlActions {
             server: server.shared.clone(),
             reloader: reloader.clone(),
+            notify: notify.clone(),
         });
         let lg_task = match lg.listen {
             Some(addr) => Some(
@@ -399,24 +433,42 @@ fn run(
             None => None,
         };
         let control_task = tokio::spawn(peerex::control::socket::serve(listener, view, actions));
+        // Signals are handled from here on (before READY: systemd may stop or reload us at once).
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
         let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
         let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+        // The BGP listeners and the control socket are bound and listening (connections
+        // queue until accepted): tell systemd, then keep its watchdog fed while the RIB
+        // shards make progress.
+        notify.ready(&status);
+        let watchdog = systemd::watchdog_interval()
+            .filter(|_| notify.enabled())
+            .map(|every| {
+                tracing::info!(interval = ?every, "systemd watchdog: pinging while the RIB shards make progress");
+                let shared = server.shared.clone();
+                tokio::spawn(systemd::watchdog(notify.clone(), every, move || {
+                    shared.shard_progress()
+                }))
+            });
         loop {
             tokio::select! {
                 _ = term.recv() => break,
                 _ = int.recv() => break,
                 _ = hup.recv() => {
-                    let reloader = reloader.clone();
+                    let (reloader, notify) = (reloader.clone(), notify.clone());
                     tokio::spawn(async move {
-                        match reloader.reload(false).await {
+                        match reload_notified(&reloader, &notify, false).await {
                             Ok(r) => tracing::info!(summary = %r.summary(), "SIGHUP: configuration reloaded"),
                             Err(e) => tracing::error!(error = %e, "SIGHUP: configuration not reloaded; the running one stays"),
                         }
                     });
                 }
             }
+        }
+        notify.stopping();
+        if let Some(w) = watchdog {
+            w.abort();
         }
         control_task.abort();
         if let Some(t) = lg_task {
@@ -472,6 +524,13 @@ fn main() -> ExitCode {
             };
             decode(&ctx, &files)
         }
+        Command::GenerateAssets { out } => peerex::assets::write_all(Cli::command(), &out)
+            .map(|files| {
+                for f in files {
+                    println!("{}", f.display());
+                }
+            })
+            .map_err(|e| format!("{}: {e}", out.display())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -97,6 +97,11 @@ impl Shared {
         self.published.set_config(config);
     }
 
+    /// Each RIB shard's progress counter and queued input, for the systemd watchdog.
+    pub fn shard_progress(&self) -> Vec<crate::rib::ShardProgress> {
+        self.rib.progress()
+    }
+
     /// The handle of the peer called `name`.
     pub fn handle(&self, name: &str) -> Option<Arc<PeerHandle>> {
         self.handles

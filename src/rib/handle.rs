@@ -1,7 +1,9 @@
 //! Starting the shards and talking to them: the RIB's handle for sessions and the server.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use tokio::sync::mpsc;
@@ -16,6 +18,21 @@ use crate::wire::Prefix;
 
 /// Route batches a shard's input channel holds before senders wait (backpressure).
 pub const SHARD_CHANNEL: usize = 1024;
+
+/// TEST HOOK, not for production: when set to a number of seconds, shard 0 stops making
+/// progress that long after the RIB starts (its thread blocks, waking only for Shutdown), so
+/// tests can see the systemd watchdog stop petting (tests/systemd.rs). Read once, at start.
+pub const TEST_STALL_ENV: &str = "PEEREX_TEST_STALL_SHARD_AFTER";
+
+/// One shard's liveness as the watchdog samples it: how far its loop has gone, and how many
+/// route batches wait in its input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShardProgress {
+    /// Counts the turns of the shard's loop and the messages it took; only ever grows.
+    pub advanced: u64,
+    /// Messages waiting in the shard's input channel.
+    pub queued: usize,
+}
 
 /// Which shard owns `p` among `n`.
 ///
@@ -41,6 +58,8 @@ pub struct Rib {
     cells: Vec<Arc<ArcSwap<ShardSnapshot>>>,
     counters: Arc<RibCounters>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Each shard's progress counter (its heartbeat, read by the watchdog).
+    progress: Vec<Arc<AtomicU64>>,
 }
 
 impl std::fmt::Debug for Rib {
@@ -60,6 +79,12 @@ impl Rib {
         let mut ctl = Vec::new();
         let mut cells = Vec::new();
         let mut threads = Vec::new();
+        let mut progress = Vec::new();
+        let stall_at = std::env::var(TEST_STALL_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .and_then(|d| Instant::now().checked_add(d));
         // Rung when a reader of any shard's feed catches up (shards holding back look again).
         let drained = Arc::new(tokio::sync::Notify::new());
         for i in 0..shards {
@@ -73,7 +98,9 @@ impl Rib {
                 cell.clone(),
                 policy.clone(),
             )
-            .with_drain_signal(drained.clone());
+            .with_drain_signal(drained.clone())
+            .with_stall(if i == 0 { stall_at } else { None });
+            progress.push(shard.progress.clone());
             let handle = std::thread::Builder::new()
                 .name(format!("rib-shard-{i}"))
                 .spawn(move || {
@@ -98,11 +125,24 @@ impl Rib {
             cells,
             counters,
             threads: Mutex::new(threads),
+            progress,
         }))
     }
 
     pub fn shards(&self) -> usize {
         self.senders.len()
+    }
+
+    /// Every shard's progress now (cheap: two atomic loads per shard).
+    pub fn progress(&self) -> Vec<ShardProgress> {
+        self.senders
+            .iter()
+            .zip(&self.progress)
+            .map(|(tx, p)| ShardProgress {
+                advanced: p.load(Ordering::Relaxed),
+                queued: tx.max_capacity().saturating_sub(tx.capacity()),
+            })
+            .collect()
     }
 
     pub fn counters(&self) -> &Arc<RibCounters> {

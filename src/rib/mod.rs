@@ -35,7 +35,7 @@ pub use attrs::RouteAttrs;
 pub use counters::RibCounters;
 pub use entry::PrefixEntry;
 pub use export::{export_attrs, fits_client};
-pub use handle::{shard_of, Rib};
+pub use handle::{shard_of, Rib, ShardProgress};
 pub use memory::MemoryReport;
 pub use outq::{OutItem, OutQueue};
 pub use path::{Path, PeerId, SelectCtx};

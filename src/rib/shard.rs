@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -86,6 +87,11 @@ pub struct Shard {
     ctl_tx: mpsc::UnboundedSender<ShardCtl>,
     snapshot: Arc<ArcSwap<ShardSnapshot>>,
     last_publish: Instant,
+    /// Heartbeat: bumped every turn of the loop and every message taken (the watchdog reads
+    /// it; see `systemd.rs`).
+    pub(crate) progress: Arc<AtomicU64>,
+    /// Test hook (`handle::TEST_STALL_ENV`): when to stop making progress.
+    stall_at: Option<Instant>,
 }
 
 impl Shard {
@@ -108,6 +114,34 @@ impl Shard {
             ctl_tx,
             snapshot,
             last_publish: Instant::now(),
+            progress: Arc::new(AtomicU64::new(0)),
+            stall_at: None,
+        }
+    }
+
+    /// TEST HOOK: the shard stops making progress at `at` (see `handle::TEST_STALL_ENV`).
+    pub(crate) fn with_stall(mut self, at: Option<Instant>) -> Self {
+        self.stall_at = at;
+        self
+    }
+
+    /// TEST HOOK: past `stall_at`, blocks the shard's thread until told to shut down, taking
+    /// no input and never bumping its heartbeat: a stuck shard, for the watchdog test.
+    fn stall_if_due(&mut self, ctl: &mut mpsc::UnboundedReceiver<ShardCtl>) -> bool {
+        if self.stall_at.is_none_or(|t| Instant::now() < t) {
+            return false;
+        }
+        tracing::warn!(
+            shard = self.index,
+            "test hook: RIB shard stalls (PEEREX_TEST_STALL_SHARD_AFTER)"
+        );
+        loop {
+            match ctl.try_recv() {
+                Ok(ShardCtl::Shutdown) | Err(mpsc::error::TryRecvError::Disconnected) => {
+                    return true
+                }
+                _ => std::thread::sleep(Duration::from_millis(50)),
+            }
         }
     }
 
@@ -133,6 +167,10 @@ impl Shard {
         let mut last_input = Instant::now();
         let mut pending_since: Option<Instant> = None;
         loop {
+            self.progress.fetch_add(1, Ordering::Relaxed);
+            if self.stall_at.is_some() && self.stall_if_due(&mut ctl) {
+                return;
+            }
             // Control first: refills and timeouts never wait behind route batches.
             while let Ok(c) = ctl.try_recv() {
                 if !self.control(c) {
@@ -173,6 +211,7 @@ impl Shard {
                 match rx.try_recv() {
                     Ok(m) => {
                         self.message(m);
+                        self.progress.fetch_add(1, Ordering::Relaxed);
                         handled += 1;
                     }
                     Err(_) => {

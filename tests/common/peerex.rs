@@ -92,6 +92,17 @@ impl Peerex {
 
     /// Starts peerex on a configuration written by the caller, which listens on `port`.
     pub fn start_with_config(dir: &TempDir, cfg: &str, port: u16) -> Result<Peerex> {
+        Self::start_with_config_env(dir, cfg, port, &[])
+    }
+
+    /// Like [`start_with_config`](Self::start_with_config), with `env` added to peerex's
+    /// environment (e.g. `NOTIFY_SOCKET`, `WATCHDOG_USEC`, test hooks).
+    pub fn start_with_config_env(
+        dir: &TempDir,
+        cfg: &str,
+        port: u16,
+        env: &[(&str, String)],
+    ) -> Result<Peerex> {
         let config = dir.join("peerex.toml");
         let mut cfg = cfg.to_string();
         if !cfg.contains("[control]") {
@@ -113,6 +124,14 @@ impl Peerex {
             .arg(std::env::var("PEEREX_TEST_LOG").unwrap_or_else(|_| "peerex=debug,info".into()))
             // Plain text: the log is a file that tests search and print.
             .env("NO_COLOR", "1");
+        // systemd's variables reach peerex only when a test sets them (the test runner may
+        // itself run under a service manager).
+        for k in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
+            cmd.env_remove(k);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         let proc = Proc::spawn("peerex", cmd, &log, dir.path())?;
         let p = Peerex {
             proc,
