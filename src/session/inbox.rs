@@ -10,6 +10,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Poll, Waker};
 
 use tokio::sync::Notify;
 
@@ -17,12 +18,12 @@ struct Queue<T> {
     items: VecDeque<T>,
     /// The other side is gone: nothing more arrives (sender) or is taken (receiver).
     closed: bool,
+    /// The receiver's task, waiting for an item.
+    waiting: Option<Waker>,
 }
 
 struct Shared<T> {
     queue: Mutex<Queue<T>>,
-    /// Rung when an item arrives or the sender goes.
-    notify: Notify,
     /// Rung when an item is taken or the receiver goes (for `send`).
     room: Notify,
     cap: usize,
@@ -33,6 +34,13 @@ impl<T> Shared<T> {
         // The lock is held only to move an item; a panic while holding it cannot leave the
         // queue half-changed, so a poisoned lock is used as it is.
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Wakes the receiver (after the lock is released).
+    fn wake(waiting: Option<Waker>) {
+        if let Some(w) = waiting {
+            w.wake();
+        }
     }
 }
 
@@ -48,8 +56,8 @@ pub fn inbox<T>(cap: usize) -> (InboxSender<T>, Inbox<T>) {
         queue: Mutex::new(Queue {
             items: VecDeque::new(),
             closed: false,
+            waiting: None,
         }),
-        notify: Notify::new(),
         room: Notify::new(),
         cap,
     });
@@ -59,14 +67,15 @@ pub fn inbox<T>(cap: usize) -> (InboxSender<T>, Inbox<T>) {
 impl<T> InboxSender<T> {
     /// Queues `t`, or gives it back when the queue is full or the receiver is gone.
     pub fn try_send(&self, t: T) -> Result<(), T> {
-        {
+        let waiting = {
             let mut q = self.0.lock();
             if q.closed || q.items.len() >= self.0.cap {
                 return Err(t);
             }
             q.items.push_back(t);
-        }
-        self.0.notify.notify_one();
+            q.waiting.take()
+        };
+        Shared::<T>::wake(waiting);
         Ok(())
     }
 
@@ -83,8 +92,9 @@ impl<T> InboxSender<T> {
                 }
                 if q.items.len() < self.0.cap {
                     q.items.push_back(t);
+                    let waiting = q.waiting.take();
                     drop(q);
-                    self.0.notify.notify_one();
+                    Shared::<T>::wake(waiting);
                     return Ok(());
                 }
             }
@@ -95,8 +105,12 @@ impl<T> InboxSender<T> {
 
 impl<T> Drop for InboxSender<T> {
     fn drop(&mut self) {
-        self.0.lock().closed = true;
-        self.0.notify.notify_one();
+        let waiting = {
+            let mut q = self.0.lock();
+            q.closed = true;
+            q.waiting.take()
+        };
+        Shared::<T>::wake(waiting);
     }
 }
 
@@ -108,26 +122,27 @@ impl<T> fmt::Debug for InboxSender<T> {
 
 impl<T> Inbox<T> {
     /// The next item; `None` once the sender is gone and the queue is empty. Cancel-safe:
-    /// an item is taken only when this returns it.
+    /// an item is taken only when this returns it. Cheap to poll while empty (one
+    /// uncontended lock), as a session's `select!` does on every turn.
     pub async fn recv(&mut self) -> Option<T> {
-        loop {
-            let notified = self.0.notify.notified();
-            tokio::pin!(notified);
-            // Registered before looking, so a send between the look and the wait wakes it.
-            notified.as_mut().enable();
-            {
-                let mut q = self.0.lock();
-                if let Some(t) = q.items.pop_front() {
-                    drop(q);
-                    self.0.room.notify_waiters();
-                    return Some(t);
-                }
-                if q.closed {
-                    return None;
-                }
+        std::future::poll_fn(|cx| {
+            let mut q = self.0.lock();
+            if let Some(t) = q.items.pop_front() {
+                drop(q);
+                self.0.room.notify_waiters();
+                return Poll::Ready(Some(t));
             }
-            notified.await;
-        }
+            if q.closed {
+                return Poll::Ready(None);
+            }
+            // Looked at and registered under the same lock: a send cannot slip between.
+            match &q.waiting {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => q.waiting = Some(cx.waker().clone()),
+            }
+            Poll::Pending
+        })
+        .await
     }
 }
 
