@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::page::{esc, layout, link, neighbour_url, search_url, verdict_cell};
+use super::page::{cell, esc, layout, link, neighbour_url, search_url, text, verdict_cell};
 use crate::lg::api::{peer, Ctx};
 use crate::lg::query::{parse_prefix, ApiError, Query};
 use crate::lg::why;
@@ -37,18 +37,6 @@ pub fn form(names: &[String], selected: Option<&str>, prefix: &str, id: &str) ->
         esc(prefix)
     );
     s
-}
-
-fn text<'a>(v: &'a Value, k: &str) -> &'a str {
-    v.get(k).and_then(Value::as_str).unwrap_or("")
-}
-
-fn cell(s: &str) -> String {
-    if s.is_empty() {
-        "<td class=\"muted\">–</td>".into()
-    } else {
-        format!("<td>{}</td>", esc(s))
-    }
 }
 
 /// The paths of an explanation, in selection order, with the decision for the client.

@@ -232,12 +232,12 @@ impl Pager {
     }
 }
 
-fn text<'a>(v: &'a Value, k: &str) -> &'a str {
+pub(super) fn text<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(Value::as_str).unwrap_or("")
 }
 
 /// A cell with `s`, or a dash when it is empty (tidy flags empty cells, readers too).
-fn cell(s: &str) -> String {
+pub(super) fn cell(s: &str) -> String {
     if s.is_empty() {
         "<td class=\"muted\">–</td>".into()
     } else {
