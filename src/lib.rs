@@ -27,6 +27,7 @@
 )]
 
 pub mod assets;
+pub mod bmp;
 pub mod config;
 pub mod control;
 pub mod directory;

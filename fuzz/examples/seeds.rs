@@ -98,7 +98,7 @@ impl Seeds {
     }
 
     fn write(&self, root: &Path) -> std::io::Result<()> {
-        for target in ["message", "update", "open", "pipeline"] {
+        for target in ["message", "update", "open", "pipeline", "bmp"] {
             let dir = root.join(target);
             if dir.exists() {
                 for e in fs::read_dir(&dir)? {
@@ -765,11 +765,116 @@ fn pipeline(s: &mut Seeds) {
         .insert("rules-reset".into(), b);
 }
 
+/// `bmp`: one stream of every message type the exporter sends, and each message alone.
+fn bmp(s: &mut Seeds) {
+    use peerex::bmp::msg::{
+        flags, info, stat, InfoTlv, Message as Bmp, PeerDownReason, PeerHeader, PeerType, PeerUp,
+        Stat, StatValue,
+    };
+    use std::net::IpAddr;
+    let bgp = |kind: u8| {
+        let mut out = BytesMut::new();
+        match kind {
+            1 => Open::new(
+                Asn(64500),
+                90,
+                Ipv4Addr::new(192, 0, 2, 1),
+                vec![Capability::FourOctetAs(Asn(64500))],
+            )
+            .encode(&mut out),
+            2 => UpdateMessage {
+                attrs: basic_attrs(&[64500, 64501]),
+                nlri: vec![Nlri {
+                    path_id: None,
+                    prefix: "198.51.100.0/24".parse().unwrap(),
+                }],
+                ..UpdateMessage::default()
+            }
+            .encode(&ParseCtx::default(), &mut out)
+            .unwrap(),
+            _ => Notification::admin_shutdown("maintenance").encode(4096, &mut out),
+        }
+        out.freeze()
+    };
+    let peer = |peer_type, flags, address| PeerHeader {
+        peer_type,
+        flags,
+        distinguisher: 0,
+        address,
+        asn: 64500,
+        bgp_id: Ipv4Addr::new(192, 0, 2, 1),
+        timestamp_secs: 1_765_000_000,
+        timestamp_micros: 0,
+    };
+    let v4 = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+    let v6 = IpAddr::V6(std::net::Ipv6Addr::LOCALHOST);
+    let zero = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    let msgs = vec![
+        Bmp::Initiation(vec![InfoTlv::text(info::SYS_NAME, "rs1")]),
+        Bmp::PeerUp {
+            peer: peer(PeerType::Global, 0, v6),
+            body: PeerUp {
+                local_address: v6,
+                local_port: 179,
+                remote_port: 40001,
+                sent_open: bgp(1),
+                received_open: bgp(1),
+                information: vec![],
+            },
+        },
+        Bmp::RouteMonitoring {
+            peer: peer(PeerType::Global, flags::POST_POLICY | flags::ADJ_RIB_OUT, v4),
+            update: bgp(2),
+        },
+        Bmp::RouteMonitoring {
+            peer: peer(PeerType::LocRib, 0, zero),
+            update: bgp(2),
+        },
+        Bmp::StatisticsReport {
+            peer: peer(PeerType::Global, 0, v4),
+            stats: vec![
+                Stat {
+                    kind: stat::REJECTED_BY_POLICY,
+                    value: StatValue::Counter(1),
+                },
+                Stat {
+                    kind: stat::ADJ_RIB_IN_PER_FAMILY,
+                    value: StatValue::FamilyGauge {
+                        afi: 1,
+                        safi: 1,
+                        value: 9,
+                    },
+                },
+            ],
+        },
+        Bmp::PeerDown {
+            peer: peer(PeerType::Global, 0, v4),
+            reason: PeerDownReason::RemoteNotification(bgp(3)),
+        },
+        Bmp::PeerDown {
+            peer: peer(PeerType::LocRib, 0, zero),
+            reason: PeerDownReason::LocalTlv(vec![]),
+        },
+        Bmp::Termination(vec![InfoTlv {
+            kind: 1,
+            value: Bytes::from_static(&[0, 0]),
+        }]),
+    ];
+    let mut stream = Vec::new();
+    for (i, m) in msgs.iter().enumerate() {
+        let b = m.to_bytes();
+        stream.extend_from_slice(&b);
+        s.put("bmp", format!("bmp-{i}.bin"), b.to_vec());
+    }
+    s.put("bmp", "bmp-stream.bin".into(), stream);
+}
+
 fn main() -> std::io::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut s = Seeds::default();
     generated(&mut s);
     pipeline(&mut s);
+    bmp(&mut s);
     vectors(&mut s, &root.join("../tests/data/vectors"));
     s.write(&root.join("seeds"))
 }

@@ -360,4 +360,5 @@ pub fn exercise_update(u: &Update) {
         black_box(a.raw(ty));
     }
 }
+pub mod bmp;
 pub mod pipeline;
