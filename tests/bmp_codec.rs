@@ -3,11 +3,17 @@
 //! Monitoring of a real UPDATE in the pre-policy, post-policy, Adj-RIB-Out and Loc-RIB views,
 //! Statistics Report, Peer Down with a real NOTIFICATION, Termination — written as one TCP
 //! stream into a pcap file, dissected by tshark with no malformed-packet or error report, and
-//! the fields tshark reads checked against what was encoded. tshark must be installed
-//! (`.ci/install-deps` does): its absence fails the test.
+//! the fields tshark reads checked against what was encoded. The same stream sent to a real
+//! collector, pmacct's `pmbmpd`, over TCP: every message is in its JSON log with the fields
+//! encoded. tshark and pmbmpd must be installed (`.ci/install-deps` does): a missing one fails
+//! the test.
 
+mod common;
+
+use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::process::Command;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use peerex::bmp::msg::*;
@@ -328,4 +334,102 @@ fn tshark_dissects_every_message_type_cleanly() {
     );
     assert!(verbose.contains("peerex test"), "{verbose}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn pmbmpd_logs_every_message_with_its_fields() -> common::Result<()> {
+    let dir = common::TempDir::new("bmp-pmbmpd");
+    let collector = common::pmbmpd::Pmbmpd::start(&dir)?;
+    let mut s = std::net::TcpStream::connect(collector.addr)?;
+    for m in messages() {
+        s.write_all(&m.to_bytes())?;
+    }
+    s.flush()?;
+    let events = collector.wait_for(Duration::from_secs(20), |ev| {
+        ev.iter()
+            .any(|e| e.get("bmp_msg_type").as_str() == Some("term"))
+    })?;
+    drop(s);
+    let kinds: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e.get("bmp_msg_type").as_str())
+        .collect();
+    let dump = || {
+        std::fs::read_to_string(&collector.log).unwrap_or_default()
+            + &std::fs::read_to_string(&collector.daemon_log).unwrap_or_default()
+    };
+    let of = |k: &str| -> Vec<&common::json::Json> {
+        events
+            .iter()
+            .filter(|e| e.get("bmp_msg_type").as_str() == Some(k))
+            .collect()
+    };
+    let init = of("init");
+    assert_eq!(init.len(), 1, "{}", dump());
+    assert_eq!(init[0].get("bmp_init_info_sysname").as_str(), Some("rs1"));
+    assert_eq!(
+        init[0].get("bmp_init_info_sysdescr").as_str(),
+        Some("peerex test"),
+        "{}",
+        dump()
+    );
+    let up = of("peer_up");
+    assert_eq!(up.len(), 2, "{kinds:?}\n{}", dump());
+    assert_eq!(up[0].get("peer_ip").as_str(), Some("127.0.0.2"));
+    assert_eq!(up[0].get("peer_asn").as_u32(), Some(64501));
+    assert_eq!(up[0].get("bgp_id").as_str(), Some("10.0.0.2"));
+    assert_eq!(up[0].get("local_ip").as_str(), Some("127.0.0.1"));
+    assert_eq!(up[0].get("remote_port").as_u32(), Some(40001));
+    assert_eq!(up[1].get("peer_type").as_u32(), Some(3), "{}", dump());
+
+    // Route monitoring: the pre-policy, post-policy and Adj-RIB-Out views of 127.0.0.2 and
+    // the Loc-RIB; the IPv6 peer (::1) had no Peer Up, so a collector discards its route.
+    let rm = of("route_monitor");
+    let view = |e: &common::json::Json| {
+        (
+            e.get("peer_ip").as_str().unwrap_or("").to_string(),
+            e.get("is_post").as_u32(),
+            e.get("is_out").as_u32(),
+            e.get("is_loc").as_u32(),
+        )
+    };
+    let views: Vec<_> = rm.iter().map(|e| view(e)).collect();
+    let peer = || "127.0.0.2".to_string();
+    assert_eq!(
+        views,
+        vec![
+            (peer(), Some(0), None, None),
+            (peer(), Some(1), None, None),
+            (peer(), Some(1), Some(1), None),
+            ("0.0.0.0".to_string(), None, None, Some(1)),
+        ],
+        "{}",
+        dump()
+    );
+    for e in &rm {
+        assert_eq!(
+            e.get("ip_prefix").as_str(),
+            Some("198.51.100.0/24"),
+            "{}",
+            dump()
+        );
+        assert_eq!(e.get("as_path").as_str(), Some("64501 64502"), "{}", dump());
+        assert_eq!(e.get("bgp_nexthop").as_str(), Some("127.0.0.2"));
+        assert_eq!(e.get("log_type").as_str(), Some("update"));
+    }
+    let stats = of("stats");
+    let counter = |t: u32| {
+        stats
+            .iter()
+            .find(|e| e.get("counter_type").as_u32() == Some(t))
+            .and_then(|e| e.get("counter_value").as_u64())
+    };
+    assert_eq!(counter(0), Some(2), "{}", dump());
+    assert_eq!(counter(7), Some(7), "{}", dump());
+    assert_eq!(counter(9), Some(7), "{}", dump());
+    let down = of("peer_down");
+    let reasons: Vec<Option<u32>> = down.iter().map(|e| e.get("reason_type").as_u32()).collect();
+    assert_eq!(reasons, vec![Some(1), Some(4), Some(6)], "{}", dump());
+    assert_eq!(of("term").len(), 1);
+    Ok(())
 }

@@ -64,6 +64,7 @@ pub mod http;
 pub mod json;
 pub mod net;
 pub mod peerex;
+pub mod pmbmpd;
 pub mod process;
 pub mod speaker;
 
