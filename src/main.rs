@@ -102,6 +102,10 @@ async fn reload_notified(
     if dry_run {
         return reloader.reload(true).await;
     }
+    // SIGHUP and `ctl reload` may come at once: each pair of notifications is sent under
+    // this lock, so systemd never sees READY=1 while another reload is still under way.
+    static PAIRED: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _paired = PAIRED.lock().await;
     notify.reloading();
     let r = reloader.reload(false).await;
     notify.ready(match &r {

@@ -1,7 +1,8 @@
 //! systemd integration through the real binary. The test owns the notification socket
 //! (`NOTIFY_SOCKET`, a path in one test and an abstract name in the other) and checks:
 //! READY=1 only once the BGP listener accepts connections and the control socket answers;
-//! RELOADING=1 (with MONOTONIC_USEC) then READY=1 around `peerex ctl reload` and SIGHUP;
+//! RELOADING=1 (with MONOTONIC_USEC) then READY=1 around `peerex ctl reload` and SIGHUP, in
+//! strict pairs when both come at once;
 //! STOPPING=1 on SIGTERM; no watchdog pings when `WATCHDOG_PID` names another process; and
 //! the watchdog: WATCHDOG=1 about every half `WATCHDOG_USEC` while the RIB shards make
 //! progress, still while a stalled shard has nothing to do, and none once that shard has work
@@ -168,6 +169,47 @@ fn ready_after_listening_then_reloading_ready_and_stopping() {
         "{dry:#?}"
     );
     skipped.extend(dry);
+
+    // Reloads from both doors at once: systemd must see RELOADING=1 and READY=1 strictly in
+    // pairs, never READY=1 while another reload is still under way. A long allow-list makes
+    // each reload take long enough for the requests to overlap.
+    let list: Vec<String> = (0..40_000u32)
+        .map(|i| format!("\"10.{}.{}.0/24\"", i >> 8 & 0xff, i & 0xff))
+        .collect();
+    std::fs::write(
+        &rs.config,
+        format!("{cfg}prefixes = [{}]\n", list.join(", ")),
+    )
+    .unwrap();
+    let pid = rs.pid();
+    std::thread::scope(|s| {
+        for _ in 0..6 {
+            s.spawn(|| {
+                let (ok, out, err) = rs.ctl(&["reload"]).unwrap();
+                assert!(ok, "ctl reload failed: {out}{err}");
+            });
+            s.spawn(move || common::process::signal(pid, "HUP"));
+        }
+    });
+    let storm = collect(&rx, Duration::from_secs(3));
+    let seq: Vec<&str> = storm
+        .iter()
+        .filter_map(|n| {
+            let lines: Vec<&str> = n.text.lines().collect();
+            if lines.contains(&"RELOADING=1") {
+                Some("RELOADING")
+            } else if lines.contains(&"READY=1") {
+                Some("READY")
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert!(seq.len() >= 4, "{seq:?}");
+    for (i, pair) in seq.chunks(2).enumerate() {
+        assert_eq!(pair, ["RELOADING", "READY"], "pair {i} of {seq:?}");
+    }
+    skipped.extend(storm);
 
     rs.stop();
     let stopping = wait_for(&rx, "STOPPING=1", Duration::from_secs(5), &mut skipped);
