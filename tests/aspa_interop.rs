@@ -337,7 +337,33 @@ fn aspa_from_a_json_file() -> Result<()> {
     run_scenario(&lab, "80.92", "80.93", || {
         std::thread::sleep(Duration::from_millis(1100));
         write_file(&file, &[], &rpki_client_aspas(&scenario(&[206_999])))
-    })
+    })?;
+
+    // A change of policy: lax goes from "tag" to "reject". The dry run counts its valley as
+    // newly rejected and the member as losing it; the reload applies it without a reset.
+    let cfg = std::fs::read_to_string(&lab.rs.config)?;
+    let next = cfg.replacen("aspa = \"tag\"", "aspa = \"reject\"", 1);
+    assert_ne!(cfg, next);
+    std::fs::write(&lab.rs.config, &next)?;
+    let dry = lab.rs.ctl_json(&["reload", "--dry-run"])?;
+    let impact = |peer: &str, key: &str| {
+        dry.get("route_impact")
+            .as_array()
+            .iter()
+            .find(|r| r.get("peer").as_str() == Some(peer))
+            .and_then(|r| r.get(key).as_u32())
+    };
+    assert_eq!(impact("lax", "newly_rejected"), Some(1), "{dry:?}");
+    assert_eq!(impact("member", "lost"), Some(1), "{dry:?}");
+    let established = sessions_established(&lab.rs);
+    lab.rs.ctl_json(&["reload"])?;
+    expect_exactly(&lab.member, &["80.92.3.0/24"])?;
+    assert_eq!(
+        sessions_established(&lab.rs),
+        established,
+        "no session went down"
+    );
+    Ok(())
 }
 
 /// An RTR cache from the `rpki` crate (`rpki::rtr::server`): full sets, and diffs from any
