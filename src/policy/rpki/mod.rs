@@ -510,4 +510,24 @@ mod tests {
         let e = a.changes_since(&VrpTable::empty());
         assert!(e.is_everything() && e.affects(&p("1.0.0.0/8")));
     }
+
+    #[test]
+    fn aspa_changes_name_the_paths_through_changed_customers() {
+        use crate::wire::AsPath;
+        let aspa = |c: u32, p: &[u32]| Aspa {
+            customer: Asn(c),
+            providers: p.iter().map(|a| Asn(*a)).collect(),
+        };
+        let a = VrpTable::new([]).with_aspas(AspaSet::new([aspa(1, &[2]), aspa(3, &[4])]));
+        let b = VrpTable::new([]).with_aspas(AspaSet::new([aspa(1, &[2]), aspa(3, &[5])]));
+        let c = b.changes_since(&a);
+        assert!(!c.is_empty() && !c.is_everything());
+        assert!(c.prefixes().is_empty());
+        assert_eq!(c.aspa_customers(), &[3]);
+        let path = |v: &[u32]| AsPath::sequence(v.iter().map(|x| Asn(*x)));
+        assert!(c.affects_path(Some(&path(&[9, 3]))));
+        assert!(!c.affects_path(Some(&path(&[9, 1]))));
+        assert!(!c.affects_path(None));
+        assert!(a.changes_since(&a).is_empty());
+    }
 }
