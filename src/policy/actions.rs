@@ -280,8 +280,8 @@ pub fn reject_communities(rs_asn: Asn, rejects: RejectSet) -> impl Iterator<Item
 }
 
 /// The attributes to export for a path received with `attrs`: control communities removed,
-/// the RPKI tag added when `tag_rpki` is set, and NO_EXPORT added to a blackhole (RFC 7999
-/// §3.2) unless it already carries NO_EXPORT or NO_ADVERTISE. Computed once per path, not per
+/// the RPKI tag and the ASPA tag (of a checked path) added when given, and NO_EXPORT added to
+/// a blackhole (RFC 7999 §3.2) unless it already carries NO_EXPORT or NO_ADVERTISE. Computed once per path, not per
 /// client; prepends are per client ([`prepend_first_as`]).
 pub fn export_attributes(
     attrs: &PathAttributes,
@@ -292,10 +292,12 @@ pub fn export_attributes(
 ) -> PathAttributes {
     let mut out = attrs.clone();
     strip_control_communities(&mut out, rs_asn);
-    let tags = rpki
-        .map(|s| rpki_community(rs_asn, s))
-        .into_iter()
-        .chain(aspa.map(|s| aspa_community(rs_asn, s)));
+    // A path ASPA did not check carries no ASPA tag: peers that do not use ASPA export
+    // exactly what they did before it existed.
+    let tags = rpki.map(|s| rpki_community(rs_asn, s)).into_iter().chain(
+        aspa.filter(|s| *s != AspaState::NotChecked)
+            .map(|s| aspa_community(rs_asn, s)),
+    );
     for tag in tags {
         let at = out.large_communities.partition_point(|c| *c < tag);
         out.large_communities.insert(at, tag);
@@ -520,6 +522,15 @@ mod tests {
             ["300:1:1", "64500:1000:1", "64500:1001:4", "64501:5:5"]
         );
         let out = export_attributes(&received, Asn(64500), None, None, false);
+        assert_eq!(out.communities.len(), 1);
+        assert_eq!(out.large_communities.len(), 2);
+        let out = export_attributes(
+            &received,
+            Asn(64500),
+            None,
+            Some(AspaState::NotChecked),
+            false,
+        );
         assert_eq!(out.communities.len(), 1);
         assert_eq!(out.large_communities.len(), 2);
         for (s, n) in [

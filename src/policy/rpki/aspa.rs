@@ -29,7 +29,8 @@ pub enum AspaState {
 
 impl AspaState {
     /// The informational large community value `RS:1001:N` (the same numbering as the RPKI
-    /// tag `RS:1000:N`, with "unknown" in the place of "not found").
+    /// tag `RS:1000:N`, with "unknown" in the place of "not found"; 3 is reserved: a path
+    /// ASPA did not check is not tagged).
     pub const fn community_value(self) -> u32 {
         match self {
             AspaState::Valid => 1,
