@@ -5,7 +5,8 @@
 //!
 //! ASPAs are read from the `aspas` member rpki-client writes:
 //! `{"aspas": [{"customer_asid": 64496, "expires": 1700000000, "providers": [64497, 64498]}]}`;
-//! ASNs as numbers or "AS64497" strings. Entries in earlier drafts' shapes (no `providers`,
+//! ASNs as numbers or "AS64497" strings, and `customer` for `customer_asid` (Routinator's
+//! `{"customer": "AS64496", "providers": ["AS64497"]}`). Entries in earlier drafts' shapes (no `providers`,
 //! e.g. `provider_set` with per-family limits) are skipped and counted, never refusing the
 //! file: its VRPs matter more. The older `provider_authorizations` member is not read.
 
@@ -40,6 +41,8 @@ struct FileModel<'a> {
 
 #[derive(Deserialize)]
 struct AspaModel {
+    /// rpki-client's name; Routinator's JSON calls it `customer` ("AS64496").
+    #[serde(alias = "customer")]
     customer_asid: AsnField,
     #[serde(default)]
     providers: Option<Vec<AsnField>>,
@@ -179,6 +182,7 @@ mod tests {
           "aspas": [
             {"customer_asid": 64496, "expires": 1700000000, "providers": [64497, "AS64498"]},
             {"customer_asid": "AS64499", "providers": [0]},
+            {"customer": "AS64501", "afi": "ipv6", "providers": ["AS64502"], "ta": "ripe"},
             {"customer_asid": 64500, "provider_set": [{"provider_asid": 1, "afi_limit": "ipv4"}]}
           ]
         }"#;
@@ -194,6 +198,10 @@ mod tests {
                 Aspa {
                     customer: Asn(64499),
                     providers: vec![Asn(0)]
+                },
+                Aspa {
+                    customer: Asn(64501),
+                    providers: vec![Asn(64502)]
                 }
             ]
         );
