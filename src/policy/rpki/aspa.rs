@@ -419,4 +419,35 @@ mod tests {
         assert!(a.changed_customers(&a).is_empty());
         assert_eq!(AspaSet::new(a.iter()), a);
     }
+
+    proptest::proptest! {
+        /// Over small random ASPA sets and paths: the downstream procedure is never stricter
+        /// than the upstream one (a valid upstream path is valid downstream, an invalid
+        /// downstream path is invalid upstream), and prepending never changes an outcome.
+        #[test]
+        fn downstream_is_never_stricter_and_prepends_do_not_count(
+            set in proptest::collection::vec(
+                (1u32..8, proptest::collection::vec(0u32..8, 1..4)),
+                0..8,
+            ),
+            path in proptest::collection::vec(1u32..8, 1..7),
+            dup in 0usize..7,
+        ) {
+            let t = AspaSet::new(set.iter().map(|(c, p)| aspa(*c, p)));
+            let up = v(&t, &path, Upstream);
+            let down = v(&t, &path, Downstream);
+            if up == Valid {
+                proptest::prop_assert_eq!(down, Valid);
+            }
+            if down == Invalid {
+                proptest::prop_assert_eq!(up, Invalid);
+            }
+            let mut prepended = path.clone();
+            let at = dup % prepended.len();
+            let x = prepended[at];
+            prepended.insert(at, x);
+            proptest::prop_assert_eq!(v(&t, &prepended, Upstream), up);
+            proptest::prop_assert_eq!(v(&t, &prepended, Downstream), down);
+        }
+    }
 }
