@@ -106,6 +106,11 @@ impl ServerView {
         self.0.rpki.status()
     }
 
+    /// Customer ASes in the current ASPA set.
+    pub fn aspa_customers(&self) -> usize {
+        self.0.rpki.current().aspas().len()
+    }
+
     /// Time since the server started.
     pub fn uptime(&self) -> Duration {
         self.0.started.elapsed()

@@ -263,4 +263,8 @@ peer_settings! {
     graceful_shutdown: bool,
     /// LOCAL_PREF given to the peer's accepted routes (default 100).
     local_pref: u32,
+    /// ASPA path verification (draft-ietf-sidrops-aspa-verification, upstream procedure with
+    /// the peer as neighbor): "reject" invalid paths, "tag" them and accept, or "off"
+    /// (default "off"; paths are "not checked" while no RPKI data is loaded).
+    aspa: Spanned<String>,
 }

@@ -87,6 +87,8 @@ pub struct PeerPolicy {
     pub allow_blackhole: bool,
     pub graceful_shutdown: bool,
     pub local_pref: u32,
+    /// What ASPA verification does with an invalid path (`Off`: not verified).
+    pub aspa: RpkiAction,
 }
 
 /// Server-wide policy settings and each peer's.
@@ -418,6 +420,18 @@ impl Validator<'_> {
                 RpkiAction::Reject
             }
         };
+        let aspa = match f.aspa.as_ref().map(|s| (s, s.get_ref().as_str())) {
+            None | Some((_, "off")) => RpkiAction::Off,
+            Some((_, "reject")) => RpkiAction::Reject,
+            Some((_, "tag")) => RpkiAction::Tag,
+            Some((s, other)) => {
+                self.at(
+                    s,
+                    format!("aspa {other:?}: use \"reject\", \"tag\" or \"off\""),
+                );
+                RpkiAction::Off
+            }
+        };
         let ipv4_lengths = self.lengths(
             f.ipv4_min_length.as_ref(),
             f.ipv4_max_length.as_ref(),
@@ -457,6 +471,7 @@ impl Validator<'_> {
             allow_blackhole: f.allow_blackhole.unwrap_or(false),
             graceful_shutdown: f.graceful_shutdown.unwrap_or(true),
             local_pref: f.local_pref.unwrap_or(defaults::LOCAL_PREF),
+            aspa,
         }
     }
 
@@ -572,6 +587,7 @@ address = "192.0.2.3"
         assert_eq!((m1.ipv4_lengths.min, m1.ipv4_lengths.max), (8, 24));
         assert_eq!((m1.ipv6_lengths.min, m1.ipv6_lengths.max), (12, 48));
         assert_eq!(m1.rpki, RpkiAction::Reject);
+        assert_eq!(m1.aspa, RpkiAction::Off);
         assert!(m1.prefixes.is_none() && m1.origin_asns.is_none());
         assert!(m1.checks.first_as && m1.checks.next_hop && m1.checks.transit_free);
         assert!(!m1.allow_blackhole && m1.accept_blackholes && m1.graceful_shutdown);
@@ -610,6 +626,11 @@ address = "192.0.2.3"
     fn value_errors_have_positions() {
         let e = first_error("rpki = \"drop\"\n");
         assert_eq!((e.line, e.column), (16, 8));
+        let e = first_error("aspa = \"drop\"\n");
+        assert_eq!((e.line, e.column), (16, 8));
+        assert!(e.message.contains("aspa \"drop\""), "{e}");
+        let c = parse_at(&format!("{HEAD}aspa = \"tag\"\n"), Path::new("t.toml")).unwrap();
+        assert_eq!(c.policy.peers[1].aspa, RpkiAction::Tag);
         let e = first_error("ipv4_max_length = 33\n");
         assert!(e.message.contains("above 32"), "{e}");
         let e = first_error("ipv6_min_length = 64\n");

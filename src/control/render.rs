@@ -85,6 +85,7 @@ fn routes(v: &Value) -> String {
                 s(&r["med"]),
                 s(&r["communities"]),
                 s(&r["large_communities"]),
+                s(&r["aspa"]),
                 status,
             ]
         })
@@ -98,6 +99,7 @@ fn routes(v: &Value) -> String {
             "MED",
             "COMMUNITIES",
             "LARGE",
+            "ASPA",
             "STATUS",
         ],
         rows,

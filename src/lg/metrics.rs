@@ -131,6 +131,25 @@ pub fn render(ctx: &Ctx) -> String {
     );
 
     o.family(
+        "peerex_aspa_customers",
+        "gauge",
+        "Customer ASes with an ASPA in the set import policy verifies paths against.",
+    );
+    o.sample("peerex_aspa_customers", &[], view.aspa_customers() as u64);
+    o.family(
+        "peerex_rib_paths_aspa",
+        "gauge",
+        "Paths in the RIB (accepted and filtered) by ASPA verification outcome.",
+    );
+    for (i, s) in ["valid", "unknown", "not_checked", "invalid"]
+        .iter()
+        .enumerate()
+    {
+        let n = stats.aspa.get(i).copied().unwrap_or(0);
+        o.sample("peerex_rib_paths_aspa", &[("state", s)], n);
+    }
+
+    o.family(
         "peerex_rib_prefixes",
         "gauge",
         "Prefixes in the RIB, by address family.",

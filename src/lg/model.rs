@@ -143,6 +143,8 @@ pub struct RouteView {
     pub rank: usize,
     /// RPKI origin validation state: valid, not found, not checked or invalid.
     pub rpki: String,
+    /// ASPA verification outcome: valid, unknown, not checked or invalid.
+    pub aspa: String,
     /// An accepted RFC 7999 blackhole (exported only to clients that take blackholes).
     pub blackhole: bool,
     pub stale: bool,
@@ -206,6 +208,7 @@ pub fn route_view(
             .collect(),
         rank,
         rpki: path.rpki.name().to_string(),
+        aspa: path.aspa.name().to_string(),
         blackhole: path.blackhole,
         stale: path.stale,
         since: path.since,

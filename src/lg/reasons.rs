@@ -15,6 +15,7 @@ pub const FILTERED: u32 = 1101;
 const OTC_LEAK: u32 = 65531;
 const AS_SET: u32 = 65532;
 const BLACKHOLE_NOT_ALLOWED: u32 = 65533;
+const ASPA_INVALID: u32 = 65530;
 
 /// The `N` of `RS:1101:N` for a reason: its Euro-IX code, else our private one.
 pub fn code(r: RejectReason) -> u32 {
@@ -24,6 +25,7 @@ pub fn code(r: RejectReason) -> u32 {
             RejectReason::OtcLeak => OTC_LEAK,
             RejectReason::AsSet => AS_SET,
             RejectReason::BlackholeNotAllowed => BLACKHOLE_NOT_ALLOWED,
+            RejectReason::AspaInvalid => ASPA_INVALID,
             // Reasons added later without a code of their own: "other".
             _ => 65535,
         },
@@ -47,6 +49,7 @@ pub fn key(r: RejectReason) -> &'static str {
         RejectReason::AsSet => "as_set",
         RejectReason::OtcLeak => "otc_leak",
         RejectReason::BlackholeNotAllowed => "blackhole_not_allowed",
+        RejectReason::AspaInvalid => "aspa_invalid",
     }
 }
 
@@ -82,6 +85,10 @@ mod tests {
         assert_eq!(codes.len(), RejectReason::ALL.len());
         assert_eq!(keys.len(), RejectReason::ALL.len());
         assert_eq!(code(RejectReason::RpkiInvalid), 13);
+        assert_eq!(
+            community(RejectReason::AspaInvalid, 64500),
+            (64500, 1101, 65530)
+        );
         assert_eq!(
             community(RejectReason::OtcLeak, 64500),
             (64500, 1101, 65531)

@@ -1,6 +1,6 @@
 //! Figures that need one pass over a RIB snapshot: prefixes per family, and per peer the
 //! paths it has ranked first and the prefixes it is sent. Used by /metrics and the
-//! birdwatcher protocol list. O(prefixes + paths), plus a path scan per prefix for each
+//! birdwatcher protocol list, and paths by ASPA outcome. O(prefixes + paths), plus a path scan per prefix for each
 //! client whose export rules restrict its sources.
 
 use crate::policy::MAX_PEERS;
@@ -20,6 +20,9 @@ pub struct TableStats {
     pub preferred: Vec<u64>,
     /// By peer index: prefixes the peer is sent (0 while its session is not established).
     pub exported: Vec<u64>,
+    /// Paths by ASPA outcome, indexed by `AspaState::community_value() - 1` (valid,
+    /// unknown, not checked, invalid).
+    pub aspa: [u64; 4],
 }
 
 fn family_index(f: Family) -> usize {
@@ -58,6 +61,12 @@ impl TableStats {
                 }
                 if let Some(x) = st.paths.get_mut(fi) {
                     *x += entry.paths.len() as u64;
+                }
+                for p in &entry.paths {
+                    let i = p.aspa.community_value() as usize - 1;
+                    if let Some(x) = st.aspa.get_mut(i) {
+                        *x += 1;
+                    }
                 }
                 let Some(first) = entry.paths.first().filter(|p| p.accepted()) else {
                     continue;

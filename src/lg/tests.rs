@@ -73,6 +73,7 @@ fn path(peer: u32, hops: &[u32], verdict: Verdict) -> Path {
         router_id: peer + 1,
         verdict,
         rpki: crate::policy::RpkiState::NotChecked,
+        aspa: crate::policy::AspaState::NotChecked,
         blackhole: false,
         actions: crate::policy::PathActions::default(),
         tx_id: peer as u16 + 1,

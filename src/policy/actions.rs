@@ -19,12 +19,15 @@
 use smallvec::SmallVec;
 
 use super::clientset::PeerId;
-use super::rpki::RpkiState;
+use super::rpki::{AspaState, RpkiState};
 use super::verdict::RejectSet;
 use crate::wire::{Asn, Community, LargeCommunity, PathAttributes, PathSegment, SegmentType};
 
 /// The large community function of the informational RPKI tag (`RS:1000:N`).
 pub const INFO_RPKI: u32 = 1000;
+/// The informational ASPA tag `RS:1001:N` (N as for `RS:1000:N`: 1 valid, 2 unknown, 3 not
+/// checked, 4 invalid).
+pub const INFO_ASPA: u32 = 1001;
 /// The large community function of reject reasons (`RS:1101:N`, Euro-IX).
 pub const INFO_REJECT: u32 = 1101;
 
@@ -262,6 +265,11 @@ pub fn rpki_community(rs_asn: Asn, state: RpkiState) -> LargeCommunity {
     LargeCommunity::new(rs_asn.0, INFO_RPKI, state.community_value())
 }
 
+/// The informational ASPA tag `RS:1001:N`.
+pub fn aspa_community(rs_asn: Asn, state: AspaState) -> LargeCommunity {
+    LargeCommunity::new(rs_asn.0, INFO_ASPA, state.community_value())
+}
+
 /// The Euro-IX reject reason tags `RS:1101:N` of a rejected route (what the looking glass
 /// shows); reasons without a Euro-IX code are left out.
 pub fn reject_communities(rs_asn: Asn, rejects: RejectSet) -> impl Iterator<Item = LargeCommunity> {
@@ -272,19 +280,25 @@ pub fn reject_communities(rs_asn: Asn, rejects: RejectSet) -> impl Iterator<Item
 }
 
 /// The attributes to export for a path received with `attrs`: control communities removed,
-/// the RPKI tag added when `tag_rpki` is set, and NO_EXPORT added to a blackhole (RFC 7999
-/// §3.2) unless it already carries NO_EXPORT or NO_ADVERTISE. Computed once per path, not per
+/// the RPKI tag and the ASPA tag (of a checked path) added when given, and NO_EXPORT added to
+/// a blackhole (RFC 7999 §3.2) unless it already carries NO_EXPORT or NO_ADVERTISE. Computed once per path, not per
 /// client; prepends are per client ([`prepend_first_as`]).
 pub fn export_attributes(
     attrs: &PathAttributes,
     rs_asn: Asn,
     rpki: Option<RpkiState>,
+    aspa: Option<AspaState>,
     blackhole: bool,
 ) -> PathAttributes {
     let mut out = attrs.clone();
     strip_control_communities(&mut out, rs_asn);
-    if let Some(state) = rpki {
-        let tag = rpki_community(rs_asn, state);
+    // A path ASPA did not check carries no ASPA tag: peers that do not use ASPA export
+    // exactly what they did before it existed.
+    let tags = rpki.map(|s| rpki_community(rs_asn, s)).into_iter().chain(
+        aspa.filter(|s| *s != AspaState::NotChecked)
+            .map(|s| aspa_community(rs_asn, s)),
+    );
+    for tag in tags {
         let at = out.large_communities.partition_point(|c| *c < tag);
         out.large_communities.insert(at, tag);
     }
@@ -485,7 +499,13 @@ mod tests {
             &["0:100", "65535:666"],
             &["64500:101:0", "300:1:1", "64501:5:5"],
         );
-        let out = export_attributes(&received, Asn(64500), Some(RpkiState::Valid), true);
+        let out = export_attributes(
+            &received,
+            Asn(64500),
+            Some(RpkiState::Valid),
+            Some(AspaState::Invalid),
+            true,
+        );
         let std: Vec<String> = out.communities.iter().map(|c| c.to_string()).collect();
         assert_eq!(
             std,
@@ -497,8 +517,20 @@ mod tests {
             .iter()
             .map(|c| c.to_string())
             .collect();
-        assert_eq!(large, ["300:1:1", "64500:1000:1", "64501:5:5"]);
-        let out = export_attributes(&received, Asn(64500), None, false);
+        assert_eq!(
+            large,
+            ["300:1:1", "64500:1000:1", "64500:1001:4", "64501:5:5"]
+        );
+        let out = export_attributes(&received, Asn(64500), None, None, false);
+        assert_eq!(out.communities.len(), 1);
+        assert_eq!(out.large_communities.len(), 2);
+        let out = export_attributes(
+            &received,
+            Asn(64500),
+            None,
+            Some(AspaState::NotChecked),
+            false,
+        );
         assert_eq!(out.communities.len(), 1);
         assert_eq!(out.large_communities.len(), 2);
         for (s, n) in [
@@ -510,6 +542,17 @@ mod tests {
             assert_eq!(
                 rpki_community(Asn(64500), s),
                 LargeCommunity::new(64500, 1000, n)
+            );
+        }
+        for (s, n) in [
+            (AspaState::Valid, 1),
+            (AspaState::Unknown, 2),
+            (AspaState::NotChecked, 3),
+            (AspaState::Invalid, 4),
+        ] {
+            assert_eq!(
+                aspa_community(Asn(64500), s),
+                LargeCommunity::new(64500, 1001, n)
             );
         }
     }

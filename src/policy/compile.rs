@@ -81,6 +81,7 @@ impl Policies {
                 allow_blackhole: p.allow_blackhole,
                 graceful_shutdown: p.graceful_shutdown,
                 local_pref: p.local_pref,
+                aspa: p.aspa,
             }
         });
         for (i, ip) in compiled_peers.enumerate() {
@@ -129,7 +130,7 @@ impl Policies {
         self.rs_asn
     }
 
-    /// Accepted routes get the `RS:1000:N` RPKI tag on export.
+    /// Accepted routes get the `RS:1000:N` RPKI tag and the `RS:1001:N` ASPA tag on export.
     pub fn rpki_communities(&self) -> bool {
         self.rpki_communities
     }
@@ -154,6 +155,7 @@ impl Policies {
             attrs,
             self.rs_asn,
             self.rpki_communities.then_some(outcome.rpki),
+            self.rpki_communities.then_some(outcome.aspa),
             outcome.blackhole,
         )
     }

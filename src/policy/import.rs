@@ -5,16 +5,18 @@
 //! halves: [`ImportPolicy::prepare`] does what depends only on the attributes (AS path,
 //! communities, next hop: once per UPDATE), [`Prepared::evaluate`] what depends on the prefix
 //! (lengths, bogons, allow-list, blackhole, RPKI). [`ImportPolicy::evaluate`] does both.
+//! ASPA verification depends on the path and the ASPA set only; it runs in the second half
+//! because the RPKI table travels there.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::asnset::AsnSet;
 use super::prefixset::PrefixSet;
-use super::rpki::{RpkiState, VrpTable};
+use super::rpki::{AspaState, Direction, RpkiState, VrpTable};
 use super::verdict::{RejectReason, RejectSet, Verdict};
 use crate::config::{ImportChecks, LengthRange, RpkiAction};
-use crate::wire::{Asn, Community, MpNextHop, PathAttributes, Prefix, SegmentType};
+use crate::wire::{AsPath, Asn, Community, MpNextHop, PathAttributes, Prefix, SegmentType};
 
 /// What import policy decided for one route.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -28,6 +30,9 @@ pub struct ImportOutcome {
     /// The route is an accepted RFC 7999 blackhole: export it only to clients that accept
     /// blackholes, with NO_EXPORT added.
     pub blackhole: bool,
+    /// The path's ASPA verification outcome (`NotChecked` when ASPA is off for the peer or
+    /// no RPKI data is loaded); kept like `rpki`.
+    pub aspa: AspaState,
 }
 
 /// A peer's compiled import policy.
@@ -52,6 +57,7 @@ pub struct ImportPolicy {
     pub(super) allow_blackhole: bool,
     pub(super) graceful_shutdown: bool,
     pub(super) local_pref: u32,
+    pub(super) aspa: RpkiAction,
 }
 
 /// The attribute half of an evaluation, reusable for every prefix of one UPDATE.
@@ -62,6 +68,7 @@ pub struct Prepared<'p> {
     origin: Option<Asn>,
     blackhole: bool,
     local_pref: u32,
+    as_path: Option<&'p AsPath>,
 }
 
 impl ImportPolicy {
@@ -73,6 +80,11 @@ impl ImportPolicy {
     /// RPKI setting (e.g. to skip revalidation of peers with RPKI off).
     pub fn rpki_action(&self) -> RpkiAction {
         self.rpki
+    }
+
+    /// ASPA setting.
+    pub fn aspa_action(&self) -> RpkiAction {
+        self.aspa
     }
 
     /// Evaluates one route.
@@ -99,7 +111,7 @@ impl ImportPolicy {
     }
 
     /// The checks that depend only on the attributes and next hop.
-    pub fn prepare(&self, attrs: &PathAttributes, next_hop: &MpNextHop) -> Prepared<'_> {
+    pub fn prepare<'a>(&'a self, attrs: &'a PathAttributes, next_hop: &MpNextHop) -> Prepared<'a> {
         let c = &self.checks;
         let mut rejects = RejectSet::EMPTY;
         // Communities: blackhole and graceful shutdown.
@@ -182,6 +194,7 @@ impl ImportPolicy {
             origin,
             blackhole,
             local_pref,
+            as_path: attrs.as_path.as_ref(),
         }
     }
 }
@@ -233,6 +246,15 @@ impl Prepared<'_> {
         if rpki == RpkiState::Invalid && p.rpki == RpkiAction::Reject {
             rejects.insert(RejectReason::RpkiInvalid);
         }
+        // The route server is transparent and its RS-clients are lateral peers: the upstream
+        // procedure, with the client's AS as the neighbor AS.
+        let aspa = match p.aspa {
+            RpkiAction::Off => AspaState::NotChecked,
+            _ => vrps.verify_aspa(self.as_path, p.peer_asn, Direction::Upstream),
+        };
+        if aspa == AspaState::Invalid && p.aspa == RpkiAction::Reject {
+            rejects.insert(RejectReason::AspaInvalid);
+        }
         ImportOutcome {
             verdict: Verdict {
                 local_pref: self.local_pref,
@@ -240,6 +262,7 @@ impl Prepared<'_> {
             },
             rpki,
             blackhole: blackhole && rejects.is_empty(),
+            aspa,
         }
     }
 }

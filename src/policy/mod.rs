@@ -25,14 +25,14 @@ pub mod verdict;
 mod tests;
 
 pub use actions::{
-    export_attributes, has_control_communities, prepend_first_as, reject_communities,
-    rpki_community, strip_control_communities, ActionCtx, PathActions,
+    aspa_community, export_attributes, has_control_communities, prepend_first_as,
+    reject_communities, rpki_community, strip_control_communities, ActionCtx, PathActions,
 };
 pub use asnset::AsnSet;
 pub use clientset::{ClientSet, PeerId, MAX_PEERS};
 pub use compile::Policies;
 pub use import::{ImportOutcome, ImportPolicy, Prepared};
 pub use prefixset::PrefixSet;
-pub use rpki::{RpkiState, Vrp, VrpChanges, VrpTable};
+pub use rpki::{AspaState, RpkiState, Vrp, VrpChanges, VrpTable};
 pub use rules::{compile_export_rules, ExportRules};
 pub use verdict::{RejectReason, RejectSet, Verdict, DEFAULT_LOCAL_PREF};

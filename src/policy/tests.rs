@@ -447,6 +447,48 @@ fn rpki_reject_tag_and_off() {
 }
 
 #[test]
+fn aspa_reject_tag_and_off() {
+    use crate::policy::rpki::Aspa;
+    // 200 names the peer (100) as its provider; 300 names someone else.
+    let t = vrps().with_aspas(crate::policy::rpki::AspaSet::new([
+        Aspa {
+            customer: Asn(200),
+            providers: vec![Asn(100)],
+        },
+        Aspa {
+            customer: Asn(300),
+            providers: vec![Asn(999)],
+        },
+    ]));
+    let (valid, leak, unknown) = (attrs(&[100, 200]), attrs(&[100, 300]), attrs(&[100, 400]));
+    let pol = one_peer("aspa = \"reject\"");
+    let o = eval_with(&pol, "9.9.0.0/16", &valid, &PEER_NH, &t);
+    assert_eq!((o.verdict.accepted(), o.aspa), (true, AspaState::Valid));
+    let o = eval_with(&pol, "9.9.0.0/16", &leak, &PEER_NH, &t);
+    assert_eq!(
+        (reasons(o), o.aspa),
+        (vec![AspaInvalid], AspaState::Invalid)
+    );
+    let o = eval_with(&pol, "9.9.0.0/16", &unknown, &PEER_NH, &t);
+    assert_eq!((o.verdict.accepted(), o.aspa), (true, AspaState::Unknown));
+    // Nothing loaded yet: not checked, and nothing is rejected for it.
+    let o = eval_with(&pol, "9.9.0.0/16", &leak, &PEER_NH, &VrpTable::empty());
+    assert_eq!(
+        (o.verdict.accepted(), o.aspa),
+        (true, AspaState::NotChecked)
+    );
+    let tag = one_peer("aspa = \"tag\"");
+    let o = eval_with(&tag, "9.9.0.0/16", &leak, &PEER_NH, &t);
+    assert_eq!((o.verdict.accepted(), o.aspa), (true, AspaState::Invalid));
+    // Off by default.
+    let o = eval_with(&one_peer(""), "9.9.0.0/16", &leak, &PEER_NH, &t);
+    assert_eq!(
+        (o.verdict.accepted(), o.aspa),
+        (true, AspaState::NotChecked)
+    );
+}
+
+#[test]
 fn blackholes_from_allowed_peers_only() {
     let t = vrps();
     let bh = with_communities(attrs(&[100, 200]), &["65535:666"]);

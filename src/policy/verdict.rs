@@ -25,10 +25,12 @@ pub enum RejectReason {
     OtcLeak = 12,
     /// RFC 7999 blackhole from a peer not allowed to blackhole, or not a more specific.
     BlackholeNotAllowed = 13,
+    /// ASPA verification (draft-ietf-sidrops-aspa-verification) found the path invalid.
+    AspaInvalid = 14,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 14] = [
+    pub const ALL: [RejectReason; 15] = [
         RejectReason::PrefixTooLong,
         RejectReason::PrefixTooShort,
         RejectReason::BogonPrefix,
@@ -43,6 +45,7 @@ impl RejectReason {
         RejectReason::AsSet,
         RejectReason::OtcLeak,
         RejectReason::BlackholeNotAllowed,
+        RejectReason::AspaInvalid,
     ];
 
     /// The Euro-IX `RS:1101:N` code, where the list names this reason.
@@ -59,9 +62,10 @@ impl RejectReason {
             RejectReason::OriginNotAllowed => 10,
             RejectReason::RpkiInvalid => 13,
             RejectReason::TransitFreeAsn => 14,
-            RejectReason::AsSet | RejectReason::OtcLeak | RejectReason::BlackholeNotAllowed => {
-                return None
-            }
+            RejectReason::AspaInvalid
+            | RejectReason::AsSet
+            | RejectReason::OtcLeak
+            | RejectReason::BlackholeNotAllowed => return None,
         })
     }
 
@@ -81,6 +85,7 @@ impl RejectReason {
             RejectReason::AsSet => "AS_SET in path",
             RejectReason::OtcLeak => "route leak (OTC from an RS-client)",
             RejectReason::BlackholeNotAllowed => "blackhole not allowed",
+            RejectReason::AspaInvalid => "ASPA invalid",
         }
     }
 }
@@ -175,6 +180,7 @@ mod tests {
             vec![RejectReason::FirstAsNotPeer, RejectReason::RpkiInvalid]
         );
         assert_eq!(RejectReason::RpkiInvalid.euro_ix_code(), Some(13));
+        assert_eq!(RejectReason::AspaInvalid.euro_ix_code(), None);
         assert!(Verdict::ACCEPT.accepted());
         assert!(!Verdict::reject(s).accepted());
     }

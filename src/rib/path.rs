@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use super::attrs::RouteAttrs;
 pub use crate::policy::PeerId;
-use crate::policy::{PathActions, RpkiState, Verdict};
+use crate::policy::{AspaState, PathActions, RpkiState, Verdict};
 
 /// One path of one prefix: what a peer announced, and what import policy made of it.
 #[derive(Clone, Debug)]
@@ -29,6 +29,9 @@ pub struct Path {
     pub verdict: Verdict,
     /// RPKI origin validation state (shown, and tagged on export when configured).
     pub rpki: RpkiState,
+    /// ASPA verification outcome (shown, and tagged on export like `rpki`). One byte that
+    /// sits in the struct's padding: a path is no larger for it (`memory::tests`).
+    pub aspa: AspaState,
     /// An accepted RFC 7999 blackhole: only clients that take blackholes get it.
     pub blackhole: bool,
     /// The route server's control communities the path carries (who gets it, prepends).
@@ -53,6 +56,7 @@ impl Path {
             && Arc::ptr_eq(&self.attrs, &other.attrs)
             && self.verdict == other.verdict
             && self.rpki == other.rpki
+            && self.aspa == other.aspa
             && self.blackhole == other.blackhole
             && self.actions == other.actions
     }
@@ -269,12 +273,23 @@ pub(crate) mod tests {
             router_id,
             verdict: Verdict::ACCEPT,
             rpki: RpkiState::NotChecked,
+            aspa: AspaState::NotChecked,
             blackhole: false,
             actions: PathActions::default(),
             tx_id: peer as u16,
             stale: false,
             since: 0,
         }
+    }
+
+    /// The ASPA outcome lives in padding: a path stays 48 bytes (the RIB is memory-tight).
+    #[test]
+    fn aspa_state_costs_no_bytes() {
+        assert!(
+            std::mem::size_of::<Path>() <= 48,
+            "{}",
+            std::mem::size_of::<Path>()
+        );
     }
 
     fn sorted(mut v: Vec<Path>, ctx: &SelectCtx<'_>) -> Vec<Path> {

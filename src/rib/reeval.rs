@@ -3,17 +3,19 @@
 //! by the shards and by the what-if of `reload --dry-run`.
 
 use super::path::Path;
-use crate::policy::{ImportOutcome, PathActions, Policies, RpkiState, Verdict, VrpTable};
+use crate::policy::{
+    AspaState, ImportOutcome, PathActions, Policies, RpkiState, Verdict, VrpTable,
+};
 use crate::wire::Prefix;
 
 /// A path's verdict from the session (`session`) and import policy's outcome together:
-/// (verdict, RPKI state, blackhole).
-pub(crate) fn merge(session: Verdict, o: ImportOutcome) -> (Verdict, RpkiState, bool) {
+/// (verdict, RPKI state, blackhole, ASPA state).
+pub(crate) fn merge(session: Verdict, o: ImportOutcome) -> (Verdict, RpkiState, bool, AspaState) {
     let verdict = Verdict {
         local_pref: o.verdict.local_pref,
         rejects: o.verdict.rejects.union(session.rejects),
     };
-    (verdict, o.rpki, o.blackhole && verdict.accepted())
+    (verdict, o.rpki, o.blackhole && verdict.accepted(), o.aspa)
 }
 
 /// `p` evaluated again under `policies` and `vrps` (its control communities read again
@@ -27,15 +29,16 @@ pub(crate) fn evaluate_path(
 ) -> Path {
     let mut n = p.clone();
     let session = Verdict::reject(p.verdict.rejects.session_part());
-    let (verdict, rpki, blackhole) = match policies.import(p.peer) {
+    let (verdict, rpki, blackhole, aspa) = match policies.import(p.peer) {
         Some(ip) => merge(
             session,
             ip.evaluate(prefix, &p.attrs.attrs, &p.attrs.next_hop, vrps),
         ),
-        None => (session, RpkiState::NotChecked, false),
+        None => (session, RpkiState::NotChecked, false, AspaState::NotChecked),
     };
     n.verdict = verdict;
     n.rpki = rpki;
+    n.aspa = aspa;
     n.blackhole = blackhole;
     if actions {
         n.actions = PathActions::new(&p.attrs.attrs, policies.action_ctx());

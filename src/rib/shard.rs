@@ -23,7 +23,7 @@ use super::path::{Path, PeerId, SelectCtx};
 use super::reeval::{evaluate_path, merge};
 use super::snapshot::ShardSnapshot;
 use super::table::{PathKey, Table};
-use crate::policy::{PathActions, RpkiState, VrpChanges, VrpTable};
+use crate::policy::{AspaState, PathActions, RpkiState, VrpChanges, VrpTable};
 use crate::wire::{FamilySet, Prefix};
 
 /// How often a changed table is published to readers. Publishing is O(1), but every entry
@@ -355,9 +355,9 @@ impl Shard {
         });
         for n in announce {
             let rx_id = n.path_id.map_or(0, |i| i.0);
-            let (verdict, rpki, blackhole) = match &prepared {
+            let (verdict, rpki, blackhole, aspa) = match &prepared {
                 Some(pr) => merge(verdict, pr.evaluate(&n.prefix, &self.vrps)),
-                None => (verdict, RpkiState::NotChecked, false),
+                None => (verdict, RpkiState::NotChecked, false, AspaState::NotChecked),
             };
             let path = Path {
                 attrs: attrs.clone(),
@@ -366,6 +366,7 @@ impl Shard {
                 router_id,
                 verdict,
                 rpki,
+                aspa,
                 blackhole,
                 actions: actions.clone(),
                 tx_id: 0,
@@ -469,7 +470,8 @@ impl Shard {
     }
 
     /// Evaluates import policy again for the paths of every prefix (`vrps`: only the
-    /// prefixes the VRP changes cover) and exports what changed. `actions`: the control
+    /// prefixes the VRP changes cover, and those with a path through an AS whose ASPA
+    /// changed) and exports what changed. `actions`: the control
     /// community context changed too.
     pub(crate) fn reevaluate(&mut self, actions: bool, vrps: Option<&VrpChanges>) {
         let Some(policies) = self.policy.policies.clone() else {
@@ -478,9 +480,16 @@ impl Shard {
         let prefixes = &self.table.prefixes;
         let keys: Vec<Prefix> = match vrps {
             Some(c) if c.is_empty() => return,
-            Some(c) if !c.is_everything() => {
-                prefixes.keys().filter(|k| c.affects(k)).copied().collect()
-            }
+            Some(c) if !c.is_everything() => prefixes
+                .iter()
+                .filter(|(k, e)| {
+                    c.affects(k)
+                        || e.paths
+                            .iter()
+                            .any(|p| c.affects_path(p.attrs.attrs.as_path.as_ref()))
+                })
+                .map(|(k, _)| *k)
+                .collect(),
             _ => prefixes.keys().copied().collect(),
         };
         for prefix in keys {

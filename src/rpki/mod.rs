@@ -1,8 +1,10 @@
-//! `rpki`: the VRP sources and their transport. The task that keeps the VRP table current:
+//! `rpki`: the VRP and ASPA sources and their transport. The task that keeps the VRP table current:
 //! one task per source (a JSON file it reads again periodically, an RTR cache it holds a TCP
 //! session with, RFC 8210: `rtr.rs`), and a merger that unions the sources' VRPs, builds a
 //! new [`VrpTable`] when they change, works out which VRP prefixes changed, and publishes
-//! both through a `tokio::sync::watch` channel.
+//! both through a `tokio::sync::watch` channel. ASPAs come from the same sources (the
+//! `aspas` member of a JSON file, ASPA PDUs of RTR version 2) and are published in the same
+//! table.
 //!
 //! Owns the files and sockets of RPKI; the table itself and validation are `policy::rpki`'s
 //! (pure data, no I/O). Depends on `config`, `policy` and `wire`; never on `rib`, `session`
@@ -19,10 +21,17 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::config::RpkiConfig;
-use crate::policy::rpki::{parse_vrp_json, Vrp, VrpChanges, VrpTable};
+use crate::policy::rpki::{parse_rpki_json, Aspa, AspaSet, Vrp, VrpChanges, VrpTable};
+
+/// What one source holds.
+#[derive(Debug, Default)]
+struct SourceData {
+    vrps: Vec<Vrp>,
+    aspas: Vec<Aspa>,
+}
 
 /// A source's new data (`None`: the source has none any more).
-type SourceMsg = (usize, Option<Arc<Vec<Vrp>>>);
+type SourceMsg = (usize, Option<Arc<SourceData>>);
 
 /// One publication of the VRP table.
 #[derive(Clone, Debug)]
@@ -148,13 +157,29 @@ async fn run_file(
                     let parsed = tokio::task::spawn_blocking(move || {
                         std::fs::read_to_string(&p)
                             .map_err(|e| e.to_string())
-                            .and_then(|t| parse_vrp_json(&t).map_err(|e| e.to_string()))
+                            .and_then(|t| parse_rpki_json(&t).map_err(|e| e.to_string()))
                     })
                     .await;
                     match parsed {
-                        Ok(Ok(vrps)) => {
-                            info!(file = %path.display(), vrps = vrps.len(), "VRP file loaded");
-                            let _ = out.send((source, Some(Arc::new(vrps))));
+                        Ok(Ok(f)) => {
+                            info!(
+                                file = %path.display(),
+                                vrps = f.vrps.len(),
+                                aspas = f.aspas.len(),
+                                "VRP file loaded"
+                            );
+                            if f.skipped_aspas > 0 {
+                                warn!(
+                                    file = %path.display(),
+                                    skipped = f.skipped_aspas,
+                                    "ASPA entries without a \"providers\" list (an older format) skipped"
+                                );
+                            }
+                            let data = SourceData {
+                                vrps: f.vrps,
+                                aspas: f.aspas,
+                            };
+                            let _ = out.send((source, Some(Arc::new(data))));
                         }
                         Ok(Err(e)) => {
                             warn!(file = %path.display(), error = %e, "VRP file refused; keeping the previous data")
@@ -182,7 +207,7 @@ async fn merge(
     mut rx: mpsc::UnboundedReceiver<SourceMsg>,
     out: watch::Sender<RpkiUpdate>,
 ) {
-    let mut slots: Vec<Option<Arc<Vec<Vrp>>>> = vec![None; sources];
+    let mut slots: Vec<Option<Arc<SourceData>>> = vec![None; sources];
     let mut current = Arc::new(VrpTable::empty());
     let mut generation = 0u64;
     while let Some(first) = rx.recv().await {
@@ -198,7 +223,9 @@ async fn merge(
         let old = current.clone();
         let built = tokio::task::spawn_blocking(move || {
             let table = if snapshot.iter().any(Option::is_some) {
-                VrpTable::new(snapshot.iter().flatten().flat_map(|v| v.iter().copied()))
+                let data = || snapshot.iter().flatten();
+                VrpTable::new(data().flat_map(|d| d.vrps.iter().copied()))
+                    .with_aspas(AspaSet::new(data().flat_map(|d| d.aspas.iter().cloned())))
             } else {
                 VrpTable::empty()
             };
@@ -216,7 +243,9 @@ async fn merge(
         generation += 1;
         info!(
             vrps = table.len(),
+            aspas = table.aspas().len(),
             changed_prefixes = changes.prefixes().len(),
+            changed_aspas = changes.aspa_customers().len(),
             everything = changes.is_everything(),
             generation,
             "RPKI table updated"
@@ -376,6 +405,40 @@ mod tests {
             .stderr(Stdio::null())
             .spawn()
             .unwrap()
+    }
+
+    /// Debian's stayrtr 0.5.1 sends ASPA PDUs of an earlier draft, which the crate's client
+    /// cannot read: the client falls back to RTR version 1 and the VRPs arrive all the same.
+    #[tokio::test]
+    async fn stayrtr_with_old_aspas_still_delivers_vrps() {
+        if Command::new("stayrtr").arg("-version").output().is_err() {
+            eprintln!("stayrtr is not installed: skipping (apt-get install stayrtr)");
+            return;
+        }
+        let dir = temp_dir("rtr-aspa");
+        let file = dir.join("vrps.json");
+        let text = r#"{"metadata":{"buildtime":"2024-01-01T00:00:00Z"},
+          "roas":[{"prefix":"192.0.2.0/24","maxLength":24,"asn":"AS64496"}],
+          "provider_authorizations":{
+            "ipv4":[{"customer_asid":64496,"providers":[64497,64498]}],
+            "ipv6":[{"customer_asid":64496,"providers":[64497]}]}}"#;
+        std::fs::write(&file, text).unwrap();
+        let port = free_port();
+        let _guard = Stayrtr(spawn_stayrtr(&file, port));
+        let feed = RpkiFeed::start(&RpkiConfig {
+            vrp_files: Vec::new(),
+            file_refresh: Duration::from_secs(1),
+            rtr: vec![format!("127.0.0.1:{port}")],
+            rtr_retry: Duration::from_millis(200),
+        });
+        let mut rx = feed.subscribe();
+        let u = next_update(&mut rx, "VRPs from stayrtr", |u| u.table.len() == 1).await;
+        assert_eq!(
+            u.table.validate(&p("192.0.2.0/24"), Some(Asn(64496))),
+            RpkiState::Valid
+        );
+        assert!(u.table.aspas().is_empty(), "old-format ASPAs are not used");
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     /// RTR against a real cache: Debian's stayrtr serving a JSON file it re-reads every

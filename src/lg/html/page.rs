@@ -298,7 +298,7 @@ pub fn route_table(routes: &[Value], cols: Columns<'_>) -> String {
     }
     s.push_str(
         "<th>AS path</th><th>Next hop</th><th>Origin</th><th>MED</th><th>Local pref</th>\
-         <th>Communities</th><th>Large communities</th><th>RPKI</th>",
+         <th>Communities</th><th>Large communities</th><th>RPKI</th><th>ASPA</th>",
     );
     match cols {
         Columns::Exported(_) => s.push_str("<th>Why</th>"),
@@ -328,6 +328,7 @@ pub fn route_table(routes: &[Value], cols: Columns<'_>) -> String {
             }
         }
         s.push_str(&cell(text(r, "rpki")));
+        s.push_str(&cell(text(r, "aspa")));
         match cols {
             Columns::Exported(client) => {
                 let _ = write!(s, "<td>{}</td>", link(&why_url(prefix, client), "why"));

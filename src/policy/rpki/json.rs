@@ -2,13 +2,20 @@
 //! StayRTR: `{"roas": [{"prefix": "192.0.2.0/24", "maxLength": 24, "asn": "AS64496"}, ...]}`.
 //! `asn` may be a string ("AS64496" or "64496") or a number; `maxLength` defaults to the
 //! prefix length; other fields ("ta", "expires", "metadata") are ignored.
+//!
+//! ASPAs are read from the `aspas` member rpki-client writes:
+//! `{"aspas": [{"customer_asid": 64496, "expires": 1700000000, "providers": [64497, 64498]}]}`;
+//! ASNs as numbers or "AS64497" strings, and `customer` for `customer_asid` (Routinator's
+//! `{"customer": "AS64496", "providers": ["AS64497"]}`). Entries in earlier drafts' shapes (no `providers`,
+//! e.g. `provider_set` with per-family limits) are skipped and counted, never refusing the
+//! file: its VRPs matter more. The older `provider_authorizations` member is not read.
 
 use std::fmt;
 use std::net::IpAddr;
 
 use serde::Deserialize;
 
-use super::Vrp;
+use super::{Aspa, Vrp};
 use crate::wire::{Asn, Prefix};
 
 /// Why a VRP file was refused (the whole file is: a half-read file must not make routes
@@ -28,6 +35,26 @@ impl std::error::Error for VrpFileError {}
 struct FileModel<'a> {
     #[serde(borrow)]
     roas: Vec<Roa<'a>>,
+    #[serde(default)]
+    aspas: Vec<AspaModel>,
+}
+
+#[derive(Deserialize)]
+struct AspaModel {
+    /// rpki-client's name; Routinator's JSON calls it `customer` ("AS64496").
+    #[serde(alias = "customer")]
+    customer_asid: AsnField,
+    #[serde(default)]
+    providers: Option<Vec<AsnField>>,
+}
+
+/// What a JSON RPKI file holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RpkiFile {
+    pub vrps: Vec<Vrp>,
+    pub aspas: Vec<Aspa>,
+    /// `aspas` entries in a shape this reader does not know (skipped).
+    pub skipped_aspas: usize,
 }
 
 #[derive(Deserialize)]
@@ -74,10 +101,33 @@ fn parse_prefix(s: &str) -> Option<Prefix> {
     Prefix::new(addr, l.parse().ok()?)
 }
 
-/// Parses a VRP file.
+/// Parses a VRP file (its ROAs only).
 pub fn parse_vrp_json(text: &str) -> Result<Vec<Vrp>, VrpFileError> {
+    parse_rpki_json(text).map(|f| f.vrps)
+}
+
+/// Parses a VRP file with its ASPAs.
+pub fn parse_rpki_json(text: &str) -> Result<RpkiFile, VrpFileError> {
     let file: FileModel<'_> =
         serde_json::from_str(text).map_err(|e| VrpFileError(format!("not a VRP file: {e}")))?;
+    let mut aspas = Vec::with_capacity(file.aspas.len());
+    let mut skipped_aspas = 0;
+    for (i, a) in file.aspas.iter().enumerate() {
+        let bad = |s: &str| VrpFileError(format!("aspas[{i}]: bad asn {s:?}"));
+        let customer = a.customer_asid.0.clone().map_err(|s| bad(&s))?;
+        let Some(list) = &a.providers else {
+            skipped_aspas += 1;
+            continue;
+        };
+        let providers = list
+            .iter()
+            .map(|p| p.0.clone().map(Asn).map_err(|s| bad(&s)))
+            .collect::<Result<Vec<Asn>, _>>()?;
+        aspas.push(Aspa {
+            customer: Asn(customer),
+            providers,
+        });
+    }
     let mut out = Vec::with_capacity(file.roas.len());
     for (i, r) in file.roas.iter().enumerate() {
         let bad = |what: &str| VrpFileError(format!("roas[{i}]: {what}"));
@@ -97,7 +147,11 @@ pub fn parse_vrp_json(text: &str) -> Result<Vec<Vrp>, VrpFileError> {
             asn: Asn(asn),
         });
     }
-    Ok(out)
+    Ok(RpkiFile {
+        vrps: out,
+        aspas,
+        skipped_aspas,
+    })
 }
 
 #[cfg(test)]
@@ -119,6 +173,45 @@ mod tests {
         assert_eq!(v[0].to_string(), "192.0.2.0/24-24 AS64496");
         assert_eq!(v[1].to_string(), "2001:db8::/32-48 AS64497");
         assert_eq!(v[2].to_string(), "198.51.100.0/24-24 AS64498");
+    }
+
+    #[test]
+    fn reads_aspas() {
+        let text = r#"{
+          "roas": [{"prefix": "192.0.2.0/24", "maxLength": 24, "asn": "AS64496"}],
+          "aspas": [
+            {"customer_asid": 64496, "expires": 1700000000, "providers": [64497, "AS64498"]},
+            {"customer_asid": "AS64499", "providers": [0]},
+            {"customer": "AS64501", "afi": "ipv6", "providers": ["AS64502"], "ta": "ripe"},
+            {"customer_asid": 64500, "provider_set": [{"provider_asid": 1, "afi_limit": "ipv4"}]}
+          ]
+        }"#;
+        let f = parse_rpki_json(text).unwrap();
+        assert_eq!(f.vrps.len(), 1);
+        assert_eq!(
+            f.aspas,
+            vec![
+                Aspa {
+                    customer: Asn(64496),
+                    providers: vec![Asn(64497), Asn(64498)]
+                },
+                Aspa {
+                    customer: Asn(64499),
+                    providers: vec![Asn(0)]
+                },
+                Aspa {
+                    customer: Asn(64501),
+                    providers: vec![Asn(64502)]
+                }
+            ]
+        );
+        assert_eq!(f.skipped_aspas, 1);
+        let e = parse_rpki_json(r#"{"roas":[],"aspas":[{"customer_asid":1,"providers":["x"]}]}"#)
+            .unwrap_err();
+        assert!(e.0.contains("aspas[0]"), "{e}");
+        // Files without ASPAs (and stayrtr's older member) read as before.
+        let f = parse_rpki_json(r#"{"roas":[],"provider_authorizations":{"ipv4":[]}}"#).unwrap();
+        assert!(f.aspas.is_empty());
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! RPKI route origin validation (RFC 6811): the immutable VRP table, what changed between two
 //! tables, and the JSON VRP file format (parsing only). Pure data: reading files and talking
-//! to RTR caches is the top-level `rpki` module's job, which builds these tables.
+//! to RTR caches is the top-level `rpki` module's job, which builds these tables. The table
+//! also carries the ASPA set of the same sources (`aspa.rs`: ASPA path verification), so
+//! both travel, change and are re-evaluated together.
 
+pub mod aspa;
 mod json;
 
 use std::fmt;
@@ -9,7 +12,8 @@ use std::fmt;
 use super::cover::CoverIndex;
 use crate::wire::{Asn, Prefix, Prefix4, Prefix6};
 
-pub use json::{parse_vrp_json, VrpFileError};
+pub use aspa::{Aspa, AspaSet, AspaState, Direction};
+pub use json::{parse_rpki_json, parse_vrp_json, RpkiFile, VrpFileError};
 
 /// One validated ROA payload: `asn` may originate `prefix` and its more specifics up to
 /// `max_len`.
@@ -82,6 +86,8 @@ pub struct VrpTable {
     v6: CoverIndex<u128, VrpItem>,
     /// False until a source delivered data: every route is then "not checked".
     loaded: bool,
+    /// The ASPA set of the same sources.
+    aspas: AspaSet,
 }
 
 impl VrpTable {
@@ -112,7 +118,34 @@ impl VrpTable {
             v4: CoverIndex::build(v4),
             v6: CoverIndex::build(v6),
             loaded: true,
+            aspas: AspaSet::default(),
         }
+    }
+
+    /// This table with `aspas` as its ASPA set.
+    pub fn with_aspas(mut self, aspas: AspaSet) -> VrpTable {
+        self.aspas = aspas;
+        self
+    }
+
+    /// The ASPA set.
+    pub fn aspas(&self) -> &AspaSet {
+        &self.aspas
+    }
+
+    /// ASPA verification of `path` received from `neighbor` (`NotChecked` until data is
+    /// loaded).
+    #[inline]
+    pub fn verify_aspa(
+        &self,
+        path: Option<&crate::wire::AsPath>,
+        neighbor: Asn,
+        direction: Direction,
+    ) -> AspaState {
+        if !self.loaded {
+            return AspaState::NotChecked;
+        }
+        self.aspas.verify(path, neighbor, direction)
     }
 
     /// True once data has been loaded (possibly zero VRPs).
@@ -131,7 +164,7 @@ impl VrpTable {
 
     /// Bytes held.
     pub fn heap_size(&self) -> usize {
-        self.v4.heap_size() + self.v6.heap_size()
+        self.v4.heap_size() + self.v6.heap_size() + self.aspas.heap_size()
     }
 
     /// RFC 6811 §2: the validation state of `prefix` originated by `origin` (`None` when the
@@ -217,14 +250,16 @@ impl VrpTable {
         diff(&old.v4, &self.v4, &mut v4);
         let mut v6 = Vec::new();
         diff(&old.v6, &self.v6, &mut v6);
-        VrpChanges::new(
+        let mut c = VrpChanges::new(
             v4.into_iter()
                 .filter_map(|(a, l)| Prefix4::new(a, l).map(Prefix::V4))
                 .chain(
                     v6.into_iter()
                         .filter_map(|(a, l)| Prefix6::new(a, l).map(Prefix::V6)),
                 ),
-        )
+        );
+        c.aspa_customers = self.aspas.changed_customers(&old.aspas);
+        c
     }
 }
 
@@ -276,6 +311,8 @@ pub struct VrpChanges {
     v4: CoverIndex<u32, ()>,
     v6: CoverIndex<u128, ()>,
     everything: bool,
+    /// Customer ASes whose ASPA changed, sorted: paths through them must be verified again.
+    aspa_customers: Vec<u32>,
 }
 
 impl VrpChanges {
@@ -296,6 +333,7 @@ impl VrpChanges {
             v4: CoverIndex::build(v4),
             v6: CoverIndex::build(v6),
             everything: false,
+            aspa_customers: Vec::new(),
         }
     }
 
@@ -314,7 +352,30 @@ impl VrpChanges {
 
     /// True when nothing changed.
     pub fn is_empty(&self) -> bool {
-        !self.everything && self.prefixes.is_empty()
+        !self.everything && self.prefixes.is_empty() && self.aspa_customers.is_empty()
+    }
+
+    /// The customer ASes whose ASPA changed, sorted.
+    pub fn aspa_customers(&self) -> &[u32] {
+        &self.aspa_customers
+    }
+
+    /// True when the ASPA verification of `path` may have changed: it goes through an AS
+    /// whose ASPA changed (or everything changed).
+    pub fn affects_path(&self, path: Option<&crate::wire::AsPath>) -> bool {
+        if self.everything {
+            return true;
+        }
+        if self.aspa_customers.is_empty() {
+            return false;
+        }
+        path.is_some_and(|p| {
+            p.segments.iter().any(|s| {
+                s.asns
+                    .iter()
+                    .any(|a| self.aspa_customers.binary_search(&a.0).is_ok())
+            })
+        })
     }
 
     /// The changed VRP prefixes, sorted (empty when [`is_everything`](Self::is_everything)).
@@ -448,5 +509,25 @@ mod tests {
         assert!(a.changes_since(&a).is_empty());
         let e = a.changes_since(&VrpTable::empty());
         assert!(e.is_everything() && e.affects(&p("1.0.0.0/8")));
+    }
+
+    #[test]
+    fn aspa_changes_name_the_paths_through_changed_customers() {
+        use crate::wire::AsPath;
+        let aspa = |c: u32, p: &[u32]| Aspa {
+            customer: Asn(c),
+            providers: p.iter().map(|a| Asn(*a)).collect(),
+        };
+        let a = VrpTable::new([]).with_aspas(AspaSet::new([aspa(1, &[2]), aspa(3, &[4])]));
+        let b = VrpTable::new([]).with_aspas(AspaSet::new([aspa(1, &[2]), aspa(3, &[5])]));
+        let c = b.changes_since(&a);
+        assert!(!c.is_empty() && !c.is_everything());
+        assert!(c.prefixes().is_empty());
+        assert_eq!(c.aspa_customers(), &[3]);
+        let path = |v: &[u32]| AsPath::sequence(v.iter().map(|x| Asn(*x)));
+        assert!(c.affects_path(Some(&path(&[9, 3]))));
+        assert!(!c.affects_path(Some(&path(&[9, 1]))));
+        assert!(!c.affects_path(None));
+        assert!(a.changes_since(&a).is_empty());
     }
 }

@@ -68,7 +68,13 @@ fn rewritten(ra: &RouteAttrs, tag: &Tag, policies: Option<&Policies>) -> Option<
     if !tag_rpki && !tag.blackhole && tag.prepend == 0 && !has_control_communities(&ra.attrs, rs) {
         return None;
     }
-    let mut a = export_attributes(&ra.attrs, rs, tag_rpki.then_some(tag.rpki), tag.blackhole);
+    let mut a = export_attributes(
+        &ra.attrs,
+        rs,
+        tag_rpki.then_some(tag.rpki),
+        tag_rpki.then_some(tag.aspa),
+        tag.blackhole,
+    );
     prepend_first_as(&mut a, tag.prepend);
     Some(a)
 }

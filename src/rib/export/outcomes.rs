@@ -16,7 +16,7 @@ use super::super::path::{
     behind_two_others, choose, choose_many, choose_with_sources, Path, PeerId, SelectCtx,
 };
 use super::{Class, Client};
-use crate::policy::{ExportRules, RpkiState};
+use crate::policy::{AspaState, ExportRules, RpkiState};
 use crate::wire::Family;
 
 /// What the clients affected by one prefix get, before or after a change: what each is sent
@@ -42,6 +42,7 @@ type AddPathPicks = SmallVec<[(u16, Exported); 4]>;
 pub(crate) struct Tag {
     pub rpki: RpkiState,
     pub blackhole: bool,
+    pub aspa: AspaState,
     /// Times the first AS is prepended (control communities).
     pub prepend: u8,
 }
@@ -61,6 +62,7 @@ impl Exported {
             tag: Tag {
                 rpki: p.rpki,
                 blackhole: p.blackhole,
+                aspa: p.aspa,
                 prepend,
             },
         }
