@@ -96,6 +96,10 @@ fn session_changes(a: &PeerConfig, b: &PeerConfig) -> Vec<String> {
     field("ttl_security", a.ttl_security == b.ttl_security);
     field("max_prefixes", a.max_prefixes == b.max_prefixes);
     field("send_hold_time", a.send_hold_time == b.send_hold_time);
+    field(
+        "long_lived_stale_time",
+        a.long_lived_stale_time == b.long_lived_stale_time,
+    );
     out
 }
 

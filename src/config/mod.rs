@@ -148,6 +148,9 @@ pub struct PeerConfig {
     pub add_path: AddPathMode,
     pub add_path_max: u16,
     pub graceful_restart: bool,
+    /// Long-lived graceful restart (RFC 9494): the long-lived stale time offered and kept at
+    /// most; `None` when off.
+    pub long_lived_stale_time: Option<Duration>,
     pub role_check: RoleCheck,
     pub md5_password: Option<String>,
     pub ttl_security: bool,
@@ -288,6 +291,8 @@ impl Config {
 /// The default BGP port.
 pub const BGP_PORT: u16 = 179;
 const DEFAULT_HOLD_TIME: u16 = 90;
+/// Long-lived stale time when `long_lived_graceful_restart` is on and no time is given.
+const DEFAULT_LONG_LIVED_STALE_TIME: u32 = 3600;
 const DEFAULT_CONNECT_RETRY: u16 = 5;
 
 struct Validator<'a> {
@@ -644,6 +649,31 @@ impl Validator<'_> {
         }
     }
 
+    /// The long-lived stale time of a peer with LLGR on (RFC 9494: only with graceful
+    /// restart; the time is 24 bits on the wire).
+    fn long_lived(&mut self, f: &PeerFields, graceful_restart: bool) -> Option<Duration> {
+        let secs = match &f.long_lived_stale_time {
+            Some(t) if !(1..=0x00ff_ffff).contains(t.get_ref()) => {
+                self.at(
+                    t,
+                    "long_lived_stale_time must be 1 to 16777215 seconds".into(),
+                );
+                1
+            }
+            Some(t) => *t.get_ref(),
+            None => DEFAULT_LONG_LIVED_STALE_TIME,
+        };
+        match &f.long_lived_graceful_restart {
+            Some(on) if *on.get_ref() && !graceful_restart => {
+                let msg = "long_lived_graceful_restart needs graceful_restart = true (RFC 9494)";
+                self.at(on, msg.into());
+                None
+            }
+            Some(on) if *on.get_ref() => Some(Duration::from_secs(u64::from(secs))),
+            _ => None,
+        }
+    }
+
     fn peer(
         &mut self,
         e: &PeerEntry,
@@ -756,6 +786,8 @@ impl Validator<'_> {
             }
             Duration::from_secs(u64::from(*s.get_ref()))
         });
+        let graceful_restart = f.graceful_restart.unwrap_or(true);
+        let long_lived_stale_time = self.long_lived(f, graceful_restart);
         PeerConfig {
             name,
             asn,
@@ -777,7 +809,8 @@ impl Validator<'_> {
             families,
             add_path,
             add_path_max: f.add_path_max.unwrap_or(0),
-            graceful_restart: f.graceful_restart.unwrap_or(true),
+            graceful_restart,
+            long_lived_stale_time,
             role_check,
             md5_password: f.md5_password.clone().filter(|p| !p.is_empty()),
             ttl_security: f.ttl_security.unwrap_or(false),

@@ -43,10 +43,7 @@ impl TableStats {
         let mut with_accepted = 0u64;
         let mut only_from = vec![0u64; n];
         for shard in &snap.shards {
-            let every: Vec<_> = up
-                .iter()
-                .map(|p| (p.id, shard.policy.rules(p.id)))
-                .collect();
+            let every: Vec<_> = up.iter().map(|p| (p.id, shard.rules(p.id))).collect();
             let restricted: Vec<_> = every
                 .iter()
                 .filter(|(_, r)| r.accepts_from.is_some())

@@ -77,6 +77,7 @@ fn path(peer: u32, hops: &[u32], verdict: Verdict) -> Path {
         actions: crate::policy::PathActions::default(),
         tx_id: peer as u16 + 1,
         stale: false,
+        llgr_stale: false,
         since: 0,
     }
 }
@@ -115,6 +116,7 @@ fn snapshot() -> RibSnapshot {
         ExportRules {
             accepts_from: Some(Arc::new(only_a)),
             rejects_blackholes: false,
+            takes_llgr_stale: false,
         },
     ];
     RibSnapshot {
@@ -129,6 +131,7 @@ fn snapshot() -> RibSnapshot {
             }),
             peer_addrs: Arc::new(addrs),
             published: Instant::now(),
+            llgr_clients: Arc::new(ClientSet::new()),
         })],
     }
 }
