@@ -274,6 +274,32 @@ receive_from = ["a"]
         assert!(d.policy_rebuild());
     }
 
+    /// Like `graceful_restart`, the LLGR keys change what the OPEN offers: a reset.
+    #[test]
+    fn long_lived_graceful_restart_changes_reset_the_session() {
+        let on = BASE.replace(
+            "asn = 64502\n",
+            "asn = 64502\nlong_lived_graceful_restart = true\n",
+        );
+        let longer = on.replace(
+            "long_lived_graceful_restart = true\n",
+            "long_lived_graceful_restart = true\nlong_lived_stale_time = 7200\n",
+        );
+        for (old, new) in [(BASE, on.as_str()), (on.as_str(), longer.as_str())] {
+            let d = diff(&cfg(old), &cfg(new));
+            assert_eq!(
+                d.reset,
+                [ResetPeer {
+                    peer: "b".into(),
+                    changed: vec!["long_lived_stale_time".into()]
+                }]
+            );
+        }
+        // The time alone, with LLGR off, changes nothing.
+        let idle = BASE.replace("asn = 64502\n", "asn = 64502\nlong_lived_stale_time = 9\n");
+        assert!(diff(&cfg(BASE), &cfg(&idle)).is_empty());
+    }
+
     #[test]
     fn index_shifts_are_not_policy_changes() {
         // Removing the first peer moves b and c down one index; c still receives from b.

@@ -836,3 +836,6 @@ fn frr_negotiates_with_roles_off() {
     assert_eq!(n.long_lived_gr.len(), 2);
     assert_eq!(n.hostname.as_deref(), Some("frr-test"));
 }
+
+#[path = "negotiate_llgr_tests.rs"]
+mod llgr;
