@@ -425,3 +425,10 @@ async fn a_new_loss_voids_the_earlier_long_lived_timer() {
     assert_eq!(lab.held(LLGR, p1()), Some((10, true)));
     assert_eq!(lab.held(PLAIN, p1()), None);
 }
+
+/// The long-lived stale mark took a spare byte of the path's padding: a path is as large as
+/// it was with `stale` alone (8 + 8 + 8 + 4 × 4 octets and 5 octets of small fields, in 48).
+#[test]
+fn the_llgr_mark_costs_no_memory() {
+    assert_eq!(std::mem::size_of::<super::path::Path>(), 48);
+}
