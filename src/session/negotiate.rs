@@ -95,17 +95,6 @@ pub struct PeerLlgr {
     pub forwarding_preserved: FamilySet,
 }
 
-impl PeerLlgr {
-    /// The families whose routes are kept long-lived stale.
-    pub fn families(&self) -> FamilySet {
-        let mut s = FamilySet::EMPTY;
-        for (f, _) in &self.stale_times {
-            s.insert(*f);
-        }
-        s
-    }
-}
-
 /// What peerex offers a peer, from the server settings and the peer's resolved config.
 pub fn our_open(server: &ServerConfig, peer: &PeerConfig) -> Open {
     let mut caps: Vec<Capability> = peer

@@ -744,12 +744,9 @@ impl Peer {
             }
             _ => Vec::new(),
         };
-        let llgr_families = neg.llgr.as_ref().map_or(FamilySet::EMPTY, |l| l.families());
-        let llgr_families = if long_lived.is_empty() {
-            FamilySet::EMPTY
-        } else {
-            llgr_families
-        };
+        let llgr_families = long_lived
+            .iter()
+            .fold(FamilySet::EMPTY, |s, (f, _)| s.with(*f));
         // RFC 4724 §4.2: only the families the peer's capability listed are kept as stale.
         let kept = gr.map_or(FamilySet::EMPTY, |g| g.families.union(llgr_families));
         let stale_for = match gr {
