@@ -9,7 +9,11 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
+
+use common::http::get;
+use common::json::Json;
 
 use common::{
     trace, BgpDaemon, Bird, Families, GoBgp, PeerSpec, Peerex, PeerexPeer, ReceivedRoute,
@@ -121,6 +125,49 @@ fn llgr_held(rs: &Peerex, name: &str) -> (u64, usize) {
     (r.get("total").as_u64().unwrap_or(0), stale)
 }
 
+fn lg_json(lg: SocketAddr, target: &str) -> Json {
+    let r = get(lg, target).unwrap();
+    assert_eq!(r.status, 200, "GET {target}: {}", r.body);
+    r.json().unwrap()
+}
+
+/// The looking glass during the sender's long-lived stale time: its routes `llgr_stale`
+/// with their expiry, the neighbour's expiry, exported to the LLGR client and not to the
+/// other, and why not.
+fn check_looking_glass(lg: SocketAddr, a: &[String]) {
+    let n = lg_json(lg, "/api/v1/neighbours/sender");
+    assert_eq!(n.at(&["neighbour", "llgr"]).as_bool(), Some(true), "{n:?}");
+    let until = n.at(&["neighbour", "llgr_stale_until"]).as_array();
+    assert!(!until.is_empty(), "{n:?}");
+    let recv = lg_json(lg, "/api/v1/neighbours/sender/routes/received");
+    let routes = recv.get("routes").as_array();
+    assert_eq!(routes.len(), 13, "{recv:?}");
+    for r in routes {
+        assert_eq!(r.get("llgr_stale").as_bool(), Some(true), "{r:?}");
+        assert!(r.get("llgr_stale_until").as_u64().is_some(), "{r:?}");
+        let communities = r.get("communities").as_array();
+        assert!(
+            communities.iter().any(|c| c.as_str() == Some("65535:6")),
+            "{r:?}"
+        );
+    }
+    let exported = |who: &str| -> BTreeSet<String> {
+        let e = lg_json(lg, &format!("/api/v1/neighbours/{who}/routes/exported"));
+        e.get("routes")
+            .as_array()
+            .iter()
+            .filter_map(|r| r.get("prefix").as_str().map(str::to_string))
+            .collect()
+    };
+    let (to_lc, to_pc) = (exported("lc"), exported("pc"));
+    assert!(a.iter().all(|p| to_lc.contains(p)), "{to_lc:?}");
+    assert!(a.iter().all(|p| !to_pc.contains(p)), "{to_pc:?}");
+    let why = lg_json(lg, &format!("/api/v1/why?prefix={}&neighbour=pc", a[0]));
+    let first = &why.get("paths").as_array()[0];
+    let code = first.at(&["export", "code"]).as_str().map(str::to_string);
+    assert_eq!(code.as_deref(), Some("client_not_llgr"), "{why:?}");
+}
+
 #[test]
 fn a_killed_bird_stays_long_lived_stale_at_llgr_clients_until_back_or_expired() {
     let dir = TempDir::new("llgr-bird");
@@ -154,7 +201,9 @@ fn a_killed_bird_stays_long_lived_stale_at_llgr_clients_until_back_or_expired() 
             .with("connect_retry = 1"),
         PeerexPeer::for_spec(&pc),
     ];
-    let rs = Peerex::start(&dir, &peers, "").unwrap();
+    let lg = SocketAddr::from((Ipv4Addr::LOCALHOST, common::unique_port()));
+    let lg_conf = format!("\n[looking_glass]\nlisten = \"{lg}\"\n");
+    let rs = Peerex::start(&dir, &peers, &lg_conf).unwrap();
     let lc = Bird::start(&dir, rs.target(lc)).unwrap();
     let gc = GoBgp::start(&dir, rs.target(gc)).unwrap();
     let pc = Bird::start(&dir, rs.target(pc)).unwrap();
@@ -206,8 +255,8 @@ fn a_killed_bird_stays_long_lived_stale_at_llgr_clients_until_back_or_expired() 
         );
     }
     assert!(ctl_peer_row(&rs, "pc").ends_with('-'));
-    let lg = rs.ctl_json(&["peer", "lc"]).unwrap();
-    assert_eq!(lg.get("llgr").as_bool(), Some(true), "{lg:?}");
+    let lcp = rs.ctl_json(&["peer", "lc"]).unwrap();
+    assert_eq!(lcp.get("llgr").as_bool(), Some(true), "{lcp:?}");
 
     // Killed: during its restart time everyone keeps everything, as with graceful restart.
     bird.kill();
@@ -236,6 +285,7 @@ fn a_killed_bird_stays_long_lived_stale_at_llgr_clients_until_back_or_expired() 
         (13, 13),
         "A and C, long-lived stale, in peerex"
     );
+    check_looking_glass(lg, &a);
     assert!(
         ctl_peer_row(&rs, "sender").contains("stale"),
         "{}",

@@ -62,13 +62,13 @@ impl TableStats {
                 if let Some(x) = st.preferred.get_mut(first.peer.index()) {
                     *x += 1;
                 }
-                // Control communities or a blackhole: who gets it depends on more than the
-                // source, so every client is counted one by one.
+                // Control communities, a blackhole or a long-lived stale path: who gets it
+                // depends on more than the source, so every client is counted one by one.
                 let plain = entry
                     .paths
                     .iter()
                     .take_while(|p| p.accepted())
-                    .all(|p| p.actions.is_default() && !p.blackhole);
+                    .all(|p| p.actions.is_default() && !p.blackhole && !p.llgr_stale);
                 if !plain {
                     for (c, rules) in &every {
                         let gets = entry
