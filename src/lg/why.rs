@@ -17,7 +17,9 @@ use crate::wire::Prefix;
 /// Why `chosen` beats `other` (both accepted and allowed), in RFC 4271 §9.1.2.2 terms.
 fn preferred_because(chosen: &Path, other: &Path) -> &'static str {
     let (a, b) = (&chosen.attrs, &other.attrs);
-    if chosen.verdict.local_pref != other.verdict.local_pref {
+    if chosen.llgr_stale != other.llgr_stale {
+        "not long-lived stale (RFC 9494)"
+    } else if chosen.verdict.local_pref != other.verdict.local_pref {
         "higher LOCAL_PREF"
     } else if a.hops != b.hops {
         "shorter AS path"
