@@ -286,6 +286,10 @@ fn a_killed_bird_stays_long_lived_stale_at_llgr_clients_until_back_or_expired() 
         "A and C, long-lived stale, in peerex"
     );
     check_looking_glass(lg, &a);
+    let (ok, text, err) = rs.ctl(&["routes", "--peer", "sender"]).unwrap();
+    assert!(ok, "{err}");
+    let marked = text.lines().filter(|l| l.contains("llgr-stale")).count();
+    assert_eq!(marked, 13, "{text}");
     assert!(
         ctl_peer_row(&rs, "sender").contains("stale"),
         "{}",
