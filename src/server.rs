@@ -222,6 +222,7 @@ impl Shared {
             .broadcast(|| ShardMsg::PeerDown {
                 peer: id,
                 stale_for: None,
+                long_lived: Vec::new(),
             })
             .await;
     }

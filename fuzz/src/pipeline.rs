@@ -19,8 +19,8 @@ use peerex::rib::{export_attrs, RouteAttrs, ShardMsg};
 use peerex::session::routes::Importer;
 use peerex::wire::update::pack_withdraw;
 use peerex::wire::{
-    Asn, Family, FamilySet, MpNextHop, Nlri, Origin, ParseCtx, PathAttributes, Prefix, SegmentType,
-    Update,
+    Asn, Community, Family, FamilySet, MpNextHop, Nlri, Origin, ParseCtx, PathAttributes, Prefix,
+    SegmentType, Update,
 };
 
 const PEERS: usize = 4;
@@ -103,7 +103,13 @@ fn expected(
     for (prefix, paths) in model {
         let cands: Vec<(Key, &ModelPath)> = paths
             .iter()
-            .filter(|((peer, _), _)| *peer != client && rules.accepts(PeerId(*peer as u32)))
+            // A route received with LLGR_STALE (RFC 9494) goes only to clients that
+            // negotiated long-lived graceful restart, and none does here.
+            .filter(|((peer, _), p)| {
+                *peer != client
+                    && rules.accepts(PeerId(*peer as u32))
+                    && !p.ra.attrs.communities.contains(&Community::LLGR_STALE)
+            })
             .map(|(k, p)| (*k, p))
             .collect();
         let Some(b) = best(&cands) else { continue };

@@ -96,6 +96,10 @@ fn session_changes(a: &PeerConfig, b: &PeerConfig) -> Vec<String> {
     field("ttl_security", a.ttl_security == b.ttl_security);
     field("max_prefixes", a.max_prefixes == b.max_prefixes);
     field("send_hold_time", a.send_hold_time == b.send_hold_time);
+    field(
+        "long_lived_stale_time",
+        a.long_lived_stale_time == b.long_lived_stale_time,
+    );
     out
 }
 
@@ -268,6 +272,32 @@ receive_from = ["a"]
         );
         assert_eq!(d.policy, ["c"]);
         assert!(d.policy_rebuild());
+    }
+
+    /// Like `graceful_restart`, the LLGR keys change what the OPEN offers: a reset.
+    #[test]
+    fn long_lived_graceful_restart_changes_reset_the_session() {
+        let on = BASE.replace(
+            "asn = 64502\n",
+            "asn = 64502\nlong_lived_graceful_restart = true\n",
+        );
+        let longer = on.replace(
+            "long_lived_graceful_restart = true\n",
+            "long_lived_graceful_restart = true\nlong_lived_stale_time = 7200\n",
+        );
+        for (old, new) in [(BASE, on.as_str()), (on.as_str(), longer.as_str())] {
+            let d = diff(&cfg(old), &cfg(new));
+            assert_eq!(
+                d.reset,
+                [ResetPeer {
+                    peer: "b".into(),
+                    changed: vec!["long_lived_stale_time".into()]
+                }]
+            );
+        }
+        // The time alone, with LLGR off, changes nothing.
+        let idle = BASE.replace("asn = 64502\n", "asn = 64502\nlong_lived_stale_time = 9\n");
+        assert!(diff(&cfg(BASE), &cfg(&idle)).is_empty());
     }
 
     #[test]

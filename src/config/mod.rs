@@ -4,6 +4,7 @@
 pub mod defaults;
 pub mod diff;
 pub mod lists;
+mod llgr;
 mod model;
 mod policy;
 
@@ -148,6 +149,9 @@ pub struct PeerConfig {
     pub add_path: AddPathMode,
     pub add_path_max: u16,
     pub graceful_restart: bool,
+    /// Long-lived graceful restart (RFC 9494): the long-lived stale time offered and kept at
+    /// most; `None` when off.
+    pub long_lived_stale_time: Option<Duration>,
     pub role_check: RoleCheck,
     pub md5_password: Option<String>,
     pub ttl_security: bool,
@@ -756,6 +760,8 @@ impl Validator<'_> {
             }
             Duration::from_secs(u64::from(*s.get_ref()))
         });
+        let graceful_restart = f.graceful_restart.unwrap_or(true);
+        let long_lived_stale_time = self.long_lived(f, graceful_restart);
         PeerConfig {
             name,
             asn,
@@ -777,7 +783,8 @@ impl Validator<'_> {
             families,
             add_path,
             add_path_max: f.add_path_max.unwrap_or(0),
-            graceful_restart: f.graceful_restart.unwrap_or(true),
+            graceful_restart,
+            long_lived_stale_time,
             role_check,
             md5_password: f.md5_password.clone().filter(|p| !p.is_empty()),
             ttl_security: f.ttl_security.unwrap_or(false),

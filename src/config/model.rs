@@ -188,6 +188,13 @@ peer_settings! {
     add_path_max: u16,
     /// Act as graceful-restart helper (RFC 4724) for this peer.
     graceful_restart: bool,
+    /// Long-lived graceful restart helper (RFC 9494) for this peer: advertise the capability
+    /// and keep its routes as long-lived stale after its restart time (default false; needs
+    /// `graceful_restart`).
+    long_lived_graceful_restart: Spanned<bool>,
+    /// The long-lived stale time advertised, and the most peerex keeps a peer's routes
+    /// long-lived stale, in seconds (1 to 16777215, default 3600).
+    long_lived_stale_time: Spanned<u32>,
     /// BGP role (RFC 9234) checks: "off", "on" (send role rs, check the peer says rs-client
     /// if it sends a role) or "strict" (the peer must send rs-client).
     role_check: Spanned<String>,

@@ -62,11 +62,17 @@ fn routes(v: &Value) -> String {
         .iter()
         .map(|r| {
             let status = if r["accepted"].as_bool() == Some(true) {
-                match r["rank"].as_u64() {
+                let mut t = match r["rank"].as_u64() {
                     Some(1) => "best".to_string(),
                     Some(n) => format!("#{n}"),
                     None => "ok".into(),
+                };
+                if r["llgr_stale"].as_bool() == Some(true) {
+                    t.push_str(" llgr-stale");
+                } else if r["stale"].as_bool() == Some(true) {
+                    t.push_str(" stale");
                 }
+                t
             } else {
                 format!(
                     "filtered: {}",
@@ -111,6 +117,27 @@ fn routes(v: &Value) -> String {
         }
     }
     out
+}
+
+/// A peer's long-lived graceful restart: "-" when not negotiated, "yes", or the seconds
+/// left of its long-lived stale routes after a loss.
+fn llgr(p: &Value) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let until = p["llgr_stale_until"].as_array().and_then(|a| {
+        a.iter()
+            .filter_map(|e| e.get(1).and_then(Value::as_u64))
+            .filter(|t| *t > now)
+            .max()
+    });
+    match (until, p["llgr"].as_bool()) {
+        (Some(t), _) if p["state"].as_str() != Some("Established") => {
+            format!("stale {}s", t - now)
+        }
+        (_, Some(true)) => "yes".into(),
+        _ => "-".into(),
+    }
 }
 
 fn names(v: &Value) -> String {
@@ -261,12 +288,14 @@ pub fn render(req: &Request, v: &Value) -> String {
                         s(&p["routes_accepted"]),
                         s(&p["routes_filtered"]),
                         s(&p["last_end_reason"]),
+                        llgr(p),
                     ]
                 })
                 .collect();
             table(
                 &[
-                    "NAME", "ADDRESS", "ASN", "STATE", "UPTIME", "ACCEPTED", "FILTERED", "LAST END",
+                    "NAME", "ADDRESS", "ASN", "STATE", "UPTIME", "ACCEPTED", "FILTERED",
+                    "LAST END", "LLGR",
                 ],
                 rows,
             )

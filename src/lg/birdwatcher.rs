@@ -337,7 +337,7 @@ pub fn noexport(ctx: &Ctx, id: &str, q: &Query) -> Result<Value, ApiError> {
     let snap = ctx.view.snapshot();
     let mut found: Vec<(&Prefix, &PrefixEntry, &Path)> = Vec::new();
     for shard in &snap.shards {
-        let rules = shard.policy.rules(client.id);
+        let rules = shard.rules(client.id);
         if rules.accepts_from.is_none() {
             continue;
         }

@@ -29,6 +29,11 @@ pub struct PeerView {
     pub remote: Option<String>,
     pub hold_time: Option<u16>,
     pub capabilities: Vec<String>,
+    /// Long-lived graceful restart (RFC 9494) negotiated on the current or last session.
+    pub llgr: bool,
+    /// After its loss with LLGR: per family, when its long-lived stale routes expire
+    /// (seconds since the Unix epoch).
+    pub llgr_stale_until: Vec<(String, u64)>,
     pub hostname: Option<String>,
     pub routes_accepted: u64,
     pub routes_filtered: u64,
@@ -83,6 +88,9 @@ pub fn peer_view(p: &PeerEntry, counters: &RibCounters) -> PeerView {
         if n.graceful_restart.is_some() {
             caps.push("graceful-restart".into());
         }
+        if n.llgr.is_some() {
+            caps.push("long-lived-graceful-restart".into());
+        }
         if let Some(r) = n.peer_role {
             caps.push(format!("role-{r}"));
         }
@@ -103,6 +111,15 @@ pub fn peer_view(p: &PeerEntry, counters: &RibCounters) -> PeerView {
         remote: d.remote.map(|r| r.to_string()),
         hold_time: neg.map(|n| n.hold_time),
         capabilities: caps,
+        llgr: neg.is_some_and(|n| n.llgr.is_some()),
+        llgr_stale_until: d
+            .llgr_until
+            .iter()
+            .filter_map(|(f, t)| {
+                let s = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+                Some((f.to_string(), s))
+            })
+            .collect(),
         hostname: neg.and_then(|n| n.hostname.clone()),
         routes_accepted: acc,
         routes_filtered: rej,
@@ -148,6 +165,11 @@ pub struct RouteView {
     /// An accepted RFC 7999 blackhole (exported only to clients that take blackholes).
     pub blackhole: bool,
     pub stale: bool,
+    /// Long-lived stale (RFC 9494): least preferred, exported only to clients that
+    /// negotiated LLGR.
+    pub llgr_stale: bool,
+    /// When a long-lived stale route of a lost peer expires (seconds since the Unix epoch).
+    pub llgr_stale_until: Option<u64>,
     /// Seconds since the Unix epoch when received.
     pub since: u32,
 }
@@ -211,8 +233,22 @@ pub fn route_view(
         aspa: path.aspa.name().to_string(),
         blackhole: path.blackhole,
         stale: path.stale,
+        llgr_stale: path.llgr_stale,
+        llgr_stale_until: llgr_until(dir, path, prefix.family()),
         since: path.since,
     }
+}
+
+/// When `path`'s long-lived stale time ends, if it is long-lived stale from its peer's loss.
+fn llgr_until(dir: &PeerDirectory, path: &Path, family: Family) -> Option<u64> {
+    if !(path.llgr_stale && path.stale) {
+        return None;
+    }
+    let d = dir.get(path.peer)?.status.details();
+    let (_, t) = d.llgr_until.iter().find(|(f, _)| *f == family)?;
+    t.duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|x| x.as_secs())
 }
 
 /// Every path of the most specific prefix covering `p` (or of exactly `p`).

@@ -46,10 +46,7 @@ impl TableStats {
         let mut with_accepted = 0u64;
         let mut only_from = vec![0u64; n];
         for shard in &snap.shards {
-            let every: Vec<_> = up
-                .iter()
-                .map(|p| (p.id, shard.policy.rules(p.id)))
-                .collect();
+            let every: Vec<_> = up.iter().map(|p| (p.id, shard.rules(p.id))).collect();
             let restricted: Vec<_> = every
                 .iter()
                 .filter(|(_, r)| r.accepts_from.is_some())
@@ -74,13 +71,13 @@ impl TableStats {
                 if let Some(x) = st.preferred.get_mut(first.peer.index()) {
                     *x += 1;
                 }
-                // Control communities or a blackhole: who gets it depends on more than the
-                // source, so every client is counted one by one.
+                // Control communities, a blackhole or a long-lived stale path: who gets it
+                // depends on more than the source, so every client is counted one by one.
                 let plain = entry
                     .paths
                     .iter()
                     .take_while(|p| p.accepted())
-                    .all(|p| p.actions.is_default() && !p.blackhole);
+                    .all(|p| p.actions.is_default() && !p.blackhole && !p.llgr_stale);
                 if !plain {
                     for (c, rules) in &every {
                         let gets = entry

@@ -78,6 +78,7 @@ fn path(peer: u32, hops: &[u32], verdict: Verdict) -> Path {
         actions: crate::policy::PathActions::default(),
         tx_id: peer as u16 + 1,
         stale: false,
+        llgr_stale: false,
         since: 0,
     }
 }
@@ -116,6 +117,7 @@ fn snapshot() -> RibSnapshot {
         ExportRules {
             accepts_from: Some(Arc::new(only_a)),
             rejects_blackholes: false,
+            takes_llgr_stale: false,
         },
     ];
     RibSnapshot {
@@ -130,6 +132,7 @@ fn snapshot() -> RibSnapshot {
             }),
             peer_addrs: Arc::new(addrs),
             published: Instant::now(),
+            llgr_clients: Arc::new(ClientSet::new()),
         })],
     }
 }

@@ -17,7 +17,9 @@ use crate::wire::Prefix;
 /// Why `chosen` beats `other` (both accepted and allowed), in RFC 4271 §9.1.2.2 terms.
 fn preferred_because(chosen: &Path, other: &Path) -> &'static str {
     let (a, b) = (&chosen.attrs, &other.attrs);
-    if chosen.verdict.local_pref != other.verdict.local_pref {
+    if chosen.llgr_stale != other.llgr_stale {
+        "not long-lived stale (RFC 9494)"
+    } else if chosen.verdict.local_pref != other.verdict.local_pref {
         "higher LOCAL_PREF"
     } else if a.hops != b.hops {
         "shorter AS path"
@@ -61,7 +63,7 @@ pub fn explain(
         });
     };
     let shard = snap.shards.get(shard_of(&prefix, snap.shards.len()));
-    let rules = shard.map(|s| s.policy.rules(client.id)).unwrap_or_default();
+    let rules = shard.map(|s| s.rules(client.id)).unwrap_or_default();
     let choice = snap.choice_for(client.id, &prefix);
     let is_choice = |p: &Path| {
         choice
@@ -121,6 +123,14 @@ pub fn explain(
                     false,
                     "client_rejects_blackholes",
                     "a blackhole route, and the client does not take blackholes".to_string(),
+                )
+            } else if p.llgr_stale && !rules.takes_llgr_stale {
+                (
+                    false,
+                    "client_not_llgr",
+                    "long-lived stale (RFC 9494), and the client did not negotiate long-lived \
+                     graceful restart"
+                        .to_string(),
                 )
             } else if !p.actions.allows(client.id) {
                 (

@@ -16,6 +16,9 @@ pub struct ExportRules {
     pub accepts_from: Option<Arc<ClientSet>>,
     /// The client does not take RFC 7999 blackhole routes (`accept_blackholes = false`).
     pub rejects_blackholes: bool,
+    /// The client negotiated long-lived graceful restart (RFC 9494) and so takes long-lived
+    /// stale routes; set by the RIB from the session, not by policy.
+    pub takes_llgr_stale: bool,
 }
 
 impl ExportRules {
@@ -35,12 +38,13 @@ impl ExportRules {
 
     /// A key equal for clients with the same rules (the shared `Arc` of `accepts_from`, and
     /// the blackhole flag): the RIB's export classes.
-    pub fn class_key(&self) -> (usize, bool) {
+    pub fn class_key(&self) -> (usize, bool, bool) {
         (
             self.accepts_from
                 .as_ref()
                 .map_or(0, |s| Arc::as_ptr(s) as usize),
             self.rejects_blackholes,
+            self.takes_llgr_stale,
         )
     }
 }
@@ -113,6 +117,7 @@ pub fn compile_export_rules(cfg: &PolicyConfig, ids: &[PeerId]) -> Vec<ExportRul
             *slot = ExportRules {
                 accepts_from,
                 rejects_blackholes: !p.accept_blackholes,
+                takes_llgr_stale: false,
             };
         }
     }
@@ -240,7 +245,7 @@ role = "service"
             .export_rules()
             .iter()
             .all(|r| r.accepts_from.is_none() && !r.rejects_blackholes));
-        assert_eq!(ExportRules::default().class_key(), (0, false));
+        assert_eq!(ExportRules::default().class_key(), (0, false, false));
     }
 }
 

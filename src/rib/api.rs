@@ -36,6 +36,9 @@ pub struct ClientInfo {
     pub add_path_max: u16,
     /// Add OTC with our ASN on routes without one (RFC 9234, role negotiated).
     pub add_otc: bool,
+    /// The client negotiated long-lived graceful restart (RFC 9494): it takes long-lived
+    /// stale routes.
+    pub llgr: bool,
     pub queue: Arc<OutQueue>,
 }
 
@@ -67,9 +70,12 @@ pub enum ShardMsg {
     ClientUp(Arc<ClientInfo>),
     /// A session went down. With `stale_for`, its paths are kept as stale (graceful-restart
     /// helper) until it re-sends them and End-of-RIB, or the time passes; otherwise they go.
+    /// When the time passes, the paths of the `long_lived` families (RFC 9494) stay for
+    /// their long-lived stale time instead, with LLGR_STALE, least preferred.
     PeerDown {
         peer: PeerId,
         stale_for: Option<Duration>,
+        long_lived: Vec<(Family, Duration)>,
     },
     /// The peer's routes of `family` are no longer usable (AFI/SAFI disable, RFC 7606).
     PeerFamilyDown {
@@ -115,6 +121,12 @@ pub enum ShardCtl {
     Refill(PeerId),
     /// Remove the peer's stale paths if its graceful restart has not completed.
     StaleTimeout { peer: PeerId, epoch: u64 },
+    /// Remove the peer's long-lived stale paths of `family` if they are still waiting.
+    LlgrTimeout {
+        peer: PeerId,
+        family: Family,
+        epoch: u64,
+    },
     /// Stop the shard.
     Shutdown,
 }

@@ -41,4 +41,6 @@ pub use outq::{OutItem, OutQueue};
 pub use path::{Path, PeerId, SelectCtx};
 pub use snapshot::{RibSnapshot, ShardSnapshot};
 #[cfg(test)]
+mod llgr_tests;
+#[cfg(test)]
 mod tests;

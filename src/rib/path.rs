@@ -40,6 +40,9 @@ pub struct Path {
     pub tx_id: u16,
     /// Kept through the peer's graceful restart (RFC 4724), waiting to be refreshed.
     pub stale: bool,
+    /// Long-lived stale (RFC 9494): kept past its peer's restart time, or received with
+    /// LLGR_STALE. Least preferred, and only for clients that negotiated LLGR.
+    pub llgr_stale: bool,
     /// When the path was received (seconds since the Unix epoch).
     pub since: u32,
 }
@@ -67,6 +70,7 @@ impl Path {
     pub fn allowed_for(&self, client: PeerId, rules: &crate::policy::ExportRules) -> bool {
         self.peer != client
             && rules.accepts_path(self.peer, self.blackhole)
+            && (!self.llgr_stale || rules.takes_llgr_stale)
             && self.actions.allows(client)
     }
 
@@ -74,7 +78,9 @@ impl Path {
     /// is not the path's source, take it?
     #[inline]
     pub fn allowed_for_class(&self, rules: &crate::policy::ExportRules) -> bool {
-        rules.accepts_path(self.peer, self.blackhole) && self.actions.default_allows()
+        rules.accepts_path(self.peer, self.blackhole)
+            && (!self.llgr_stale || rules.takes_llgr_stale)
+            && self.actions.default_allows()
     }
 }
 
@@ -98,6 +104,8 @@ impl SelectCtx<'_> {
 fn tier(a: &Path, b: &Path, ctx: &SelectCtx<'_>) -> Ordering {
     b.accepted()
         .cmp(&a.accepted())
+        // RFC 9494 §4.3: a long-lived stale path loses to every other.
+        .then(a.llgr_stale.cmp(&b.llgr_stale))
         .then(b.verdict.local_pref.cmp(&a.verdict.local_pref))
         .then(a.attrs.hops.cmp(&b.attrs.hops))
         .then(a.attrs.origin.cmp(&b.attrs.origin))
@@ -278,6 +286,7 @@ pub(crate) mod tests {
             actions: PathActions::default(),
             tx_id: peer as u16,
             stale: false,
+            llgr_stale: false,
             since: 0,
         }
     }

@@ -24,7 +24,7 @@ use super::reeval::{evaluate_path, merge};
 use super::snapshot::ShardSnapshot;
 use super::table::{PathKey, Table};
 use crate::policy::{AspaState, PathActions, RpkiState, VrpChanges, VrpTable};
-use crate::wire::{FamilySet, Prefix};
+use crate::wire::{Community, Family, FamilySet, Prefix};
 
 /// How often a changed table is published to readers. Publishing is O(1), but every entry
 /// and map node changed afterwards is copied once (the snapshot still holds it): at 50 ms a
@@ -84,6 +84,12 @@ pub struct Shard {
     vrps: Arc<VrpTable>,
     pub(crate) counters: Arc<RibCounters>,
     stale_epoch: HashMap<PeerId, u64>,
+    /// Peers in their graceful-restart time whose families then go long-lived stale (RFC
+    /// 9494), with each family's long-lived stale time.
+    llgr_plan: HashMap<PeerId, Vec<(Family, Duration)>>,
+    /// The running long-lived stale timers, by peer and family (the last one armed).
+    llgr_epoch: HashMap<(PeerId, Family), u64>,
+    llgr_seq: u64,
     ctl_tx: mpsc::UnboundedSender<ShardCtl>,
     snapshot: Arc<ArcSwap<ShardSnapshot>>,
     last_publish: Instant,
@@ -111,6 +117,9 @@ impl Shard {
             vrps: Arc::new(VrpTable::empty()),
             counters,
             stale_epoch: HashMap::new(),
+            llgr_plan: HashMap::new(),
+            llgr_epoch: HashMap::new(),
+            llgr_seq: 0,
             ctl_tx,
             snapshot,
             last_publish: Instant::now(),
@@ -276,7 +285,21 @@ impl Shard {
             ShardCtl::StaleTimeout { peer, epoch } => {
                 if self.stale_epoch.get(&peer) == Some(&epoch) {
                     self.stale_epoch.remove(&peer);
-                    self.remove_paths(peer, FamilySet::ALL, |p| p.stale);
+                    match self.llgr_plan.remove(&peer) {
+                        Some(plan) => self.begin_llgr(peer, plan),
+                        None => self.remove_paths(peer, FamilySet::ALL, |p| p.stale),
+                    }
+                    self.flush();
+                }
+            }
+            ShardCtl::LlgrTimeout {
+                peer,
+                family,
+                epoch,
+            } => {
+                if self.llgr_epoch.get(&(peer, family)) == Some(&epoch) {
+                    self.llgr_epoch.remove(&(peer, family));
+                    self.remove_paths(peer, FamilySet::EMPTY.with(family), |p| p.stale);
                     self.flush();
                 }
             }
@@ -289,7 +312,11 @@ impl Shard {
         match m {
             ShardMsg::Routes(b) => self.routes(b),
             ShardMsg::ClientUp(info) => self.client_up(info),
-            ShardMsg::PeerDown { peer, stale_for } => self.peer_down(peer, stale_for),
+            ShardMsg::PeerDown {
+                peer,
+                stale_for,
+                long_lived,
+            } => self.peer_down(peer, stale_for, long_lived),
             ShardMsg::EndOfRib { peer, family } => {
                 let fam = FamilySet::EMPTY.with(family);
                 self.remove_paths(peer, fam, |p| p.stale);
@@ -303,7 +330,11 @@ impl Shard {
             ShardMsg::MarkStale { peer, family } => {
                 self.mark_stale(peer, FamilySet::EMPTY.with(family))
             }
-            ShardMsg::StaleTimer { peer, after } => self.arm_stale_timer(peer, after),
+            ShardMsg::StaleTimer { peer, after } => {
+                // Back within its restart time: no long-lived stale phase follows.
+                self.llgr_plan.remove(&peer);
+                self.arm_stale_timer(peer, after)
+            }
             ShardMsg::Policy(p) => self.set_policy(p),
             ShardMsg::Vrps { table, changes } => {
                 self.flush();
@@ -346,6 +377,8 @@ impl Shard {
         let attrs = self.table.interner.intern(attrs);
         let router_id = self.export.client(peer).map_or(0, |c| c.info.router_id);
         let now = unix_now();
+        // RFC 9494 §4.3: a route received with LLGR_STALE is long-lived stale as well.
+        let llgr_stale = attrs.attrs.communities.contains(&Community::LLGR_STALE);
         // Import policy: the attribute half once per batch, the prefix half per prefix.
         let policies = self.policy.policies.as_deref();
         let import = policies.and_then(|p| p.import(peer));
@@ -371,6 +404,7 @@ impl Shard {
                 actions: actions.clone(),
                 tx_id: 0,
                 stale: false,
+                llgr_stale,
                 since: now,
             };
             let key = PathKey {
@@ -388,6 +422,8 @@ impl Shard {
         self.flush();
         let (peer, families) = (info.peer, info.families);
         let rules = self.policy.rules(peer);
+        // Readers learn the client's long-lived graceful restart from the next snapshot.
+        self.table.changed |= info.llgr;
         self.export.add_client(info, rules);
         self.start_dump(peer, families);
     }
@@ -400,12 +436,24 @@ impl Shard {
         self.export.start_dump(peer, families, head);
     }
 
-    fn peer_down(&mut self, peer: PeerId, stale_for: Option<Duration>) {
+    fn peer_down(
+        &mut self,
+        peer: PeerId,
+        stale_for: Option<Duration>,
+        long_lived: Vec<(Family, Duration)>,
+    ) {
         self.flush();
+        self.table.changed |= self.export.client(peer).is_some_and(|c| c.info.llgr);
         self.export.remove_client(peer);
+        // A new loss restarts the procedure: long-lived timers of an earlier one are void.
+        self.llgr_epoch.retain(|(p, _), _| *p != peer);
+        self.llgr_plan.remove(&peer);
         match stale_for {
             Some(t) => {
                 self.mark_stale(peer, FamilySet::ALL);
+                if !long_lived.is_empty() {
+                    self.llgr_plan.insert(peer, long_lived);
+                }
                 self.arm_stale_timer(peer, t);
             }
             None => {
@@ -425,6 +473,37 @@ impl Shard {
             tokio::time::sleep(after).await;
             let _ = tx.send(ShardCtl::StaleTimeout { peer, epoch });
         });
+    }
+
+    /// The end of a peer's restart time with long-lived graceful restart (RFC 9494 §4.2):
+    /// stale paths of the families without a long-lived stale time go; the others become
+    /// long-lived stale (`Table::enter_llgr`) until their family's time is up.
+    fn begin_llgr(&mut self, peer: PeerId, plan: Vec<(Family, Duration)>) {
+        let mut kept = FamilySet::EMPTY;
+        for (f, _) in &plan {
+            kept.insert(*f);
+        }
+        let gone = Family::ALL
+            .into_iter()
+            .filter(|f| !kept.contains(*f))
+            .fold(FamilySet::EMPTY, FamilySet::with);
+        self.remove_paths(peer, gone, |p| p.stale);
+        let ctx = select_ctx(&self.policy, &self.peer_addrs);
+        self.table.enter_llgr(&mut self.export, &ctx, peer, kept);
+        for (family, after) in plan {
+            self.llgr_seq += 1;
+            let epoch = self.llgr_seq;
+            self.llgr_epoch.insert((peer, family), epoch);
+            let tx = self.ctl_tx.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(after).await;
+                let _ = tx.send(ShardCtl::LlgrTimeout {
+                    peer,
+                    family,
+                    epoch,
+                });
+            });
+        }
     }
 
     fn mark_stale(&mut self, peer: PeerId, families: FamilySet) {
@@ -536,6 +615,15 @@ impl Shard {
             policy: self.policy.clone(),
             peer_addrs: self.peer_addrs.clone(),
             published: Instant::now(),
+            llgr_clients: Arc::new(
+                self.export
+                    .clients
+                    .iter()
+                    .flatten()
+                    .filter(|c| c.info.llgr)
+                    .map(|c| c.info.peer)
+                    .collect(),
+            ),
         };
         self.snapshot.store(Arc::new(snap));
         let mem = &self.counters.memory;

@@ -95,6 +95,7 @@ impl Sim {
             tx: p.tx,
             add_path_max: p.add_path_max,
             add_otc: false,
+            llgr: false,
             queue: q.clone(),
         })));
         if let Some(slot) = self.queues.get_mut(i) {
@@ -110,6 +111,7 @@ impl Sim {
         self.shard.message(ShardMsg::PeerDown {
             peer: PeerId(i as u32),
             stale_for: None,
+            long_lived: Vec::new(),
         });
         if let Some(q) = self.queues.get_mut(i).and_then(|q| q.take()) {
             q.close();

@@ -12,6 +12,7 @@ use super::api::ExportPolicy;
 use super::entry::PrefixEntry;
 use super::export::client_choice;
 use super::path::{Path, PeerId, SelectCtx};
+use crate::policy::{ClientSet, ExportRules};
 use crate::wire::{Prefix, Prefix4, Prefix6};
 
 /// One shard's table at one moment.
@@ -22,6 +23,9 @@ pub struct ShardSnapshot {
     pub policy: Arc<ExportPolicy>,
     pub peer_addrs: Arc<Vec<IpAddr>>,
     pub published: Instant,
+    /// The live clients that negotiated long-lived graceful restart (they take long-lived
+    /// stale paths, RFC 9494).
+    pub llgr_clients: Arc<ClientSet>,
 }
 
 impl ShardSnapshot {
@@ -32,7 +36,15 @@ impl ShardSnapshot {
             policy: Arc::new(ExportPolicy::default()),
             peer_addrs: Arc::new(Vec::new()),
             published: Instant::now(),
+            llgr_clients: Arc::new(ClientSet::new()),
         }
+    }
+
+    /// Client `c`'s export rules under the published policy and its session.
+    pub fn rules(&self, c: PeerId) -> ExportRules {
+        let mut r = self.policy.rules(c);
+        r.takes_llgr_stale = self.llgr_clients.contains(c);
+        r
     }
 }
 
@@ -112,6 +124,6 @@ impl RibSnapshot {
             always_compare_med: shard.policy.always_compare_med,
             peer_addrs: &shard.peer_addrs,
         };
-        client_choice(entry, client, &shard.policy.rules(client), &ctx).cloned()
+        client_choice(entry, client, &shard.rules(client), &ctx).cloned()
     }
 }

@@ -6,17 +6,18 @@
 //! of the previous flush with the entry then. It decides nothing about clients, encodes
 //! nothing and publishes nothing: the export engine reads it, the shard publishes it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use imbl::OrdMap;
 
-use super::attrs::Interner;
+use super::attrs::{Interner, RouteAttrs};
 use super::counters::RibCounters;
 use super::entry::PrefixEntry;
 use super::export::Exporter;
 use super::journal::{Journal, Tombstone};
 use super::path::{Path, PeerId, SelectCtx};
-use crate::wire::{Family, FamilySet, Prefix};
+use crate::wire::{Community, Family, FamilySet, Prefix};
 
 /// Which path a change is about: `peer`'s path `rx_id` of `prefix`, received in `family`.
 #[derive(Clone, Copy, Debug)]
@@ -180,6 +181,66 @@ impl Table {
             }
         }
         self.changed = true;
+    }
+
+    /// RFC 9494 §4.2: the stale paths of `peer` in `families` become long-lived stale. Those
+    /// with NO_LLGR go; the others get LLGR_STALE (attributes interned again, so clients that
+    /// take them are sent the community) and lose to every other path. Each is a change the
+    /// next flush of `export` exports.
+    pub(crate) fn enter_llgr(
+        &mut self,
+        export: &mut Exporter,
+        ctx: &SelectCtx<'_>,
+        peer: PeerId,
+        families: FamilySet,
+    ) {
+        let victims: Vec<(Prefix, Path)> = self
+            .prefixes
+            .iter()
+            .filter(|(k, _)| families.contains(k.family()))
+            .flat_map(|(k, e)| {
+                e.paths
+                    .iter()
+                    .filter(|p| p.peer == peer && p.stale)
+                    .map(move |p| (*k, p.clone()))
+            })
+            .collect();
+        // Paths sharing attributes share their long-lived form.
+        let mut marked: HashMap<usize, Arc<RouteAttrs>> = HashMap::new();
+        for (prefix, mut p) in victims {
+            let key = PathKey {
+                family: prefix.family(),
+                prefix,
+                peer,
+                rx_id: p.rx_id,
+            };
+            if p.attrs.attrs.communities.contains(&Community::NO_LLGR) {
+                // The copy's reference would keep the attributes interned.
+                drop(p);
+                self.change(export, ctx, key, None);
+                continue;
+            }
+            if p.llgr_stale {
+                continue;
+            }
+            let old = Arc::as_ptr(&p.attrs) as usize;
+            let attrs = match marked.get(&old) {
+                Some(a) => a.clone(),
+                None => {
+                    let mut a = p.attrs.attrs.clone();
+                    if !a.communities.contains(&Community::LLGR_STALE) {
+                        a.communities.push(Community::LLGR_STALE);
+                    }
+                    let fresh = RouteAttrs::new(a, p.attrs.next_hop.clone());
+                    let a = self.interner.intern(Arc::new(fresh));
+                    marked.insert(old, a.clone());
+                    a
+                }
+            };
+            p.attrs = attrs;
+            p.llgr_stale = true;
+            self.change(export, ctx, key, Some(p));
+        }
     }
 
     /// Replaces paths of `prefix` (by position) with re-evaluated ones; the next flush of

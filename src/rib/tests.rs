@@ -254,6 +254,7 @@ impl Harness {
                 tx,
                 add_path_max: add_path_max[p as usize].unwrap_or(0),
                 add_otc: false,
+                llgr: false,
                 queue: q.clone(),
             })));
             queues.push(q);

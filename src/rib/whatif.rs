@@ -78,9 +78,11 @@ pub fn impact(
             }
             next.paths.sort_by(|a, b| order(a, b, &new_ctx));
             for c in clients {
-                let before = !is_new(*c)
-                    && client_choice(entry, *c, &shard.policy.rules(*c), &old_ctx).is_some();
-                let after = client_choice(&next, *c, &new.rules(*c), &new_ctx).is_some();
+                let before =
+                    !is_new(*c) && client_choice(entry, *c, &shard.rules(*c), &old_ctx).is_some();
+                let mut rules = new.rules(*c);
+                rules.takes_llgr_stale = shard.llgr_clients.contains(*c);
+                let after = client_choice(&next, *c, &rules, &new_ctx).is_some();
                 match (before, after) {
                     (false, true) => out.entry(*c).or_default().newly_received += 1,
                     (true, false) => out.entry(*c).or_default().lost += 1,

@@ -42,6 +42,7 @@ fn peer_cfg(max_prefixes: Option<MaxPrefixes>) -> Arc<PeerConfig> {
         add_path: AddPathMode::Off,
         add_path_max: 0,
         graceful_restart: true,
+        long_lived_stale_time: None,
         role_check: RoleCheck::Off,
         md5_password: None,
         ttl_security: false,

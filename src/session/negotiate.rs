@@ -54,9 +54,12 @@ pub struct Negotiated {
     pub extended_message: bool,
     /// The peer's graceful restart capability, when we act as its helper (RFC 4724).
     pub graceful_restart: Option<PeerGracefulRestart>,
-    /// The peer's long-lived graceful restart entries for negotiated families (RFC 9494).
-    /// Informational: peerex does not advertise LLGR, so it is not in effect.
+    /// The peer's long-lived graceful restart entries for negotiated families (RFC 9494), as
+    /// received (shown whether or not LLGR is in effect).
     pub long_lived_gr: Vec<LlgrFamily>,
+    /// Long-lived graceful restart in effect (RFC 9494): both sides sent the LLGR and the GR
+    /// capabilities. The peer then also takes long-lived stale routes from others.
+    pub llgr: Option<PeerLlgr>,
     /// The role the peer declared (RFC 9234) when roles are checked on this session.
     pub peer_role: Option<Role>,
     /// From the FQDN capability: "host" or "host.domain" (lossy UTF-8, control characters
@@ -80,6 +83,16 @@ pub struct PeerGracefulRestart {
     /// Graceful notification (RFC 8538): a NOTIFICATION other than Hard Reset also starts the
     /// helper procedure. True only when both OPENs set the N bit.
     pub notification: bool,
+}
+
+/// What the peer's long-lived graceful restart capability tells its helper (RFC 9494).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerLlgr {
+    /// Per negotiated family the capability lists with a non-zero time: how long its routes
+    /// stay long-lived stale, the smaller of the peer's time and ours.
+    pub stale_times: Vec<(Family, Duration)>,
+    /// Families whose forwarding state the peer preserved (the capability's F bit).
+    pub forwarding_preserved: FamilySet,
 }
 
 /// What peerex offers a peer, from the server settings and the peer's resolved config.
@@ -118,6 +131,20 @@ pub fn our_open(server: &ServerConfig, peer: &PeerConfig) -> Open {
             time: OUR_RESTART_TIME,
             families: Vec::new(),
         }));
+    }
+    if let (true, Some(t)) = (peer.graceful_restart, peer.long_lived_stale_time) {
+        // RFC 9494 §3: with the GR capability; F bit clear, peerex keeps no forwarding state.
+        let stale_time = t.as_secs().min(0x00ff_ffff) as u32;
+        caps.push(Capability::LongLivedGracefulRestart(
+            peer.families
+                .iter()
+                .map(|f| LlgrFamily {
+                    afi_safi: f.afi_safi(),
+                    flags: 0,
+                    stale_time,
+                })
+                .collect(),
+        ));
     }
     if checks_roles(server, peer) {
         caps.push(Capability::Role(Role::RouteServer));
@@ -209,6 +236,7 @@ pub fn negotiate(
             .filter(|e| e.afi_safi.family().is_some_and(|f| families.contains(f)))
             .copied()
             .collect(),
+        llgr: long_lived(ours, theirs, families),
         peer_role,
         hostname: hostname(theirs),
         ebgp,
@@ -377,6 +405,43 @@ fn graceful_restart(
         notification: gr.flags & our_gr.flags & GracefulRestart::NOTIFICATION != 0,
     })
 }
+
+fn llgr_cap(open: &Open) -> Option<&[LlgrFamily]> {
+    open.capabilities.iter().find_map(|c| match c {
+        Capability::LongLivedGracefulRestart(l) => Some(l.as_slice()),
+        _ => None,
+    })
+}
+
+/// LLGR in effect when both sides sent it with the GR capability (RFC 9494 §3: without GR
+/// it is ignored); each family's long-lived stale time is the smaller of both sides'.
+fn long_lived(ours: &Open, theirs: &Open, families: FamilySet) -> Option<PeerLlgr> {
+    graceful_restart_cap(ours)?;
+    graceful_restart_cap(theirs)?;
+    let our = llgr_cap(ours)?;
+    let mut out = PeerLlgr {
+        stale_times: Vec::new(),
+        forwarding_preserved: FamilySet::EMPTY,
+    };
+    for e in llgr_cap(theirs)? {
+        let Some(f) = e.afi_safi.family().filter(|f| families.contains(*f)) else {
+            continue;
+        };
+        let mine = our.iter().find(|o| o.afi_safi == e.afi_safi);
+        let secs = mine.map_or(0, |o| o.stale_time.min(e.stale_time));
+        if secs > 0 && !out.stale_times.iter().any(|(g, _)| *g == f) {
+            out.stale_times
+                .push((f, Duration::from_secs(u64::from(secs))));
+        }
+        if e.flags & LLGR_FORWARDING != 0 {
+            out.forwarding_preserved.insert(f);
+        }
+    }
+    Some(out)
+}
+
+/// The F bit of an LLGR capability entry (RFC 9494 §3).
+const LLGR_FORWARDING: u8 = 0x80;
 
 /// "host" or "host.domain" from the FQDN capability; `None` without one or with an empty host.
 fn hostname(open: &Open) -> Option<String> {

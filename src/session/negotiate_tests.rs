@@ -34,6 +34,7 @@ fn peer(asn: u32) -> PeerConfig {
         add_path: AddPathMode::Off,
         add_path_max: 0,
         graceful_restart: true,
+        long_lived_stale_time: None,
         role_check: RoleCheck::On,
         md5_password: None,
         ttl_security: false,
@@ -212,6 +213,7 @@ fn a_typical_client_negotiates() {
             extended_message: false,
             graceful_restart: None,
             long_lived_gr: Vec::new(),
+            llgr: None,
             peer_role: None,
             hostname: None,
             ebgp: true,
@@ -834,3 +836,6 @@ fn frr_negotiates_with_roles_off() {
     assert_eq!(n.long_lived_gr.len(), 2);
     assert_eq!(n.hostname.as_deref(), Some("frr-test"));
 }
+
+#[path = "negotiate_llgr_tests.rs"]
+mod llgr;

@@ -446,10 +446,17 @@ impl Peer {
     /// once.
     async fn resume_stale(&mut self, neg: &Negotiated) {
         let id = self.id;
+        // A family in its long-lived stale time is kept when either capability's F bit says
+        // so (RFC 9494).
         let kept = neg
             .graceful_restart
             .as_ref()
-            .map_or(FamilySet::EMPTY, |g| g.forwarding_preserved);
+            .map_or(FamilySet::EMPTY, |g| g.forwarding_preserved)
+            .union(
+                neg.llgr
+                    .as_ref()
+                    .map_or(FamilySet::EMPTY, |l| l.forwarding_preserved),
+            );
         // Only the families that hold stale paths can lose any; the others were swept when
         // the previous session ended.
         let dropped: Vec<Family> = Family::ALL
@@ -508,6 +515,7 @@ impl Peer {
             tx: neg.tx,
             add_path_max: self.cfg.add_path_max,
             add_otc: roles,
+            llgr: neg.llgr.is_some(),
             queue: queue.clone(),
         });
         self.rib
@@ -728,28 +736,59 @@ impl Peer {
     /// as stale (graceful restart), the peer's paths.
     async fn session_down(&mut self, neg: &Negotiated, reason: &EndReason) {
         let gr = neg.graceful_restart.as_ref();
+        // RFC 9494 §4.2: after the restart time (at once when it is 0) the families the
+        // peer's LLGR capability lists with a time stay long-lived stale.
+        let long_lived = match &neg.llgr {
+            Some(l) if reason.keeps_stale() && self.cfg.long_lived_stale_time.is_some() => {
+                l.stale_times.clone()
+            }
+            _ => Vec::new(),
+        };
+        let llgr_families = long_lived
+            .iter()
+            .fold(FamilySet::EMPTY, |s, (f, _)| s.with(*f));
         // RFC 4724 §4.2: only the families the peer's capability listed are kept as stale.
+        let kept = gr.map_or(FamilySet::EMPTY, |g| g.families.union(llgr_families));
         let stale_for = match gr {
-            Some(g)
-                if reason.keeps_stale() && self.cfg.graceful_restart && !g.families.is_empty() =>
-            {
+            Some(g) if reason.keeps_stale() && self.cfg.graceful_restart && !kept.is_empty() => {
                 Some(g.restart_time)
             }
             _ => None,
         };
-        self.stale = match (gr, stale_for) {
-            (Some(g), Some(_)) => g.families,
-            _ => FamilySet::EMPTY,
+        self.stale = match stale_for {
+            Some(_) => kept,
+            None => FamilySet::EMPTY,
         };
+        let long_lived = if stale_for.is_some() {
+            long_lived
+        } else {
+            Vec::new()
+        };
+        if let (Some(g), false) = (gr, long_lived.is_empty()) {
+            info!(
+                restart_time = ?g.restart_time,
+                long_lived = ?long_lived,
+                "long-lived graceful restart: routes kept long-lived stale after the restart time (RFC 9494)"
+            );
+        }
+        let restart = gr.map_or(Duration::ZERO, |g| g.restart_time);
+        let lost = SystemTime::now();
+        self.status.update(|d| {
+            d.llgr_until = long_lived
+                .iter()
+                .map(|(f, t)| (*f, lost + restart + *t))
+                .collect();
+        });
         let id = self.id;
         self.rib
             .broadcast(|| ShardMsg::PeerDown {
                 peer: id,
                 stale_for,
+                long_lived: long_lived.clone(),
             })
             .await;
-        if let (Some(g), Some(_)) = (gr, stale_for) {
-            for f in Family::ALL.into_iter().filter(|f| !g.families.contains(*f)) {
+        if stale_for.is_some() {
+            for f in Family::ALL.into_iter().filter(|f| !kept.contains(*f)) {
                 self.rib
                     .broadcast(|| ShardMsg::EndOfRib {
                         peer: id,

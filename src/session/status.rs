@@ -45,6 +45,9 @@ pub struct Details {
     pub last_error: Option<EndReason>,
     /// Remote address and port of the current connection.
     pub remote: Option<std::net::SocketAddr>,
+    /// After a loss with long-lived graceful restart (RFC 9494): per family, when its
+    /// long-lived stale routes expire (unless the peer is back and refreshes them first).
+    pub llgr_until: Vec<(crate::wire::Family, SystemTime)>,
 }
 
 #[derive(Debug, Default)]

@@ -354,6 +354,12 @@ fn config(s: &PeerSpec, announced: &Announced) -> Result<String> {
             "  graceful restart on;\n  graceful restart time {};",
             s.graceful_restart_time
         );
+        if let Some(t) = s.long_lived_stale_time {
+            let _ = writeln!(
+                w,
+                "  long lived graceful restart on;\n  long lived stale time {t};"
+            );
+        }
     } else {
         let _ = writeln!(w, "  graceful restart off;");
         let _ = writeln!(w, "  long lived graceful restart off;");

@@ -80,6 +80,12 @@ impl GoBgp {
     }
 
     /// The gRPC API port (`gobgp -p <port> ...`).
+    /// SIGKILL, as a crash: no NOTIFICATION. Returns once the process is gone.
+    pub fn kill(&self) {
+        super::trace(format_args!("gobgpd {}: SIGKILL", self.spec.name));
+        self.proc.kill();
+    }
+
     pub fn api_port(&self) -> u16 {
         self.api_port
     }
@@ -358,6 +364,9 @@ fn config(s: &PeerSpec) -> String {
         let _ = writeln!(w, "  [neighbors.graceful-restart.config]");
         let _ = writeln!(w, "    enabled = true");
         let _ = writeln!(w, "    restart-time = {}", s.graceful_restart_time);
+        if s.long_lived_stale_time.is_some() {
+            let _ = writeln!(w, "    long-lived-enabled = true");
+        }
     }
     for (enabled, fam) in [
         (s.families.ipv4, "ipv4-unicast"),
@@ -372,6 +381,13 @@ fn config(s: &PeerSpec) -> String {
         if s.graceful_restart {
             let _ = writeln!(w, "    [neighbors.afi-safis.mp-graceful-restart.config]");
             let _ = writeln!(w, "      enabled = true");
+            if let Some(t) = s.long_lived_stale_time {
+                let llgr = "[neighbors.afi-safis.long-lived-graceful-restart.config]";
+                let _ = writeln!(
+                    w,
+                    "    {llgr}\n      enabled = true\n      restart-time = {t}"
+                );
+            }
         }
         let _ = writeln!(w, "    [neighbors.afi-safis.add-paths.config]");
         let _ = writeln!(w, "      receive = {}", s.add_path.receive());

@@ -332,6 +332,9 @@ pub struct PeerSpec {
     pub graceful_restart: bool,
     /// Restart time advertised with graceful restart, in seconds (default 120).
     pub graceful_restart_time: u16,
+    /// With `graceful_restart`: advertise long-lived graceful restart (RFC 9494) with this
+    /// long-lived stale time in seconds for every family.
+    pub long_lived_stale_time: Option<u32>,
     /// Advertise the extended message capability (RFC 8654). Not supported by GoBGP; FRR 8.4
     /// always advertises it.
     pub extended_message: bool,
@@ -363,6 +366,7 @@ impl Default for PeerSpec {
             add_path: AddPath::Off,
             graceful_restart: false,
             graceful_restart_time: 120,
+            long_lived_stale_time: None,
             extended_message: false,
             md5: None,
             next_hop_v4: None,
@@ -457,6 +461,10 @@ impl PeerSpec {
     }
     pub fn graceful_restart_time(mut self, secs: u16) -> PeerSpec {
         self.graceful_restart_time = secs;
+        self
+    }
+    pub fn long_lived_stale_time(mut self, secs: u32) -> PeerSpec {
+        self.long_lived_stale_time = Some(secs);
         self
     }
     pub fn extended_message(mut self, yes: bool) -> PeerSpec {

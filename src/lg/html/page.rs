@@ -353,6 +353,9 @@ pub fn verdict_cell(r: &Value) -> String {
         if r.get("stale").and_then(Value::as_bool) == Some(true) {
             t.push_str(", stale");
         }
+        if r.get("llgr_stale").and_then(Value::as_bool) == Some(true) {
+            t.push_str(", llgr-stale");
+        }
         format!("<td class=\"ok\">{}</td>", esc(&t))
     } else {
         format!(

@@ -188,7 +188,8 @@ impl Exporter {
     /// A client's session is up, with `rules`: it reads nothing until its dump
     /// (`start_dump`) has caught up. Pending changes must be flushed first (they are
     /// compared under the clients and classes they were made with).
-    pub(crate) fn add_client(&mut self, info: Arc<ClientInfo>, rules: ExportRules) {
+    pub(crate) fn add_client(&mut self, info: Arc<ClientInfo>, mut rules: ExportRules) {
+        rules.takes_llgr_stale = info.llgr;
         let peer = info.peer;
         let idx = peer.index();
         if self.clients.len() <= idx {
@@ -633,6 +634,7 @@ impl Exporter {
             .collect();
         for c in self.clients.iter_mut().flatten() {
             c.rules = policy.rules(c.info.peer);
+            c.rules.takes_llgr_stale = c.info.llgr;
         }
         self.rebuild_classes();
         let changed: Vec<(PeerId, ExportRules)> = self

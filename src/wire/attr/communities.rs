@@ -21,6 +21,10 @@ impl Community {
     pub const GRACEFUL_SHUTDOWN: Community = Community(0xffff_0000);
     /// RFC 7999 blackhole, 65535:666.
     pub const BLACKHOLE: Community = Community(0xffff_029a);
+    /// RFC 9494 LLGR_STALE, 65535:6: a route kept past its peer's loss (long-lived stale).
+    pub const LLGR_STALE: Community = Community(0xffff_0006);
+    /// RFC 9494 NO_LLGR, 65535:7: do not keep this route as long-lived stale.
+    pub const NO_LLGR: Community = Community(0xffff_0007);
 
     pub const fn new(high: u16, low: u16) -> Self {
         Community(((high as u32) << 16) | low as u32)
