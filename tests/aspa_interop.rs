@@ -50,21 +50,6 @@ fn scenario(o1_providers: &[u32]) -> Vec<(u32, Vec<u32>)> {
     ]
 }
 
-fn peer(spec: &PeerSpec) -> PeerexPeer {
-    PeerexPeer::for_spec(spec).with(&format!(
-        "next_hops = [\"{}\", \"{}\"]",
-        spec.self_next_hop_v4(),
-        spec.self_next_hop_v6()
-    ))
-}
-
-fn path(hops: &[u32]) -> RouteAttrs {
-    RouteAttrs {
-        as_path: hops.to_vec(),
-        ..Default::default()
-    }
-}
-
 /// `peerex ctl --json ARGS`: the `result` of the answer.
 fn ctl(rs: &Peerex, args: &[&str]) -> Result<Json> {
     let out = Command::new(env!("CARGO_BIN_EXE_peerex"))
@@ -168,9 +153,9 @@ fn lab(dir: &TempDir, rpki_section: &str) -> Result<Lab> {
     let rs = Peerex::start_with_defaults(
         dir,
         &[
-            peer(&strict).with("aspa = \"reject\""),
-            peer(&lax).with("aspa = \"tag\""),
-            peer(&m),
+            PeerexPeer::allowing_own_next_hops(&strict).with("aspa = \"reject\""),
+            PeerexPeer::allowing_own_next_hops(&lax).with("aspa = \"tag\""),
+            PeerexPeer::allowing_own_next_hops(&m),
         ],
         "",
         &format!(
@@ -203,10 +188,13 @@ fn run_scenario(
 ) -> Result<()> {
     let p = |b: &str, n: u8| format!("{b}.{n}.0/24");
     let (valid, valley, unknown, lax_valley) = (p(base, 1), p(base, 2), p(base, 3), p(lax_base, 2));
-    lab.strict.announce(&[&valid], &path(&[O1]))?;
-    lab.strict.announce(&[&valley], &path(&[C, P, O]))?;
-    lab.strict.announce(&[&unknown], &path(&[NOBODY]))?;
-    lab.lax.announce(&[&lax_valley], &path(&[C, P, O]))?;
+    lab.strict.announce(&[&valid], &RouteAttrs::path(&[O1]))?;
+    lab.strict
+        .announce(&[&valley], &RouteAttrs::path(&[C, P, O]))?;
+    lab.strict
+        .announce(&[&unknown], &RouteAttrs::path(&[NOBODY]))?;
+    lab.lax
+        .announce(&[&lax_valley], &RouteAttrs::path(&[C, P, O]))?;
     let got = expect_exactly(&lab.member, &[&valid, &unknown, &lax_valley])?;
     assert_eq!(aspa_tag(&got[&valid]), vec![1], "valid");
     assert_eq!(
@@ -554,7 +542,10 @@ fn stayrtr_with_old_format_aspas_keeps_session_and_vrps() -> Result<()> {
     let m = PeerSpec::new("member", MEMBER);
     let rs = Peerex::start_with_defaults(
         &dir,
-        &[peer(&strict).with("rpki = \"reject\""), peer(&m)],
+        &[
+            PeerexPeer::allowing_own_next_hops(&strict).with("rpki = \"reject\""),
+            PeerexPeer::allowing_own_next_hops(&m),
+        ],
         "",
         &format!("\n[rpki]\nrtr = [\"127.0.0.1:{port}\"]\nrtr_retry = 1\n"),
     )?;
@@ -563,7 +554,7 @@ fn stayrtr_with_old_format_aspas_keeps_session_and_vrps() -> Result<()> {
     for d in [&ds as &dyn BgpDaemon, &dm] {
         d.wait_established(T)?;
     }
-    ds.announce(&["80.96.1.0/24", "80.96.2.0/24"], &path(&[O1]))?;
+    ds.announce(&["80.96.1.0/24", "80.96.2.0/24"], &RouteAttrs::path(&[O1]))?;
     // 80.96.2.0/24 belongs to another AS: RPKI invalid, so the VRPs are in use.
     expect_exactly(&dm, &["80.96.1.0/24"])?;
     let v = ctl(&rs, &["routes", "--peer", "strict", "--filtered"])?;

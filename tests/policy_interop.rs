@@ -20,23 +20,6 @@ use common::{
 
 const T: Duration = Duration::from_secs(30);
 
-/// The `[[peer]]` of `spec` allowing the daemon's own next hops (its routes carry its
-/// router-id-derived addresses, as a second router of the same organisation would).
-fn peer(spec: &PeerSpec) -> PeerexPeer {
-    PeerexPeer::for_spec(spec).with(&format!(
-        "next_hops = [\"{}\", \"{}\"]",
-        spec.self_next_hop_v4(),
-        spec.self_next_hop_v6()
-    ))
-}
-
-fn path(hops: &[u32]) -> RouteAttrs {
-    RouteAttrs {
-        as_path: hops.to_vec(),
-        ..Default::default()
-    }
-}
-
 /// `peerex ctl --json ARGS` against `rs`; the `result` of the answer.
 fn ctl(rs: &Peerex, args: &[&str]) -> Result<Json> {
     let out = Command::new(env!("CARGO_BIN_EXE_peerex"))
@@ -123,15 +106,15 @@ fn import_checks_and_control_communities() -> Result<()> {
     let rs = Peerex::start_with_defaults(
         &dir,
         &[
-            peer(&sup)
+            PeerexPeer::allowing_own_next_hops(&sup)
                 .with("role = \"supplier\"")
                 .with("receive_from = [\"all\"]")
                 .with("prefixes = [\"80.81.0.0/16 le 24\", \"2a0c:1000::/32 le 48\"]")
                 .with("origin_asns = [206101]")
                 .with("max_path_length = 6")
                 .with("allow_blackhole = true"),
-            peer(&m1),
-            peer(&m2).with("accept_blackholes = false"),
+            PeerexPeer::allowing_own_next_hops(&m1),
+            PeerexPeer::allowing_own_next_hops(&m2).with("accept_blackholes = false"),
         ],
         "",
         "rpki = \"off\"\n\n[policy]\nrpki_communities = true\n",
@@ -145,23 +128,23 @@ fn import_checks_and_control_communities() -> Result<()> {
 
     // Rejected, each with the reason it must show (others may apply too).
     let rejected: Vec<(&str, RouteAttrs, &[u32])> = vec![
-        ("80.81.2.0/25", path(&[206_101]), &[1]),
-        ("10.20.0.0/16", path(&[206_101]), &[3, 9]),
-        ("81.82.0.0/24", path(&[206_101]), &[9]),
-        ("80.81.3.0/24", path(&[206_999]), &[10]),
-        ("80.81.4.0/24", path(&[64_512, 206_101]), &[4]),
+        ("80.81.2.0/25", RouteAttrs::path(&[206_101]), &[1]),
+        ("10.20.0.0/16", RouteAttrs::path(&[206_101]), &[3, 9]),
+        ("81.82.0.0/24", RouteAttrs::path(&[206_101]), &[9]),
+        ("80.81.3.0/24", RouteAttrs::path(&[206_999]), &[10]),
+        ("80.81.4.0/24", RouteAttrs::path(&[64_512, 206_101]), &[4]),
         (
             "80.81.5.0/24",
             RouteAttrs {
                 next_hop: Some("127.0.0.99".parse().map_err(|_| Error::new("ip"))?),
-                ..path(&[206_101])
+                ..RouteAttrs::path(&[206_101])
             },
             &[8],
         ),
-        ("80.81.6.0/24", path(&[174, 206_101]), &[14]),
+        ("80.81.6.0/24", RouteAttrs::path(&[174, 206_101]), &[14]),
         (
             "80.81.7.0/24",
-            path(&[3_333, 3_333, 3_333, 3_333, 3_333, 206_101]),
+            RouteAttrs::path(&[3_333, 3_333, 3_333, 3_333, 3_333, 206_101]),
             &[5],
         ),
     ];
@@ -173,33 +156,33 @@ fn import_checks_and_control_communities() -> Result<()> {
     let plain = RouteAttrs {
         communities: vec![(65_000, 1), (RS_ASN as u16, 7)],
         large_communities: vec![(RS_ASN, 1000, 1), (4_200_000_001, 5, 5)],
-        ..path(&[206_101])
+        ..RouteAttrs::path(&[206_101])
     };
     s.announce(&["80.81.1.0/24", "2a0c:1000:1::/48"], &plain)?;
     let not_m1 = RouteAttrs {
         large_communities: vec![(RS_ASN, 0, 207_001)],
-        ..path(&[206_101])
+        ..RouteAttrs::path(&[206_101])
     };
     s.announce(&["80.81.10.0/24"], &not_m1)?;
     let only_m2 = RouteAttrs {
         communities: vec![(0, RS_ASN as u16)],
         large_communities: vec![(RS_ASN, 1, 207_002)],
-        ..path(&[206_101])
+        ..RouteAttrs::path(&[206_101])
     };
     s.announce(&["80.81.11.0/24"], &only_m2)?;
     let prepend_m2 = RouteAttrs {
         large_communities: vec![(RS_ASN, 102, 207_002)],
-        ..path(&[206_101])
+        ..RouteAttrs::path(&[206_101])
     };
     s.announce(&["80.81.12.0/24"], &prepend_m2)?;
     let prepend_all = RouteAttrs {
         communities: vec![(65_501, RS_ASN as u16)],
-        ..path(&[206_101])
+        ..RouteAttrs::path(&[206_101])
     };
     s.announce(&["80.81.13.0/24"], &prepend_all)?;
     let blackhole = RouteAttrs {
         communities: vec![(65_535, 666)],
-        ..path(&[206_101])
+        ..RouteAttrs::path(&[206_101])
     };
     s.announce(&["80.81.1.128/32"], &blackhole)?;
 
@@ -286,7 +269,7 @@ fn marketplace_delivers_what_each_peer_buys() -> Result<()> {
     let peers: Vec<PeerexPeer> = specs
         .iter()
         .zip(extra)
-        .map(|(s, e)| peer(s).with(e))
+        .map(|(s, e)| PeerexPeer::allowing_own_next_hops(s).with(e))
         .collect();
     let rs = Peerex::start_with_defaults(&dir, &peers, "", "")?;
     let mut daemons = Vec::new();
@@ -377,9 +360,9 @@ fn rpki_from_stayrtr_flips_routes_without_a_reset() -> Result<()> {
     let rs = Peerex::start_with_defaults(
         &dir,
         &[
-            peer(&strict).with("rpki = \"reject\""),
-            peer(&lax).with("rpki = \"tag\""),
-            peer(&m),
+            PeerexPeer::allowing_own_next_hops(&strict).with("rpki = \"reject\""),
+            PeerexPeer::allowing_own_next_hops(&lax).with("rpki = \"tag\""),
+            PeerexPeer::allowing_own_next_hops(&m),
         ],
         "",
         &format!(
@@ -392,7 +375,7 @@ fn rpki_from_stayrtr_flips_routes_without_a_reset() -> Result<()> {
     for d in [&ds as &dyn BgpDaemon, &dl, &dm] {
         d.wait_established(T)?;
     }
-    let origin = path(&[206_101]);
+    let origin = RouteAttrs::path(&[206_101]);
     ds.announce(
         &["80.90.20.0/24", "80.90.21.0/24", "80.90.22.0/24"],
         &origin,

@@ -52,22 +52,6 @@ fn out_dir() -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// The `[[peer]]` of `spec` allowing the daemon's own next hops.
-fn peer(spec: &PeerSpec) -> PeerexPeer {
-    PeerexPeer::for_spec(spec).with(&format!(
-        "next_hops = [\"{}\", \"{}\"]",
-        spec.self_next_hop_v4(),
-        spec.self_next_hop_v6()
-    ))
-}
-
-fn path(hops: &[u32]) -> RouteAttrs {
-    RouteAttrs {
-        as_path: hops.to_vec(),
-        ..Default::default()
-    }
-}
-
 /// `GET target` as a browser asks for it: must be 200 and HTML.
 fn page(lg: SocketAddr, target: &str) -> Result<HttpResponse> {
     let r = request_accept(lg, "GET", target, BROWSER_ACCEPT)?;
@@ -209,40 +193,40 @@ fn rejected() -> Vec<Rejected> {
     vec![
         (
             "80.81.2.0/25",
-            path(&[206_101]),
+            RouteAttrs::path(&[206_101]),
             vec![("prefix too long", 1)],
         ),
         (
             "10.20.0.0/16",
-            path(&[206_101]),
+            RouteAttrs::path(&[206_101]),
             vec![("bogon prefix", 3), ("prefix not allowed", 9)],
         ),
         (
             "80.81.3.0/24",
-            path(&[206_999]),
+            RouteAttrs::path(&[206_999]),
             vec![("origin AS not allowed", 10)],
         ),
         (
             "80.81.4.0/24",
-            path(&[64_512, 206_101]),
+            RouteAttrs::path(&[64_512, 206_101]),
             vec![("bogon ASN in path", 4)],
         ),
         (
             "80.81.5.0/24",
             RouteAttrs {
                 next_hop: "127.0.0.99".parse().ok(),
-                ..path(&[206_101])
+                ..RouteAttrs::path(&[206_101])
             },
             vec![("next hop is not the peer", 8)],
         ),
         (
             "80.81.6.0/24",
-            path(&[174, 206_101]),
+            RouteAttrs::path(&[174, 206_101]),
             vec![("transit-free AS in path", 14)],
         ),
         (
             "80.81.7.0/24",
-            path(&[3_333, 3_333, 3_333, 3_333, 3_333, 206_101]),
+            RouteAttrs::path(&[3_333, 3_333, 3_333, 3_333, 3_333, 206_101]),
             vec![("AS path too long", 5)],
         ),
     ]
@@ -271,13 +255,13 @@ fn web_looking_glass_in_chromium_with_bird_peers() -> Result<()> {
     let rs = Peerex::start_with_defaults(
         &dir,
         &[
-            peer(&sup)
+            PeerexPeer::allowing_own_next_hops(&sup)
                 .with("role = \"supplier\"")
                 .with("prefixes = [\"80.81.0.0/16 le 24\", \"2a0c:1000::/32 le 48\"]")
                 .with("origin_asns = [206101]")
                 .with("max_path_length = 6")
                 .with("description = \"Supplier <A> & 'B' \\\"transit\\\"\""),
-            peer(&m1).with("description = \"Member one\""),
+            PeerexPeer::allowing_own_next_hops(&m1).with("description = \"Member one\""),
         ],
         &format!("\n[looking_glass]\nlisten = \"{lg}\"\nmax_results = {PAGE}\n"),
         "rpki = \"off\"\n",
@@ -297,10 +281,10 @@ fn web_looking_glass_in_chromium_with_bird_peers() -> Result<()> {
             communities: vec![(65_000, 1)],
             large_communities: vec![(4_200_000_001, 5, 5)],
             med: Some(20),
-            ..path(&[206_101])
+            ..RouteAttrs::path(&[206_101])
         },
     )?;
-    s.announce(&ACCEPTED[1..], &path(&[206_101]))?;
+    s.announce(&ACCEPTED[1..], &RouteAttrs::path(&[206_101]))?;
     let got = wait_until(T, || {
         b1.received_routes()
             .is_ok_and(|r| r.len() == ACCEPTED.len())

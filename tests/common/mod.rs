@@ -543,6 +543,16 @@ pub struct RouteAttrs {
     pub path_id: Option<u32>,
 }
 
+impl RouteAttrs {
+    /// Attributes with only this AS path.
+    pub fn path(hops: &[u32]) -> RouteAttrs {
+        RouteAttrs {
+            as_path: hops.to_vec(),
+            ..Default::default()
+        }
+    }
+}
+
 /// A route a daemon received from its peer.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReceivedRoute {

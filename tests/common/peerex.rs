@@ -31,6 +31,16 @@ impl PeerexPeer {
         }
     }
 
+    /// The `[[peer]]` of `spec` allowing the daemon's own next hops (its routes carry its
+    /// router-id-derived addresses, as a second router of the same organisation would).
+    pub fn allowing_own_next_hops(spec: &PeerSpec) -> PeerexPeer {
+        PeerexPeer::for_spec(spec).with(&format!(
+            "next_hops = [\"{}\", \"{}\"]",
+            spec.self_next_hop_v4(),
+            spec.self_next_hop_v6()
+        ))
+    }
+
     pub fn with(mut self, line: &str) -> PeerexPeer {
         self.extra.push_str(line);
         self.extra.push('\n');
