@@ -87,33 +87,8 @@ fn filtered(rs: &Peerex, peer: &str) -> Result<BTreeMap<String, (BTreeSet<String
     Ok(out)
 }
 
-/// Waits until `d` holds exactly the prefixes `want`, twice a poll apart.
 fn expect_exactly(d: &dyn BgpDaemon, want: &[&str]) -> Result<BTreeMap<String, ReceivedRoute>> {
-    let want: BTreeSet<String> = want.iter().map(|s| s.to_string()).collect();
-    let mut last = BTreeMap::new();
-    let mut stable = 0;
-    let ok = wait_until(T, || {
-        let Ok(routes) = d.received_routes() else {
-            return false;
-        };
-        let got: BTreeMap<String, ReceivedRoute> =
-            routes.into_iter().map(|r| (r.prefix.clone(), r)).collect();
-        stable = if got.keys().cloned().collect::<BTreeSet<_>>() == want {
-            stable + 1
-        } else {
-            0
-        };
-        last = got;
-        stable >= 2
-    });
-    if !ok {
-        return Err(Error(format!(
-            "{}: want {want:?}, has {:?}",
-            d.spec().name,
-            last.keys().collect::<Vec<_>>()
-        )));
-    }
-    Ok(last)
+    common::expect_exactly(d, want, T)
 }
 
 /// The `RS:1001:N` ASPA tag values of a received route.

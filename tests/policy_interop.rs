@@ -61,32 +61,8 @@ fn filtered(rs: &Peerex, peer: &str) -> Result<BTreeMap<String, BTreeSet<u32>>> 
     Ok(out)
 }
 
-/// Waits until `d` holds exactly the prefixes `want`, and still does a moment later.
 fn expect_exactly(d: &dyn BgpDaemon, want: &[&str]) -> Result<BTreeMap<String, ReceivedRoute>> {
-    let want: BTreeSet<String> = want.iter().map(|s| s.to_string()).collect();
-    let mut last = BTreeMap::new();
-    let mut stable = 0;
-    let ok = wait_until(T, || {
-        let Ok(routes) = d.received_routes() else {
-            return false;
-        };
-        let got: BTreeMap<String, ReceivedRoute> =
-            routes.into_iter().map(|r| (r.prefix.clone(), r)).collect();
-        let same = got.keys().cloned().collect::<BTreeSet<_>>() == want;
-        last = got;
-        stable = if same { stable + 1 } else { 0 };
-        // Seen twice, a poll apart: nothing more is on its way.
-        stable >= 2
-    });
-    if !ok {
-        return Err(Error(format!(
-            "{} {}: want {want:?}, has {:?}",
-            d.kind(),
-            d.spec().name,
-            last.keys().collect::<Vec<_>>()
-        )));
-    }
-    Ok(last)
+    common::expect_exactly(d, want, T)
 }
 
 fn large(r: &ReceivedRoute) -> Vec<(u32, u32, u32)> {

@@ -14,7 +14,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::AsyncWriteExt;
@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use super::msg::{info, term, InfoTlv, Message};
-use crate::session::fsm::backoff;
+use crate::session::fsm::{backoff, jitter};
 
 /// How one collector is reached and treated.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -184,14 +184,6 @@ pub async fn run<F: Feed>(
         }
     }
     stats.set_state(CollectorState::Stopped);
-}
-
-fn jitter() -> f64 {
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    f64::from(nanos % 1000) / 1000.0
 }
 
 async fn session<F: Feed>(

@@ -87,6 +87,16 @@ pub fn resolve_collision(local_id: u32, remote_id: u32) -> Survivor {
     }
 }
 
+/// A jitter value for [`backoff`] (0.0–1.0), from the clock's nanoseconds: enough to keep
+/// many peers (or collectors) that failed together from retrying in step.
+pub fn jitter() -> f64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    f64::from(nanos % 1000) / 1000.0
+}
+
 /// Reconnect delay for an active peer after `failures` consecutive failures: doubling from
 /// `base` up to 60 × base, with ±25 % jitter from `jitter` (0.0–1.0).
 pub fn backoff(base: Duration, failures: u32, jitter: f64) -> Duration {

@@ -22,7 +22,7 @@ use tracing::{debug, info, warn, Instrument};
 
 use super::end::{ConnError, EndReason};
 use super::framing::FrameReader;
-use super::fsm::{self, Between, Plan, State};
+use super::fsm::{self, jitter, Between, Plan, State};
 use super::inbox::{self, Inbox, InboxSender};
 use super::keepalive::{self, Gate};
 use super::machine::{self, Input, Machine, Output, Second};
@@ -126,14 +126,6 @@ struct Opened {
     machine: Machine,
     neg: Negotiated,
     remote: SocketAddr,
-}
-
-fn jitter() -> f64 {
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    f64::from(nanos % 1000) / 1000.0
 }
 
 async fn send_notification(w: &mut OwnedWriteHalf, n: &Notification, max_len: usize) {

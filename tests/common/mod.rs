@@ -68,7 +68,7 @@ pub mod pmbmpd;
 pub mod process;
 pub mod speaker;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -231,6 +231,38 @@ pub(crate) fn sanitize(s: &str) -> String {
 // Waiting
 
 /// Polls `cond` every 100 ms until it is true (returns true) or `timeout` passes (false).
+/// Waits until `d` holds exactly the prefixes `want`, and still does a poll later (nothing
+/// more is on its way); the routes it holds, or an error naming what it has instead.
+pub fn expect_exactly(
+    d: &dyn BgpDaemon,
+    want: &[&str],
+    timeout: Duration,
+) -> Result<BTreeMap<String, ReceivedRoute>> {
+    let want: BTreeSet<String> = want.iter().map(|s| s.to_string()).collect();
+    let mut last = BTreeMap::new();
+    let mut stable = 0;
+    let ok = wait_until(timeout, || {
+        let Ok(routes) = d.received_routes() else {
+            return false;
+        };
+        let got: BTreeMap<String, ReceivedRoute> =
+            routes.into_iter().map(|r| (r.prefix.clone(), r)).collect();
+        let same = got.keys().cloned().collect::<BTreeSet<_>>() == want;
+        last = got;
+        stable = if same { stable + 1 } else { 0 };
+        stable >= 2
+    });
+    if !ok {
+        return Err(Error(format!(
+            "{} {}: want {want:?}, has {:?}",
+            d.kind(),
+            d.spec().name,
+            last.keys().collect::<Vec<_>>()
+        )));
+    }
+    Ok(last)
+}
+
 pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     wait_for(timeout, || cond().then_some(())).is_some()
 }
