@@ -54,6 +54,14 @@ pub enum CollectorState {
 }
 
 impl CollectorState {
+    pub const ALL: [CollectorState; 5] = [
+        CollectorState::Connecting,
+        CollectorState::Dumping,
+        CollectorState::Up,
+        CollectorState::Waiting,
+        CollectorState::Stopped,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             CollectorState::Connecting => "connecting",
@@ -117,6 +125,36 @@ impl CollectorStats {
 pub struct CollectorEntry {
     pub config: Arc<crate::config::BmpConfig>,
     pub stats: Arc<CollectorStats>,
+}
+
+impl CollectorEntry {
+    /// The collector's settings and counters, as the looking glass and `ctl status` show
+    /// them.
+    pub fn to_json(&self) -> serde_json::Value {
+        let c = &self.config;
+        let views: Vec<&str> = [
+            (c.views.pre_policy, "pre-policy"),
+            (c.views.post_policy, "post-policy"),
+            (c.views.loc_rib, "loc-rib"),
+            (c.views.adj_rib_out, "adj-rib-out"),
+        ]
+        .into_iter()
+        .filter_map(|(on, n)| on.then_some(n))
+        .collect();
+        let s = &self.stats;
+        serde_json::json!({
+            "name": c.name,
+            "address": c.address.to_string(),
+            "views": views,
+            "peers": c.peers,
+            "state": s.state().name(),
+            "sessions": s.sessions.load(Ordering::Relaxed),
+            "messages": s.messages.load(Ordering::Relaxed),
+            "bytes": s.bytes.load(Ordering::Relaxed),
+            "resyncs": s.resyncs.load(Ordering::Relaxed),
+            "last_error": s.last_error(),
+        })
+    }
 }
 
 /// What a collector session sends after Initiation. A session calls [`Feed::dump`] until it
