@@ -87,17 +87,11 @@ fn reload_adds_changes_and_removes_a_collector_without_touching_sessions() -> Re
     let before = transitions(lg, "supplier")?;
 
     // Added: it connects and gets the dump (Peer Up, then the route pre-policy).
-    std::fs::write(
-        &rs.config,
-        config(
-            &dir,
-            port,
-            lg_port,
-            &peer,
-            &collector(pm.addr, "\"pre-policy\""),
-        ),
-    )?;
-    let r = reload(&rs)?;
+    let set = |bmp: &str| -> Result<Json> {
+        std::fs::write(&rs.config, config(&dir, port, lg_port, &peer, bmp))?;
+        reload(&rs)
+    };
+    let r = set(&collector(pm.addr, "\"pre-policy\""))?;
     assert_eq!(
         strings(r.get("bmp")),
         vec!["pm (added)".to_string()],
@@ -153,17 +147,7 @@ fn reload_adds_changes_and_removes_a_collector_without_touching_sessions() -> Re
     );
 
     // Changed (a view added): Termination, a new session, and the Loc-RIB this time.
-    std::fs::write(
-        &rs.config,
-        config(
-            &dir,
-            port,
-            lg_port,
-            &peer,
-            &collector(pm.addr, "\"pre-policy\", \"loc-rib\""),
-        ),
-    )?;
-    let r = reload(&rs)?;
+    let r = set(&collector(pm.addr, "\"pre-policy\", \"loc-rib\""))?;
     assert_eq!(
         strings(r.get("bmp")),
         vec!["pm (changed)".to_string()],
@@ -188,8 +172,7 @@ fn reload_adds_changes_and_removes_a_collector_without_touching_sessions() -> Re
     assert!(strings(r.get("bmp")).is_empty(), "{r:?}");
 
     // Removed: Termination.
-    std::fs::write(&rs.config, config(&dir, port, lg_port, &peer, ""))?;
-    let r = reload(&rs)?;
+    let r = set("")?;
     assert_eq!(
         strings(r.get("bmp")),
         vec!["pm (removed)".to_string()],
