@@ -140,15 +140,7 @@ impl CollectorEntry {
     /// them.
     pub fn to_json(&self) -> serde_json::Value {
         let c = &self.config;
-        let views: Vec<&str> = [
-            (c.views.pre_policy, "pre-policy"),
-            (c.views.post_policy, "post-policy"),
-            (c.views.loc_rib, "loc-rib"),
-            (c.views.adj_rib_out, "adj-rib-out"),
-        ]
-        .into_iter()
-        .filter_map(|(on, n)| on.then_some(n))
-        .collect();
+        let views = c.views.names();
         let s = &self.stats;
         serde_json::json!({
             "name": c.name,

@@ -140,6 +140,11 @@ fn reload_adds_changes_and_removes_a_collector_without_touching_sessions() -> Re
         c.get("address").as_str(),
         Some(pm.addr.to_string().as_str())
     );
+    let page = common::http::request_accept(lg, "GET", "/", "text/html")?.body;
+    assert!(
+        page.contains("<h2>BMP collectors</h2>") && page.contains("<td>pre-policy</td><td>up</td>"),
+        "{page}"
+    );
     let metrics = common::http::get(lg, "/metrics")?.body;
     assert!(
         metrics.contains("peerex_bmp_state{collector=\"pm\",state=\"up\"} 1"),

@@ -26,6 +26,21 @@ pub struct BmpViews {
     pub adj_rib_out: bool,
 }
 
+impl BmpViews {
+    /// The views that are on, by their configuration names.
+    pub fn names(&self) -> Vec<&'static str> {
+        [
+            (self.pre_policy, "pre-policy"),
+            (self.post_policy, "post-policy"),
+            (self.loc_rib, "loc-rib"),
+            (self.adj_rib_out, "adj-rib-out"),
+        ]
+        .into_iter()
+        .filter_map(|(on, n)| on.then_some(n))
+        .collect()
+    }
+}
+
 /// One BMP collector, resolved (defaults applied).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BmpConfig {

@@ -90,7 +90,40 @@ pub fn overview(ctx: &Ctx, q: &Query) -> Result<String, ApiError> {
         b.push_str("</tr>\n");
     }
     b.push_str("</tbody>\n</table>\n");
+    collectors(view, &mut b);
     Ok(layout("Neighbours", &b))
+}
+
+/// The BMP collectors table, when there are any.
+fn collectors(view: &crate::view::ServerView, b: &mut String) {
+    let list = view.collectors();
+    if list.is_empty() {
+        return;
+    }
+    b.push_str(
+        "<h2>BMP collectors</h2>\n<table>\n<thead><tr><th>Collector</th><th>Address</th>\
+         <th>Views</th><th>State</th><th>Sessions</th><th>Messages</th><th>Resyncs</th>\
+         <th>Last error</th></tr></thead>\n<tbody>\n",
+    );
+    for c in list.iter() {
+        let views = c.config.views.names();
+        let st = &c.stats;
+        let n = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        let _ = writeln!(
+            b,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td>\
+             <td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+            esc(&c.config.name),
+            esc(&c.config.address.to_string()),
+            esc(&views.join(", ")),
+            esc(c.stats.state().name()),
+            n(&st.sessions),
+            n(&st.messages),
+            n(&st.resyncs),
+            esc(&c.stats.last_error()),
+        );
+    }
+    b.push_str("</tbody>\n</table>\n");
 }
 
 /// `/api/v1/neighbours/{name}`.
