@@ -25,7 +25,9 @@ use tokio::time::Instant;
 
 use super::collector::Feed;
 use super::msg::{stat, Message, PeerDownReason, PeerUp, Stat, StatValue};
-use super::render::{now, peer_header, Compare, Monitored, PeerInfo, Render, Side, Views};
+use super::render::{
+    now, peer_header, Compare, Monitored, OutCounts, PeerInfo, Render, Side, Views,
+};
 use super::source::{unspecified, Session, Source};
 use crate::policy::PeerId;
 use crate::rib::{PrefixEntry, RibSnapshot, ShardSnapshot};
@@ -83,6 +85,8 @@ pub struct RibFeed<S: Source> {
     /// The snapshot the collector's state matches (after the last complete pass).
     sent: Option<RibSnapshot>,
     mon: Monitored,
+    /// What the collector holds in its Adj-RIB-Out view, per client and family.
+    out_counts: OutCounts,
     pass: Option<Pass>,
     last_pass: Instant,
     next_stats: Instant,
@@ -107,6 +111,7 @@ impl<S: Source> RibFeed<S> {
             settings,
             sent: None,
             mon: Monitored::default(),
+            out_counts: OutCounts::default(),
             pass: None,
             last_pass: now,
         }
@@ -115,6 +120,11 @@ impl<S: Source> RibFeed<S> {
     /// Whether a pass (or the dump) is under way.
     pub fn pass_in_progress(&self) -> bool {
         self.pass.is_some()
+    }
+
+    /// Routes the collector holds in client `peer`'s Adj-RIB-Out view for `f`.
+    pub fn adj_rib_out_count(&self, peer: PeerId, f: Family) -> u64 {
+        self.out_counts.get(peer, f)
     }
 
     /// The peers the collector has had a Peer Up for.
@@ -132,6 +142,7 @@ impl<S: Source> RibFeed<S> {
         };
         if first {
             self.mon = Monitored::default();
+            self.out_counts = OutCounts::default();
             if self.render.views.loc_rib {
                 out.push(self.loc_peer_up());
             }
@@ -145,6 +156,7 @@ impl<S: Source> RibFeed<S> {
             .collect();
         for g in gone {
             self.mon.remove(g.id);
+            self.out_counts.reset(g.id);
             out.push(Message::PeerDown {
                 peer: peer_header(&g, 0, now()),
                 reason: match self.source.down_reason(g.id) {
@@ -238,6 +250,7 @@ impl<S: Source> RibFeed<S> {
                         },
                         how,
                         &self.mon,
+                        &mut self.out_counts,
                         out,
                     );
                     out.len() >= budget
@@ -323,6 +336,26 @@ impl<S: Source> RibFeed<S> {
                     value: StatValue::Gauge(acc),
                 },
             ];
+            if self.render.views.adj_rib_out {
+                let per: Vec<(Family, u64)> = Family::ALL
+                    .into_iter()
+                    .map(|f| (f, self.out_counts.get(m.id, f)))
+                    .collect();
+                stats.push(Stat {
+                    kind: stat::ADJ_RIB_OUT_POST,
+                    value: StatValue::Gauge(per.iter().map(|(_, n)| n).sum()),
+                });
+                for (f, value) in per {
+                    stats.push(Stat {
+                        kind: stat::ADJ_RIB_OUT_POST_PER_FAMILY,
+                        value: StatValue::FamilyGauge {
+                            afi: f.afi_safi().afi.0,
+                            safi: f.afi_safi().safi.0,
+                            value,
+                        },
+                    });
+                }
+            }
             for &(afi, safi, a, r) in &fam {
                 for (kind, value) in [
                     (stat::ADJ_RIB_IN_PER_FAMILY, a + r),

@@ -427,6 +427,23 @@ fn run(ops: Vec<Op>, views: Views, batch: usize) {
     assert_eq!(col.post, want.post, "post-policy");
     assert_eq!(col.loc, want.loc, "Loc-RIB");
     assert_eq!(col.out, want.out, "Adj-RIB-Out");
+    if views.adj_rib_out {
+        for i in 0..PEERS as u32 {
+            let held = |f| {
+                col.out
+                    .keys()
+                    .filter(|(c, p)| *c == i && p.family() == f)
+                    .count() as u64
+            };
+            for f in crate::wire::Family::ALL {
+                assert_eq!(
+                    feed.adj_rib_out_count(PeerId(i), f),
+                    held(f),
+                    "Adj-RIB-Out count of client {i} in {f}"
+                );
+            }
+        }
+    }
 }
 
 /// One pass of changes, driven as the collector session drives it (without waiting for the

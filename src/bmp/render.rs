@@ -109,6 +109,50 @@ impl Monitored {
     }
 }
 
+/// Per client and family, the routes the collector holds in its Adj-RIB-Out view (what
+/// Statistics types 15 and 17 report), kept as the view's messages are rendered.
+#[derive(Clone, Debug, Default)]
+pub struct OutCounts(Vec<[u64; 2]>);
+
+impl OutCounts {
+    fn slot(f: Family) -> usize {
+        match f {
+            Family::Ipv4Unicast => 0,
+            Family::Ipv6Unicast => 1,
+        }
+    }
+
+    fn adjust(&mut self, peer: PeerId, f: Family, was: bool, now: bool) {
+        if was == now {
+            return;
+        }
+        let i = peer.index();
+        if self.0.len() <= i {
+            self.0.resize(i + 1, [0, 0]);
+        }
+        if let Some(c) = self.0.get_mut(i).and_then(|c| c.get_mut(Self::slot(f))) {
+            *c = if now { *c + 1 } else { c.saturating_sub(1) };
+        }
+    }
+
+    /// Routes held for `peer` in `f`.
+    pub fn get(&self, peer: PeerId, f: Family) -> u64 {
+        self.0
+            .get(peer.index())
+            .and_then(|c| c.get(Self::slot(f)))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The collector holds nothing for `peer` (it has not had its Peer Up yet, or had its
+    /// Peer Down).
+    pub fn reset(&mut self, peer: PeerId) {
+        if let Some(c) = self.0.get_mut(peer.index()) {
+            *c = [0, 0];
+        }
+    }
+}
+
 /// Seconds and microseconds since the Unix epoch, now.
 pub fn now() -> (u32, u32) {
     stamp(SystemTime::now())
@@ -193,7 +237,9 @@ impl Render {
         }
     }
 
-    /// Appends what turns `old` into `new` for `prefix` in every view that is on.
+    /// Appends what turns `old` into `new` for `prefix` in every view that is on (and keeps
+    /// `counts` in step with the Adj-RIB-Out messages).
+    #[allow(clippy::too_many_arguments)]
     pub fn prefix(
         &self,
         prefix: Prefix,
@@ -201,6 +247,7 @@ impl Render {
         new: Side<'_>,
         how: Compare<'_>,
         mon: &Monitored,
+        counts: &mut OutCounts,
         out: &mut Vec<Message>,
     ) {
         if self.views.pre_policy || self.views.post_policy {
@@ -210,7 +257,7 @@ impl Render {
             self.loc_rib(prefix, old, new, how.loc_fresh, out);
         }
         if self.views.adj_rib_out {
-            self.adj_rib_out(prefix, old, new, how, mon, out);
+            self.adj_rib_out(prefix, old, new, how, mon, counts, out);
         }
     }
 
@@ -337,6 +384,7 @@ impl Render {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn adj_rib_out(
         &self,
         prefix: Prefix,
@@ -344,6 +392,7 @@ impl Render {
         new: Side<'_>,
         how: Compare<'_>,
         mon: &Monitored,
+        counts: &mut OutCounts,
         out: &mut Vec<Message>,
     ) {
         let (octx, nctx) = (old.ctx(), new.ctx());
@@ -410,6 +459,7 @@ impl Render {
                     self.withdraw(prefix, &tx, id, peer_header(info, flags, now_ts()), out);
                 }
             }
+            counts.adjust(c, prefix.family(), was.is_some(), sent);
         }
     }
 
