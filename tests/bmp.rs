@@ -261,10 +261,16 @@ fn bmp_to_pmbmpd_with_bird_and_gobgp() -> Result<()> {
     let dir = TempDir::new("bmp");
     let collector = Pmbmpd::start(&dir)?;
     let relay = Relay::start(collector.addr)?;
+    // pmbmpd's logs for a failure message (without the statistics: one line per counter).
     let dump = || {
+        let log = std::fs::read_to_string(&collector.log).unwrap_or_default();
+        let (stats, rest): (Vec<&str>, Vec<&str>) = log
+            .lines()
+            .partition(|l| l.contains("\"bmp_msg_type\": \"stats\""));
         format!(
-            "\n--- pmbmpd JSON log ---\n{}\n--- pmbmpd log ---\n{}",
-            std::fs::read_to_string(&collector.log).unwrap_or_default(),
+            "\n--- pmbmpd JSON log ({} statistics lines left out) ---\n{}\n--- pmbmpd log ---\n{}",
+            stats.len(),
+            rest.join("\n"),
             std::fs::read_to_string(&collector.daemon_log).unwrap_or_default()
         )
     };
