@@ -10,9 +10,14 @@
 //! the RIB's snapshots but never `server`.
 
 pub mod collector;
+pub mod feed;
 pub mod msg;
+pub mod render;
+pub mod source;
 
 #[cfg(test)]
 mod collector_tests;
+#[cfg(test)]
+mod feed_tests;
 #[cfg(test)]
 mod msg_tests;

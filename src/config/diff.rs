@@ -4,7 +4,8 @@
 //! Peers are matched by name. A peer whose session settings changed (anything the OPEN
 //! exchange, the connection or the session task uses) must reset; one whose policy alone
 //! changed keeps its session and is re-filtered; `disabled` flips become enable / disable
-//! commands and a new description is only shown.
+//! commands and a new description is only shown. A `[[bmp]]` change is reported on its own
+//! (`bmp_changed`) and touches no peer: BMP collectors are not BGP sessions.
 
 use serde::Serialize;
 
@@ -38,6 +39,9 @@ pub struct ConfigDiff {
     pub described: Vec<String>,
     /// Settings that changed but that reload does not apply (a restart does).
     pub not_applied: Vec<String>,
+    /// The `[[bmp]]` collectors changed (added, removed or any of their settings). No peer is
+    /// listed anywhere above because of it.
+    pub bmp_changed: bool,
 }
 
 impl ConfigDiff {
@@ -176,6 +180,7 @@ pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
     if op.rpki_communities != np.rpki_communities {
         d.policy_server_wide.push("policy.rpki_communities".into());
     }
+    d.bmp_changed = old.bmp != new.bmp;
     if old.rpki != new.rpki {
         // The VRP sources run from start to stop: a new source needs a restart.
         d.not_applied.push("rpki".into());
@@ -298,6 +303,35 @@ receive_from = ["a"]
         // The time alone, with LLGR off, changes nothing.
         let idle = BASE.replace("asn = 64502\n", "asn = 64502\nlong_lived_stale_time = 9\n");
         assert!(diff(&cfg(BASE), &cfg(&idle)).is_empty());
+    }
+
+    /// BMP collectors are not sessions: adding, changing or removing them resets, refilters
+    /// or otherwise touches no peer, even a peer a collector monitors.
+    #[test]
+    fn bmp_changes_touch_no_peer() {
+        let one = format!("{BASE}\n[[bmp]]\naddress = \"127.0.0.1\"\nport = 1790\n");
+        let other = one.replace(
+            "port = 1790\n",
+            "port = 1791\nviews = [\"loc-rib\", \"adj-rib-out\"]\npeers = [\"a\", \"c\"]\n",
+        );
+        let changes = [
+            (BASE, one.as_str()),
+            (one.as_str(), other.as_str()),
+            (other.as_str(), BASE),
+        ];
+        for (old, new) in changes {
+            let d = diff(&cfg(old), &cfg(new));
+            assert_eq!(
+                d,
+                ConfigDiff {
+                    bmp_changed: true,
+                    ..ConfigDiff::default()
+                }
+            );
+            assert!(!d.policy_rebuild());
+            assert!(["a", "b", "c"].iter().all(|p| !d.touches(p)));
+        }
+        assert!(!diff(&cfg(&other), &cfg(&other)).bmp_changed);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `config`: the TOML configuration — schema, validation with positions, and the resolved
 //! settings the rest of peerex reads. Never: applying a configuration.
 
+mod bmp;
 pub mod defaults;
 pub mod diff;
 pub mod lists;
@@ -18,6 +19,7 @@ use toml::Spanned;
 
 use crate::wire::{Asn, Family, FamilySet};
 
+pub use bmp::{BmpConfig, BmpViews};
 pub use diff::{diff, ConfigDiff, ResetPeer};
 pub use lists::{AsnRange, PrefixRange};
 pub use model::{File, PeerEntry, PeerFields};
@@ -172,6 +174,7 @@ pub struct Config {
     pub control: ControlConfig,
     pub looking_glass: LookingGlassConfig,
     pub log: LogConfig,
+    pub bmp: Vec<BmpConfig>,
 }
 
 /// The control socket.
@@ -645,6 +648,7 @@ impl Validator<'_> {
             control: self.control(&f.control, path),
             looking_glass: self.looking_glass(&f.looking_glass),
             log: self.log(&f.log),
+            bmp: self.bmp(&f.bmp, &index),
         }
     }
 

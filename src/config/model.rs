@@ -35,6 +35,31 @@ pub struct File {
     /// `[log]`: logging.
     #[serde(default)]
     pub log: LogSection,
+    /// `[[bmp]]`: BMP collectors to send to, any number.
+    #[serde(default)]
+    pub bmp: Vec<BmpEntry>,
+}
+
+/// One `[[bmp]]` table: a BMP collector (RFC 7854) peerex connects to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BmpEntry {
+    /// Unique name for logs and the control socket (default "<address>:<port>").
+    pub name: Option<Spanned<String>>,
+    /// The collector's IP address.
+    pub address: Spanned<IpAddr>,
+    /// The collector's TCP port (1 to 65535).
+    pub port: Spanned<u16>,
+    /// "pre-policy", "post-policy", "loc-rib", "adj-rib-out" (default the first two).
+    pub views: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Names of the `[[peer]]`s monitored (default all).
+    pub peers: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Seconds between Statistics Reports (0 = none; default 60).
+    pub stats_interval: Option<Spanned<u64>>,
+    /// Seconds a write may make no progress before the collector is dropped (default 30).
+    pub stall_limit: Option<Spanned<u64>>,
+    /// First reconnect delay, seconds (default 5; doubles up to 60×).
+    pub retry: Option<Spanned<u64>>,
 }
 
 /// `[control]`: where the control socket is and who may use it.

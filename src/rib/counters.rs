@@ -29,6 +29,8 @@ pub struct RibCounters {
     /// Per client: routes withdrawn from it (or never sent) because their UPDATE did not
     /// fit its maximum message length (RFC 8654 §4).
     too_big: Vec<AtomicU64>,
+    /// Per peer: announcements of a path it already had, unchanged (BMP statistic 1).
+    duplicates: Vec<AtomicU64>,
     /// Bytes per part of the RIB and the queues (see `memory.rs`).
     pub memory: MemoryCounters,
 }
@@ -51,6 +53,7 @@ impl RibCounters {
         RibCounters {
             paths: (0..MAX_PEERS).map(|_| Default::default()).collect(),
             too_big: (0..MAX_PEERS).map(|_| AtomicU64::new(0)).collect(),
+            duplicates: (0..MAX_PEERS).map(|_| AtomicU64::new(0)).collect(),
             memory: MemoryCounters::new(shards),
         }
     }
@@ -100,6 +103,20 @@ impl RibCounters {
         if let Some(c) = self.too_big.get(peer.index()) {
             c.fetch_add(n, Ordering::Relaxed);
         }
+    }
+
+    /// `peer` announced a path it already had, with the same attributes.
+    pub fn add_duplicate(&self, peer: PeerId) {
+        if let Some(c) = self.duplicates.get(peer.index()) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Duplicate announcements from `peer` so far.
+    pub fn duplicates(&self, peer: PeerId) -> u64 {
+        self.duplicates
+            .get(peer.index())
+            .map_or(0, |c| c.load(Ordering::Relaxed))
     }
 
     /// Routes that did not fit `peer`'s maximum message length so far.

@@ -29,6 +29,25 @@ impl Clone for PrefixEntry {
     }
 }
 
+/// Equal when they hold the same paths in the same order, each with the same content and
+/// marks (what `imbl`'s diff of two snapshots compares, after skipping shared subtrees).
+impl PartialEq for PrefixEntry {
+    fn eq(&self, other: &Self) -> bool {
+        self.changed == other.changed
+            && self.tx_hwm == other.tx_hwm
+            && self.paths.len() == other.paths.len()
+            && self.paths.iter().zip(&other.paths).all(|(a, b)| {
+                a.same_as(b)
+                    && a.tx_id == b.tx_id
+                    && a.stale == b.stale
+                    && a.llgr_stale == b.llgr_stale
+                    && a.since == b.since
+            })
+    }
+}
+
+impl Eq for PrefixEntry {}
+
 impl PrefixEntry {
     pub fn is_empty(&self) -> bool {
         self.paths.is_empty()

@@ -34,11 +34,12 @@ pub use api::{ClientInfo, ExportPolicy, RouteBatch, ShardCtl, ShardMsg};
 pub use attrs::RouteAttrs;
 pub use counters::RibCounters;
 pub use entry::PrefixEntry;
-pub use export::{export_attrs, fits_client};
+pub(crate) use export::client_choice;
+pub use export::{client_update, export_attrs, fits_client};
 pub use handle::{shard_of, Rib, ShardProgress};
 pub use memory::MemoryReport;
 pub use outq::{OutItem, OutQueue};
-pub use path::{Path, PeerId, SelectCtx};
+pub use path::{choose, Path, PeerId, SelectCtx};
 pub use snapshot::{RibSnapshot, ShardSnapshot};
 #[cfg(test)]
 mod llgr_tests;

@@ -32,6 +32,8 @@ pub struct SimPeer {
 
 pub struct Sim {
     shard: Shard,
+    /// Where the shard publishes its snapshots.
+    cell: Arc<ArcSwap<ShardSnapshot>>,
     peers: Vec<SimPeer>,
     queues: Vec<Option<Arc<OutQueue>>>,
     refills: Arc<Mutex<Vec<PeerId>>>,
@@ -51,11 +53,12 @@ impl Sim {
             always_compare_med: false,
             policies: None,
         });
+        let cell = Arc::new(ArcSwap::from_pointee(ShardSnapshot::empty(0)));
         let mut shard = Shard::new(
             0,
             Arc::new(RibCounters::default()),
             ctl_tx,
-            Arc::new(ArcSwap::from_pointee(ShardSnapshot::empty(0))),
+            cell.clone(),
             policy,
         );
         // The feed lets readers go at the queues' mark: small marks exercise catch-up.
@@ -66,6 +69,7 @@ impl Sim {
         let n = peers.len();
         let mut sim = Sim {
             shard,
+            cell,
             peers,
             queues: vec![None; n],
             refills: Arc::new(Mutex::new(Vec::new())),
@@ -206,6 +210,13 @@ impl Sim {
     /// figures).
     pub fn publish(&mut self) {
         self.shard.publish();
+    }
+
+    /// The last published snapshot (see [`Sim::publish`]).
+    pub fn snapshot(&self) -> super::snapshot::RibSnapshot {
+        super::snapshot::RibSnapshot {
+            shards: vec![self.cell.load_full()],
+        }
     }
 
     /// The shard's counters (paths, memory).

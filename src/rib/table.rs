@@ -106,7 +106,14 @@ impl Table {
             Some(p) => entry.upsert(p, ctx),
             None => entry.remove(peer, rx_id),
         };
-        let now = entry.find(peer, rx_id).map(|p| p.accepted());
+        let found_now = entry.find(peer, rx_id);
+        if let (Some(o), Some(n)) = (&old, found_now) {
+            // (A refresh of a path kept through a restart is not a duplicate.)
+            if o.same_as(n) && !o.stale && !o.llgr_stale {
+                self.counters.add_duplicate(peer);
+            }
+        }
+        let now = found_now.map(|p| p.accepted());
         let empty_now = entry.is_empty();
         let seq = self.journal.record(prefix);
         entry.changed = seq;

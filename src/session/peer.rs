@@ -29,7 +29,7 @@ use super::machine::{self, Input, Machine, Output, Second};
 use super::negotiate::{self, Negotiated};
 use super::reader::{frame_input, reader_loop};
 use super::sockopt;
-use super::status::{Counters, PeerStatus};
+use super::status::{Counters, Handshake, PeerStatus};
 use super::writer::{split_messages, Outbox, SendProgress};
 use crate::config::{PeerConfig, RoleCheck, ServerConfig};
 use crate::rib::{ClientInfo, OutItem, OutQueue, PeerId, Rib, ShardMsg};
@@ -126,6 +126,8 @@ struct Opened {
     machine: Machine,
     neg: Negotiated,
     remote: SocketAddr,
+    /// What BMP's Peer Up shows: the local end and both OPENs as they went over the wire.
+    handshake: Handshake,
 }
 
 async fn send_notification(w: &mut OwnedWriteHalf, n: &Notification, max_len: usize) {
@@ -154,6 +156,9 @@ async fn open_exchange(
     let remote = stream
         .peer_addr()
         .map_err(|e| EndReason::ConnectionLost(ConnError::from(&e)))?;
+    let local = stream.local_addr().unwrap_or(remote);
+    let mut sent_open: Option<Bytes> = None;
+    let mut received_open: Option<Bytes> = None;
     let _ = stream.set_nodelay(true);
     let (rd, mut wr) = stream.into_split();
     let mut reader = FrameReader::new(rd);
@@ -169,6 +174,8 @@ async fn open_exchange(
                         .await
                         .map_err(|e| EndReason::ConnectionLost(ConnError::from(&e)))?;
                     Counters::add(&status.counters.messages_out, 1);
+                    // The machine's first message is its OPEN.
+                    sent_open.get_or_insert(b);
                 }
                 Output::Keepalive => {
                     wr.write_all(&keepalive())
@@ -186,6 +193,11 @@ async fn open_exchange(
                         machine: m,
                         neg: *neg,
                         remote,
+                        handshake: Handshake {
+                            local: Some(local),
+                            sent_open: sent_open.take().unwrap_or_default(),
+                            received_open: received_open.take().unwrap_or_default(),
+                        },
                     })
                 }
                 Output::Close {
@@ -208,7 +220,13 @@ async fn open_exchange(
         let input = tokio::select! {
             r = tokio::time::timeout(wait, reader.next()) => match r {
                 Err(_) => Input::HoldExpired,
-                Ok(f) => frame_input(f, &ctx, &status),
+                Ok(f) => {
+                    if let (Ok(b), None) = (&f, &received_open) {
+                        // The first message in is the peer's OPEN (or the session ends).
+                        received_open = Some(b.clone());
+                    }
+                    frame_input(f, &ctx, &status)
+                }
             },
             _ = tokio::time::sleep(tick), if every.is_some() => Input::KeepaliveDue,
         };
@@ -484,6 +502,7 @@ impl Peer {
             mut machine,
             neg,
             remote,
+            handshake,
         } = opened;
         let max_len = machine.max_len();
         info!(%remote, hold = neg.hold_time, families = ?neg.families, "session established");
@@ -493,6 +512,7 @@ impl Peer {
             d.since = Some((Instant::now(), SystemTime::now()));
             d.negotiated = Some(neg.clone());
             d.remote = Some(remote);
+            d.handshake = Some(Arc::new(handshake));
         });
         if !self.stale.is_empty() {
             self.resume_stale(&neg).await;
@@ -794,6 +814,7 @@ impl Peer {
         self.status.update(|d| {
             d.since = None;
             d.remote = None;
+            d.handshake = None;
         });
         self.status.set_state(State::Idle);
     }

@@ -136,6 +136,13 @@ pub async fn reader_loop(
                 let applied = importer.apply(&rib, &u).await;
                 Counters::add(&status.counters.prefixes_announced_in, applied.announced);
                 Counters::add(&status.counters.prefixes_withdrawn_in, applied.withdrawn);
+                if u.treat_as_withdraw() {
+                    Counters::add(&status.counters.updates_treated_as_withdraw, 1);
+                    Counters::add(
+                        &status.counters.prefixes_treated_as_withdraw,
+                        applied.treated_as_withdraw,
+                    );
+                }
                 if let Some(f) = applied.end_of_rib {
                     debug!(family = %f, "End-of-RIB received");
                     rib.broadcast(|| ShardMsg::EndOfRib {

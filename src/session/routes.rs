@@ -16,6 +16,9 @@ use crate::wire::{Family, FamilySet, MpNextHop, Nlri, Update};
 pub struct Applied {
     pub announced: u64,
     pub withdrawn: u64,
+    /// Prefixes announced in an UPDATE that RFC 7606 treats as a withdrawal (counted in
+    /// `withdrawn` too); non-zero exactly when the UPDATE was treated as withdraw.
+    pub treated_as_withdraw: u64,
     /// The End-of-RIB marker of this family.
     pub end_of_rib: Option<Family>,
 }
@@ -94,6 +97,7 @@ impl Importer {
             return (out, batches);
         }
         let taw = u.treat_as_withdraw();
+        let mut taw_prefixes = 0u64;
         let mut withdraw: [Vec<Nlri>; 2] = [Vec::new(), Vec::new()];
         let slot = |f: Family| match f {
             Family::Ipv4Unicast => 0,
@@ -117,6 +121,7 @@ impl Importer {
             }
             if taw {
                 // RFC 7606: the prefixes are withdrawn instead.
+                taw_prefixes += list.len() as u64;
                 if let Some(v) = withdraw.get_mut(slot(family)) {
                     v.extend(list);
                 }
@@ -136,6 +141,7 @@ impl Importer {
                 reach(f, m.next_hop(), m.nlri().collect());
             }
         }
+        out.treated_as_withdraw = taw_prefixes;
         for f in Family::ALL {
             let list = withdraw
                 .get_mut(slot(f))

@@ -20,6 +20,10 @@ pub struct Counters {
     pub prefixes_announced_in: AtomicU64,
     pub prefixes_withdrawn_in: AtomicU64,
     pub notifications_in: AtomicU64,
+    /// UPDATEs RFC 7606 treated as withdraw, and the prefixes they announced (BMP
+    /// statistics 11 and 12).
+    pub updates_treated_as_withdraw: AtomicU64,
+    pub prefixes_treated_as_withdraw: AtomicU64,
     pub notifications_out: AtomicU64,
     pub established_transitions: AtomicU64,
     /// Sessions (and attempts) ended, per reason ([`EndReason::index`]).
@@ -48,6 +52,19 @@ pub struct Details {
     /// After a loss with long-lived graceful restart (RFC 9494): per family, when its
     /// long-lived stale routes expire (unless the peer is back and refreshes them first).
     pub llgr_until: Vec<(crate::wire::Family, SystemTime)>,
+    /// The current session's local end and OPENs (for BMP's Peer Up); `None` when down.
+    pub handshake: Option<Arc<Handshake>>,
+}
+
+/// How an Established session began, as BMP's Peer Up shows it (RFC 7854 §4.10).
+#[derive(Debug, Clone, Default)]
+pub struct Handshake {
+    /// Our end of the connection (the remote end is `Details::remote`); unspecified if the
+    /// socket could not tell.
+    pub local: Option<std::net::SocketAddr>,
+    /// The OPEN we sent and the one we received, each a whole BGP message.
+    pub sent_open: bytes::Bytes,
+    pub received_open: bytes::Bytes,
 }
 
 #[derive(Debug, Default)]

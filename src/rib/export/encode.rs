@@ -176,3 +176,43 @@ pub fn fits_client(
     );
     how != Encoded::TooBig
 }
+
+/// The UPDATE that announces `path` of `prefix` to `client` with the attributes the client
+/// is sent (control communities removed, tags and prepends added, OTC where roles are in
+/// use), encoded with `tx` and carrying `path_id` where `tx` has ADD-PATH for the family:
+/// what BMP's Adj-RIB-Out view shows (RFC 8671). False if the route could not be encoded
+/// (it did not fit, or has no usable next hop), as the client would not have received it.
+#[allow(clippy::too_many_arguments)]
+pub fn client_update(
+    path: &Path,
+    client: PeerId,
+    prefix: Prefix,
+    path_id: u32,
+    tx: ParseCtx,
+    add_otc: bool,
+    policy: &ExportPolicy,
+    out: &mut BytesMut,
+) -> bool {
+    let ex = Exported::of(path, path.actions.prepends(client));
+    let v = Variant { tx, add_otc };
+    let nlri = [if tx.add_path_for(prefix.family()) {
+        Nlri::with_path_id(prefix, path_id)
+    } else {
+        Nlri::new(prefix)
+    }];
+    let at = out.len();
+    let how = encode(
+        prefix.family(),
+        Some(&ex),
+        &nlri,
+        &v,
+        policy.local_asn,
+        policy.policies.as_deref(),
+        out,
+    );
+    if how != Encoded::Sent {
+        out.truncate(at);
+        return false;
+    }
+    true
+}
