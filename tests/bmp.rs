@@ -256,6 +256,27 @@ fn split(stream: &[u8]) -> std::result::Result<(Vec<Bytes>, usize), msg::DecodeE
     Ok((out, stream.len() - at))
 }
 
+/// Waits until pmbmpd's events satisfy `done`; on a timeout, the error says what was awaited,
+/// how many connections the relay saw and how peerex's log ends.
+fn wait(
+    c: &Pmbmpd,
+    relay: &Relay,
+    rs: &Peerex,
+    what: &str,
+    done: impl FnMut(&[Json]) -> bool,
+) -> Result<Vec<Json>> {
+    let ev = c.wait_for(T, done).map_err(|e| {
+        Error(format!(
+            "waiting for {what}: {e}\nthe relay saw {} BMP connection(s) from peerex\n\
+             --- peerex log tail ---\n{}",
+            relay.connections().len(),
+            rs.log_tail(40)
+        ))
+    })?;
+    trace(format_args!("pmbmpd logged {what}"));
+    Ok(ev)
+}
+
 #[test]
 fn bmp_to_pmbmpd_with_bird_and_gobgp() -> Result<()> {
     let dir = TempDir::new("bmp");
@@ -302,7 +323,9 @@ fn bmp_to_pmbmpd_with_bird_and_gobgp() -> Result<()> {
     )?;
 
     // Initiation, as soon as peerex is connected.
-    let ev = collector.wait_for(T, |ev| !of_type(ev, "init").is_empty())?;
+    let ev = wait(&collector, &relay, &rs, "Initiation", |ev| {
+        !of_type(ev, "init").is_empty()
+    })?;
     let init = of_type(&ev, "init");
     assert_eq!(init.len(), 1, "{}", dump());
     assert_eq!(
@@ -340,7 +363,7 @@ fn bmp_to_pmbmpd_with_bird_and_gobgp() -> Result<()> {
     let codes = reject_codes(&rs, "bird", REJECTED)?;
     assert_eq!(codes, vec![3], "the bogon's reject code in `peerex ctl`");
 
-    let ev = collector.wait_for(T, |ev| {
+    let ev = wait(&collector, &relay, &rs, "every view", |ev| {
         let ups = of_type(ev, "peer_up");
         let up = |ip: &str| ups.iter().any(|e| text(e, "peer_ip") == ip);
         up(&bird_ip)
@@ -359,7 +382,6 @@ fn bmp_to_pmbmpd_with_bird_and_gobgp() -> Result<()> {
             && has_all(ev, View::Out, &gobgp_ip, "update", &ACCEPTED)
             && has_all(ev, View::Out, &bird_ip, "update", &[G1])
     })?;
-    trace("pmbmpd logged every view");
 
     // The Loc-RIB's Peer Up (RFC 9069): once, the route server itself.
     let loc_up: Vec<&Json> = of_type(&ev, "peer_up")
@@ -573,7 +595,7 @@ fn bmp_to_pmbmpd_with_bird_and_gobgp() -> Result<()> {
     // A withdrawal: bird withdraws an IPv4 and the IPv6 prefix, and the rejected one.
     bird.withdraw(&[B3, B6, REJECTED])?;
     expect_exactly(&gobgp, &[B1, B2], T)?;
-    let ev = collector.wait_for(T, |ev| {
+    let ev = wait(&collector, &relay, &rs, "the withdrawals", |ev| {
         has_all(ev, View::Pre, &bird_ip, "withdraw", &[B3, B6, REJECTED])
             && has_all(ev, View::Post, &bird_ip, "withdraw", &[B3, B6])
             && has_all(ev, View::Loc, "0.0.0.0", "withdraw", &[B3, B6])
@@ -625,7 +647,7 @@ fn bmp_to_pmbmpd_with_bird_and_gobgp() -> Result<()> {
     // Loc-RIB and bird's Adj-RIB-Out.
     gobgp.kill();
     expect_exactly(&bird, &[], T)?;
-    let ev = collector.wait_for(T, |ev| {
+    let ev = wait(&collector, &relay, &rs, "gobgpd's Peer Down", |ev| {
         of_type(ev, "peer_down")
             .iter()
             .any(|e| text(e, "peer_ip") == gobgp_ip)
@@ -648,7 +670,7 @@ fn bmp_to_pmbmpd_with_bird_and_gobgp() -> Result<()> {
     // bird shuts its session down: reason 3 (the peer's NOTIFICATION); its routes leave the
     // Loc-RIB.
     bird.shutdown_session(Some("bmp test"))?;
-    let ev = collector.wait_for(T, |ev| {
+    let ev = wait(&collector, &relay, &rs, "bird's Peer Down", |ev| {
         of_type(ev, "peer_down")
             .iter()
             .any(|e| text(e, "peer_ip") == bird_ip)
@@ -670,7 +692,9 @@ fn bmp_to_pmbmpd_with_bird_and_gobgp() -> Result<()> {
 
     // peerex stops: Termination, and the connection closes.
     rs.stop();
-    collector.wait_for(T, |ev| !of_type(ev, "term").is_empty())?;
+    wait(&collector, &relay, &rs, "Termination", |ev| {
+        !of_type(ev, "term").is_empty()
+    })?;
     assert!(
         relay.wait_all_closed(T),
         "peerex did not close its BMP connection"
