@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use clap::{CommandFactory, Parser, Subcommand};
+use peerex::bmp::manager::Collectors;
 use peerex::config::{Config, ConfigErrors, PeerConfig, ServerConfig};
 use peerex::control::{self, PeerCommandError};
 use peerex::policy::PeerId;
@@ -35,8 +36,9 @@ fn mimalloc_committed() -> Option<u64> {
     v.get("process")?.get("commit_current")?.as_u64()
 }
 
-/// The running server as reload sees it.
-struct Running(Arc<Shared>);
+/// The running server as reload sees it, with its BMP collectors (a reload applies
+/// `[[bmp]]` when it publishes the new configuration).
+struct Running(Arc<Shared>, Arc<Collectors>);
 
 impl reload::Target for Running {
     fn view(&self) -> ServerView {
@@ -80,7 +82,9 @@ impl reload::Target for Running {
     }
 
     async fn publish(&self, config: Config) {
+        let bmp = config.bmp.clone();
         self.0.publish(config).await;
+        self.1.apply(&bmp);
     }
 }
 
@@ -422,7 +426,15 @@ fn run(
             }
         };
         let view = server.shared.view();
-        let reloader = Arc::new(Reloader::new(Running(server.shared.clone())));
+        let collectors = {
+            let shared = server.shared.clone();
+            Arc::new(Collectors::new(view.clone(), move |c| shared.set_collectors(c)))
+        };
+        collectors.apply(&view.config().bmp);
+        let reloader = Arc::new(Reloader::new(Running(
+            server.shared.clone(),
+            collectors.clone(),
+        )));
         let actions = Arc::new(ControlActions {
             server: server.shared.clone(),
             reloader: reloader.clone(),
@@ -479,6 +491,10 @@ fn run(
             t.abort();
         }
         let _ = std::fs::remove_file(&socket);
+        // Collectors get Termination while the sessions are still up.
+        collectors
+            .shutdown(std::time::Duration::from_secs(2))
+            .await;
         server.shutdown("route server shutting down").await;
         Ok(())
     })

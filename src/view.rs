@@ -1,10 +1,11 @@
 //! `view`: the running route server as readers see it. [`ServerView`] is the narrow,
 //! read-only context the looking glass, the control socket and reload get instead of the
 //! server itself: the configuration in force, the peer directory, RIB snapshots and counters,
-//! the VRP status, and when the server started. It has no method that changes anything; the
+//! the VRP status, the BMP collectors' counters, and when the server started. It has no method that changes anything; the
 //! server alone holds the [`Publisher`] that replaces the configuration and the directory.
 //!
-//! A leaf of the top level: depends on `config`, `directory`, `policy`, `rib` and `rpki`;
+//! A leaf of the top level: depends on `config`, `directory`, `policy`, `rib`, `rpki` and the
+//! BMP collectors' entry type (`bmp::collector::CollectorEntry`, plain data);
 //! never imports `server`, `lg`, `control` or `reload`. Reads are lock-free (`arc-swap`
 //! loads, RIB snapshots).
 
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::{ArcSwap, Guard};
 
+use crate::bmp::collector::CollectorEntry;
 use crate::config::Config;
 use crate::directory::PeerDirectory;
 use crate::policy::VrpTable;
@@ -22,6 +24,8 @@ use crate::rpki::RpkiFeed;
 struct Published {
     config: ArcSwap<Config>,
     directory: ArcSwap<PeerDirectory>,
+    /// The BMP collectors and their counters.
+    collectors: ArcSwap<Vec<CollectorEntry>>,
     rib: Arc<Rib>,
     /// The VRP sources; they run as long as the server or any reader holds this.
     rpki: RpkiFeed,
@@ -42,6 +46,7 @@ impl Publisher {
         Publisher(Arc::new(Published {
             config: ArcSwap::from_pointee(config),
             directory: ArcSwap::from_pointee(PeerDirectory::default()),
+            collectors: ArcSwap::from_pointee(Vec::new()),
             rib,
             rpki,
             started: Instant::now(),
@@ -57,6 +62,11 @@ impl Publisher {
     /// Makes `config` the configuration readers see.
     pub fn set_config(&self, config: Config) {
         self.0.config.store(Arc::new(config));
+    }
+
+    /// Makes `collectors` the BMP collectors readers see.
+    pub fn set_collectors(&self, collectors: Vec<CollectorEntry>) {
+        self.0.collectors.store(Arc::new(collectors));
     }
 
     /// Makes `directory` the peer directory readers see.
@@ -79,6 +89,11 @@ impl ServerView {
     /// The peer directory.
     pub fn directory(&self) -> Guard<Arc<PeerDirectory>> {
         self.0.directory.load()
+    }
+
+    /// The BMP collectors, by name.
+    pub fn collectors(&self) -> Arc<Vec<CollectorEntry>> {
+        self.0.collectors.load_full()
     }
 
     /// An immutable snapshot of every RIB shard.

@@ -112,6 +112,13 @@ impl CollectorStats {
     }
 }
 
+/// One configured collector as readers (looking glass, metrics, `ctl status`) see it.
+#[derive(Clone, Debug)]
+pub struct CollectorEntry {
+    pub config: Arc<crate::config::BmpConfig>,
+    pub stats: Arc<CollectorStats>,
+}
+
 /// What a collector session sends after Initiation. A session calls [`Feed::dump`] until it
 /// returns false, then [`Feed::changes`] for as long as the session lasts; a new session
 /// starts again with `dump`.

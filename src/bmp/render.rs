@@ -18,19 +18,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::BytesMut;
 
 use super::msg::{flags, Message, PeerHeader, PeerType};
+pub use crate::config::BmpViews as Views;
 use crate::policy::{reject_communities, PeerId};
 use crate::rib::{choose, client_update, Path, PrefixEntry, SelectCtx, ShardSnapshot};
 use crate::wire::update::{pack_announce, pack_withdraw};
 use crate::wire::{Asn, Family, FamilySet, MpNextHop, Nlri, Overrides, ParseCtx, Prefix};
-
-/// Which views a collector gets.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-pub struct Views {
-    pub pre_policy: bool,
-    pub post_policy: bool,
-    pub loc_rib: bool,
-    pub adj_rib_out: bool,
-}
 
 /// A monitored peer, as its per-peer header names it and as its session encodes.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use super::model::BmpEntry;
 use super::Validator;
 
 /// Which BMP views a collector receives.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct BmpViews {
     /// Adj-RIB-In pre-policy: every path a monitored peer sent, accepted or not.
     pub pre_policy: bool,
