@@ -719,9 +719,18 @@ fn bmp_to_pmbmpd_with_bird_and_gobgp() -> Result<()> {
 
     // peerex stops: Termination, and the connection closes.
     rs.stop();
-    wait(&collector, &relay, &rs, "Termination", |ev| {
+    let ev = wait(&collector, &relay, &rs, "Termination", |ev| {
         !of_type(ev, "term").is_empty()
     })?;
+    let term = of_type(&ev, "term");
+    assert_eq!(term.len(), 1, "{}", dump());
+    // Reason 0 (RFC 7854 §4.5).
+    assert_eq!(
+        text(term[0], "bmp_term_info_reason"),
+        "Session administratively closed",
+        "{}",
+        dump()
+    );
     assert!(
         relay.wait_all_closed(T),
         "peerex did not close its BMP connection"
@@ -741,6 +750,7 @@ fn bmp_to_pmbmpd_with_bird_and_gobgp() -> Result<()> {
         .map_err(|e| Error(format!("the BMP stream does not frame: {e:?}")))?;
     assert_eq!(rest, 0, "a partial message at the end of the stream");
     let mut kinds = Vec::new();
+    let mut downs = Vec::new();
     for m in &messages {
         let (decoded, _) = Message::decode(m)
             .map_err(|e| Error(format!("peerex's decoder: {e:?} in {m:?}")))?
@@ -785,9 +795,31 @@ fn bmp_to_pmbmpd_with_bird_and_gobgp() -> Result<()> {
                 assert_eq!(got.bgp_id, peer.bgp_id, "{decoded:?}");
             }
         }
+        if let Message::PeerDown { peer, reason } = &decoded {
+            if peer.peer_type == PeerType::Global {
+                downs.push((peer.address, reason.clone()));
+            }
+        }
         kinds.push(m[5]);
     }
     assert_eq!(kinds.first(), Some(&4), "Initiation first");
+    // The Peer Downs in full: gobgpd's without data, bird's with the NOTIFICATION it sent.
+    assert_eq!(downs.len(), 2, "{downs:?}");
+    assert_eq!(
+        downs[0],
+        (gobgp_spec.local_addr, msg::PeerDownReason::RemoteNoData)
+    );
+    assert_eq!(downs[1].0, bird_spec.local_addr);
+    let msg::PeerDownReason::RemoteNotification(pdu) = &downs[1].1 else {
+        return Err(Error(format!("bird's Peer Down: {downs:?}")));
+    };
+    match peerex::wire::Message::decode(pdu.clone(), &peerex::wire::ParseCtx::default()) {
+        Ok(peerex::wire::Message::Notification(n)) => {
+            assert_eq!(n.code.parts(), (6, 2), "{n}");
+            assert_eq!(n.shutdown_message(), Some("bmp test"), "{n}");
+        }
+        other => return Err(Error(format!("bird's Peer Down carries {other:?}"))),
+    }
     assert_eq!(kinds.last(), Some(&5), "Termination last");
     trace(format_args!("{} BMP messages recorded", messages.len()));
 
