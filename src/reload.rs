@@ -91,6 +91,8 @@ pub struct ReloadReport {
     pub description: Vec<String>,
     /// Changed settings reload does not apply; restart peerex for them.
     pub not_applied: Vec<String>,
+    /// BMP collectors added, removed or changed (restarted); no BGP session is touched.
+    pub bmp: Vec<String>,
     /// Peers that could not be started (no peer id left).
     pub not_started: Vec<String>,
     /// Peers left as they were.
@@ -122,6 +124,7 @@ impl ReloadReport {
             disable: d.disabled,
             description: d.described,
             not_applied: d.not_applied,
+            bmp: Vec::new(),
             not_started: Vec::new(),
             unchanged,
             route_impact: None,
@@ -132,7 +135,7 @@ impl ReloadReport {
     /// One line for the log.
     pub fn summary(&self) -> String {
         format!(
-            "{} started, {} stopped, {} reset, {} policy changed{}, {} unchanged{}",
+            "{} started, {} stopped, {} reset, {} policy changed{}, {} unchanged{}{}",
             self.start.len(),
             self.stop.len(),
             self.reset.len(),
@@ -143,6 +146,11 @@ impl ReloadReport {
                 format!(" (server-wide: {})", self.policy_server_wide.join(", "))
             },
             self.unchanged,
+            if self.bmp.is_empty() {
+                String::new()
+            } else {
+                format!("; BMP collectors: {}", self.bmp.join(", "))
+            },
             if self.not_applied.is_empty() {
                 String::new()
             } else {
@@ -174,6 +182,7 @@ impl<T: Target> Reloader<T> {
         let d = diff(&old, &new);
         let unchanged = new.peers.iter().filter(|p| !d.touches(&p.name)).count();
         let mut report = ReloadReport::new(d.clone(), old.source.clone(), dry_run, unchanged);
+        report.bmp = crate::config::changed_collectors(&old.bmp, &new.bmp);
         if dry_run {
             report.route_impact = Some(route_impact(target, &new, &d));
             report.route_impact_note = "computed on a snapshot of the RIB with the VRPs held \

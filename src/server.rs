@@ -92,7 +92,7 @@ impl Shared {
     /// Makes `config` the one in force: rebuilds the peer directory (descriptions from
     /// `config`), hands the RIB the peer addresses, and swaps the configuration readers see.
     /// Makes `collectors` the BMP collectors readers see.
-    pub fn set_collectors(&self, collectors: Vec<crate::bmp::collector::CollectorEntry>) {
+    pub fn set_collectors(&self, collectors: Vec<crate::directory::CollectorEntry>) {
         self.published.set_collectors(collectors);
     }
 

@@ -1,12 +1,12 @@
 //! `view`: the running route server as readers see it. [`ServerView`] is the narrow,
 //! read-only context the looking glass, the control socket and reload get instead of the
 //! server itself: the configuration in force, the peer directory, RIB snapshots and counters,
-//! the VRP status, the BMP collectors' counters, and when the server started. It has no method that changes anything; the
-//! server alone holds the [`Publisher`] that replaces the configuration and the directory.
+//! the VRP status, the BMP collectors' counters, and when the server started. It has no
+//! method that changes anything; the server alone holds the [`Publisher`] that replaces the
+//! configuration, the directory and the collectors' list.
 //!
-//! A leaf of the top level: depends on `config`, `directory`, `policy`, `rib`, `rpki` and the
-//! BMP collectors' entry type (`bmp::collector::CollectorEntry`, plain data);
-//! never imports `server`, `lg`, `control` or `reload`. Reads are lock-free (`arc-swap`
+//! A leaf of the top level: depends on `config`, `directory`, `policy`, `rib` and `rpki`;
+//! never imports `server`, `lg`, `control`, `reload` or `bmp`. Reads are lock-free (`arc-swap`
 //! loads, RIB snapshots).
 
 use std::sync::Arc;
@@ -14,8 +14,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::{ArcSwap, Guard};
 
-use crate::bmp::collector::CollectorEntry;
 use crate::config::Config;
+use crate::directory::CollectorEntry;
 use crate::directory::PeerDirectory;
 use crate::policy::VrpTable;
 use crate::rib::{Rib, RibCounters, RibSnapshot};

@@ -12,8 +12,8 @@
 //! is the feed's business) and never reads from the collector.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -23,6 +23,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use super::msg::{info, term, InfoTlv, Message};
+pub use crate::directory::{CollectorEntry, CollectorState, CollectorStats};
 use crate::session::fsm::{backoff, jitter};
 
 /// How one collector is reached and treated.
@@ -37,86 +38,6 @@ pub struct CollectorSettings {
     /// Initiation's sysName and sysDescr.
     pub sys_name: String,
     pub sys_descr: String,
-}
-
-/// Where a collector connection is.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum CollectorState {
-    Connecting = 0,
-    /// Connected, sending the initial dump.
-    Dumping = 1,
-    /// Connected, dump sent, sending changes.
-    Up = 2,
-    /// Waiting to reconnect.
-    Waiting = 3,
-    Stopped = 4,
-}
-
-impl CollectorState {
-    pub fn name(self) -> &'static str {
-        match self {
-            CollectorState::Connecting => "connecting",
-            CollectorState::Dumping => "dumping",
-            CollectorState::Up => "up",
-            CollectorState::Waiting => "waiting",
-            CollectorState::Stopped => "stopped",
-        }
-    }
-
-    fn from_u8(v: u8) -> Self {
-        match v {
-            0 => CollectorState::Connecting,
-            1 => CollectorState::Dumping,
-            2 => CollectorState::Up,
-            3 => CollectorState::Waiting,
-            _ => CollectorState::Stopped,
-        }
-    }
-}
-
-/// A collector's counters, read by the looking glass, metrics and `ctl status`.
-#[derive(Debug, Default)]
-pub struct CollectorStats {
-    state: AtomicU8,
-    /// Connections established.
-    pub sessions: AtomicU64,
-    /// BMP messages and bytes written (over all sessions).
-    pub messages: AtomicU64,
-    pub bytes: AtomicU64,
-    /// Sessions dropped because the collector stopped reading.
-    pub resyncs: AtomicU64,
-    last_error: Mutex<String>,
-}
-
-impl CollectorStats {
-    pub fn state(&self) -> CollectorState {
-        CollectorState::from_u8(self.state.load(Ordering::Relaxed))
-    }
-
-    fn set_state(&self, s: CollectorState) {
-        self.state.store(s as u8, Ordering::Relaxed);
-    }
-
-    pub fn last_error(&self) -> String {
-        self.last_error
-            .lock()
-            .map(|e| e.clone())
-            .unwrap_or_default()
-    }
-
-    fn set_error(&self, e: String) {
-        if let Ok(mut g) = self.last_error.lock() {
-            *g = e;
-        }
-    }
-}
-
-/// One configured collector as readers (looking glass, metrics, `ctl status`) see it.
-#[derive(Clone, Debug)]
-pub struct CollectorEntry {
-    pub config: Arc<crate::config::BmpConfig>,
-    pub stats: Arc<CollectorStats>,
 }
 
 /// What a collector session sends after Initiation. A session calls [`Feed::dump`] until it

@@ -223,6 +223,25 @@ impl Validator<'_> {
     }
 }
 
+/// What differs between two `[[bmp]]` lists, by collector name: `"<name> (added)"`,
+/// `"<name> (removed)"` or `"<name> (changed)"` (a changed collector is restarted).
+pub fn changed_collectors(old: &[BmpConfig], new: &[BmpConfig]) -> Vec<String> {
+    let mut out = Vec::new();
+    for n in new {
+        match old.iter().find(|o| o.name == n.name) {
+            None => out.push(format!("{} (added)", n.name)),
+            Some(o) if o != n => out.push(format!("{} (changed)", n.name)),
+            Some(_) => {}
+        }
+    }
+    for o in old {
+        if !new.iter().any(|n| n.name == o.name) {
+            out.push(format!("{} (removed)", o.name));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;

@@ -19,7 +19,7 @@ use toml::Spanned;
 
 use crate::wire::{Asn, Family, FamilySet};
 
-pub use bmp::{BmpConfig, BmpViews};
+pub use bmp::{changed_collectors, BmpConfig, BmpViews};
 pub use diff::{diff, ConfigDiff, ResetPeer};
 pub use lists::{AsnRange, PrefixRange};
 pub use model::{File, PeerEntry, PeerFields};

@@ -74,6 +74,7 @@ async fn run(
                 "paths_filtered": rej,
                 "rib_shards": view.shards(),
                 "memory": memory_json(&counters.memory()),
+                "bmp_collectors": view.collectors().iter().map(|c| c.to_json()).collect::<Vec<_>>(),
             }))
         }
         Request::Peers => {

@@ -176,6 +176,7 @@ fn reload(v: &Value) -> String {
         ("disable", names(&v["disable"])),
         ("new description", names(&v["description"])),
         ("unchanged peers", s(&v["unchanged"])),
+        ("BMP collectors", names(&v["bmp"])),
     ];
     for (k, x) in lines {
         out.push(format!("  {k:<36} {x}"));
@@ -270,6 +271,25 @@ pub fn render(req: &Request, v: &Value) -> String {
                 format!("{:<18} {}", "uptime", uptime(&v["uptime_seconds"])),
             );
             out.push(memory(&v["memory"]));
+            if let Some(list) = v["bmp_collectors"].as_array().filter(|l| !l.is_empty()) {
+                out.push("BMP collectors:".to_string());
+                for c in list {
+                    out.push(format!(
+                        "  {:<16} {:<22} {:<10} sessions {} messages {} bytes {} resyncs {}{}",
+                        s(&c["name"]),
+                        s(&c["address"]),
+                        s(&c["state"]),
+                        s(&c["sessions"]),
+                        s(&c["messages"]),
+                        s(&c["bytes"]),
+                        s(&c["resyncs"]),
+                        match c["last_error"].as_str() {
+                            Some(e) if !e.is_empty() => format!("  last error: {e}"),
+                            _ => String::new(),
+                        }
+                    ));
+                }
+            }
             out.join("\n")
         }
         Request::Peers => {

@@ -157,6 +157,7 @@ pub fn status(ctx: &Ctx, q: &Query) -> Result<Value, ApiError> {
             "families": families,
         },
         "max_results": ctx.max_results,
+        "bmp_collectors": view.collectors().iter().map(|c| c.to_json()).collect::<Vec<_>>(),
     }))
 }
 

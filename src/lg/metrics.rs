@@ -130,6 +130,50 @@ pub fn render(ctx: &Ctx) -> String {
         cfg.rpki.vrp_files.len() as u64,
     );
 
+    let collectors = view.collectors();
+    o.family(
+        "peerex_bmp_state",
+        "gauge",
+        "Each BMP collector's connection state (1 for the state it is in).",
+    );
+    for c in collectors.iter() {
+        let now = c.stats.state();
+        for st in crate::bmp::collector::CollectorState::ALL {
+            o.sample(
+                "peerex_bmp_state",
+                &[("collector", &c.config.name), ("state", st.name())],
+                u64::from(st == now),
+            );
+        }
+    }
+    for (name, help, get) in [
+        (
+            "peerex_bmp_sessions_total",
+            "Connections established to each BMP collector.",
+            (|s: &crate::bmp::collector::CollectorStats| s.sessions.load(std::sync::atomic::Ordering::Relaxed)) as fn(&crate::bmp::collector::CollectorStats) -> u64,
+        ),
+        (
+            "peerex_bmp_messages_total",
+            "BMP messages written to each collector.",
+            |s| s.messages.load(std::sync::atomic::Ordering::Relaxed),
+        ),
+        (
+            "peerex_bmp_bytes_total",
+            "Bytes written to each BMP collector.",
+            |s| s.bytes.load(std::sync::atomic::Ordering::Relaxed),
+        ),
+        (
+            "peerex_bmp_resyncs_total",
+            "Times a BMP collector was disconnected for not reading (it gets a full dump when it reconnects).",
+            |s| s.resyncs.load(std::sync::atomic::Ordering::Relaxed),
+        ),
+    ] {
+        o.family(name, "counter", help);
+        for c in collectors.iter() {
+            o.sample(name, &[("collector", &c.config.name)], get(&c.stats));
+        }
+    }
+
     o.family(
         "peerex_aspa_customers",
         "gauge",

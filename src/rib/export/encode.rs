@@ -161,20 +161,9 @@ pub fn fits_client(
     add_otc: bool,
     policy: &ExportPolicy,
 ) -> bool {
-    let ex = Exported::of(path, path.actions.prepends(client));
     let v = Variant { tx, add_otc };
-    let nlri = [Nlri::new(prefix)];
     let mut out = BytesMut::new();
-    let how = encode(
-        prefix.family(),
-        Some(&ex),
-        &nlri,
-        &v,
-        policy.local_asn,
-        policy.policies.as_deref(),
-        &mut out,
-    );
-    how != Encoded::TooBig
+    for_client(path, client, prefix, 0, &v, policy, &mut out) != Encoded::TooBig
 }
 
 /// The UPDATE that announces `path` of `prefix` to `client` with the attributes the client
@@ -193,26 +182,38 @@ pub fn client_update(
     policy: &ExportPolicy,
     out: &mut BytesMut,
 ) -> bool {
-    let ex = Exported::of(path, path.actions.prepends(client));
     let v = Variant { tx, add_otc };
-    let nlri = [if tx.add_path_for(prefix.family()) {
-        Nlri::with_path_id(prefix, path_id)
-    } else {
-        Nlri::new(prefix)
-    }];
     let at = out.len();
-    let how = encode(
-        prefix.family(),
-        Some(&ex),
-        &nlri,
-        &v,
-        policy.local_asn,
-        policy.policies.as_deref(),
-        out,
-    );
-    if how != Encoded::Sent {
+    if for_client(path, client, prefix, path_id, &v, policy, out) != Encoded::Sent {
         out.truncate(at);
         return false;
     }
     true
+}
+
+/// One announcement of `path` of `prefix` to `client`, encoded for variant `v`.
+fn for_client(
+    path: &Path,
+    client: PeerId,
+    prefix: Prefix,
+    path_id: u32,
+    v: &Variant,
+    policy: &ExportPolicy,
+    out: &mut BytesMut,
+) -> Encoded {
+    let ex = Exported::of(path, path.actions.prepends(client));
+    let nlri = [if v.tx.add_path_for(prefix.family()) {
+        Nlri::with_path_id(prefix, path_id)
+    } else {
+        Nlri::new(prefix)
+    }];
+    encode(
+        prefix.family(),
+        Some(&ex),
+        &nlri,
+        v,
+        policy.local_asn,
+        policy.policies.as_deref(),
+        out,
+    )
 }
