@@ -11,11 +11,11 @@
 mod common;
 
 use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::process::Command;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use common::tshark;
 use peerex::bmp::msg::*;
 use peerex::wire::{
     AsPath, Asn, Capability, Nlri, Notification, Open, Origin, ParseCtx, PathAttributes,
@@ -179,79 +179,17 @@ fn messages() -> Vec<Message> {
     ]
 }
 
-/// A classic pcap file (raw IPv4 link type) of one TCP stream from 127.0.0.1:40179 to
-/// 127.0.0.9:PORT carrying `payloads`, one segment each.
+/// The messages as one TCP stream from 127.0.0.1:40179 to 127.0.0.9:PORT, one segment each.
 fn pcap(payloads: &[Bytes]) -> Vec<u8> {
-    let mut f = Vec::new();
-    for w in [
-        0xa1b2_c3d4u32.to_le_bytes().to_vec(),
-        2u16.to_le_bytes().to_vec(),
-        4u16.to_le_bytes().to_vec(),
-        0i32.to_le_bytes().to_vec(),
-        0u32.to_le_bytes().to_vec(),
-        65_535u32.to_le_bytes().to_vec(),
-        101u32.to_le_bytes().to_vec(),
-    ] {
-        f.extend(w);
-    }
-    let mut seq: u32 = 1000;
-    for (i, p) in payloads.iter().enumerate() {
-        let total = 40 + p.len();
-        let mut pkt = Vec::with_capacity(total);
-        // IPv4 header
-        pkt.extend([0x45, 0]);
-        pkt.extend((total as u16).to_be_bytes());
-        pkt.extend((i as u16).to_be_bytes());
-        pkt.extend([0x40, 0, 64, 6, 0, 0]);
-        pkt.extend([127, 0, 0, 1, 127, 0, 0, 9]);
-        let sum = checksum(&pkt);
-        pkt[10..12].copy_from_slice(&sum.to_be_bytes());
-        // TCP header: ports, seq, ack, offset 5, PSH|ACK, window, checksum 0, urgent 0
-        pkt.extend(40179u16.to_be_bytes());
-        pkt.extend(PORT.to_be_bytes());
-        pkt.extend(seq.to_be_bytes());
-        pkt.extend(1u32.to_be_bytes());
-        pkt.extend([0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
-        pkt.extend_from_slice(p);
-        seq = seq.wrapping_add(p.len() as u32);
-        f.extend((i as u32 + 1).to_le_bytes());
-        f.extend(0u32.to_le_bytes());
-        f.extend((pkt.len() as u32).to_le_bytes());
-        f.extend((pkt.len() as u32).to_le_bytes());
-        f.extend(pkt);
-    }
-    f
-}
-
-fn checksum(h: &[u8]) -> u16 {
-    let mut s: u32 = h
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
+    tshark::pcap(&[tshark::Flow {
+        from: SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 1), 40179),
+        to: SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 9), PORT),
+        segments: payloads.iter().map(|p| p.to_vec()).collect(),
+    }])
 }
 
 fn tshark(file: &std::path::Path, extra: &[&str]) -> String {
-    let out = Command::new("tshark")
-        .args(["-n", "-r"])
-        .arg(file)
-        .args(["-d", &format!("tcp.port=={PORT},bmp")])
-        .args(extra)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "tshark is not installed ({e}): apt-get install tshark, as .ci/install-deps does"
-            )
-        });
-    assert!(
-        out.status.success(),
-        "tshark failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    tshark::tshark(file, PORT, "bmp", extra).unwrap()
 }
 
 #[test]
@@ -269,14 +207,11 @@ fn tshark_dissects_every_message_type_cleanly() {
     std::fs::write(&file, pcap(&payloads)).unwrap();
 
     let verbose = tshark(&file, &["-V"]);
-    for bad in [
-        "Malformed",
-        "Expert Info (Error",
-        "Expert Info (Warning",
-        "[Dissector bug",
-    ] {
-        assert!(!verbose.contains(bad), "tshark reports {bad:?}:\n{verbose}");
-    }
+    let problems = tshark::problems(&verbose);
+    assert!(
+        problems.is_empty(),
+        "tshark reports {problems:?}:\n{verbose}"
+    );
 
     // One line per packet: the BMP types, the per-peer fields, and the BGP message types
     // inside, as tshark reads them.

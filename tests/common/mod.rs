@@ -66,7 +66,9 @@ pub mod net;
 pub mod peerex;
 pub mod pmbmpd;
 pub mod process;
+pub mod relay;
 pub mod speaker;
+pub mod tshark;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
