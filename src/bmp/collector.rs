@@ -50,6 +50,9 @@ pub trait Feed: Send {
     fn dump(&mut self, first: bool, out: &mut Vec<Message>) -> bool;
     /// Waits until there are changes since what was last produced, and appends them.
     async fn changes(&mut self, out: &mut Vec<Message>);
+    /// The session ended: let go of whatever the next session's dump does not need (it
+    /// starts over), so that a collector that is away costs nothing while it is.
+    fn release(&mut self);
 }
 
 /// Why a session ended.
@@ -87,6 +90,7 @@ pub async fn run<F: Feed>(
             Ok(Err(e)) => End::Failed(format!("connect: {e}")),
             Err(_) => End::Failed("connect: timed out".into()),
         };
+        feed.release();
         match end {
             End::Stop => break,
             End::Failed(e) => {

@@ -3,7 +3,7 @@
 //! and back-off while nothing listens.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +23,8 @@ struct Scripted {
     size: usize,
     at: usize,
     dumps: usize,
+    /// Times the session ended and the feed was told to let go of its state.
+    released: Arc<AtomicUsize>,
     changes: mpsc::Receiver<Message>,
 }
 
@@ -65,6 +67,10 @@ impl Feed for Scripted {
             Some(m) => out.push(m),
             None => std::future::pending().await,
         }
+    }
+
+    fn release(&mut self) {
+        self.released.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -112,6 +118,7 @@ async fn initiation_then_dump_then_changes_then_termination() {
         size: 10,
         at: 0,
         dumps: 0,
+        released: Arc::new(AtomicUsize::new(0)),
         changes: rx,
     };
     let stats = Arc::new(CollectorStats::default());
@@ -152,12 +159,14 @@ async fn a_collector_that_stops_reading_is_dropped_and_dumped_again() {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (_tx, rx) = mpsc::channel(1);
     // 64 MiB of dump: far more than the socket buffers of both ends hold.
+    let released = Arc::new(AtomicUsize::new(0));
     let feed = Scripted {
         chunks: 256,
         per_chunk: 64,
         size: 4000,
         at: 0,
         dumps: 0,
+        released: released.clone(),
         changes: rx,
     };
     let stats = Arc::new(CollectorStats::default());
@@ -176,6 +185,11 @@ async fn a_collector_that_stops_reading_is_dropped_and_dumped_again() {
         .unwrap();
     drop(stalled);
     assert_eq!(stats.resyncs.load(Ordering::Relaxed), 1);
+    assert_eq!(
+        released.load(Ordering::Relaxed),
+        1,
+        "the feed let go of its state when the session ended"
+    );
     assert!(
         stats.last_error().contains("read nothing"),
         "{}",
@@ -204,6 +218,7 @@ async fn nothing_listening_means_waiting_with_an_error() {
         size: 1,
         at: 0,
         dumps: 0,
+        released: Arc::new(AtomicUsize::new(0)),
         changes: rx,
     };
     let stats = Arc::new(CollectorStats::default());

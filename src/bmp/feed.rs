@@ -386,6 +386,13 @@ impl<S: Source> Feed for RibFeed<S> {
         !self.step(out)
     }
 
+    fn release(&mut self) {
+        self.pass = None;
+        self.sent = None;
+        self.mon = Monitored::default();
+        self.out_counts = OutCounts::default();
+    }
+
     async fn changes(&mut self, out: &mut Vec<Message>) {
         loop {
             if self.pass.is_some() {
