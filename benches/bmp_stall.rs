@@ -16,9 +16,15 @@
 //! prefix of the table: the re-dump. The run "without" has no `[[bmp]]` (and waits as long).
 //! The two alternate, `BMP_STALL_RUNS` pairs (default 3); medians are reported.
 //!
+//! `BMP_STALL_AWAY=1` measures something else instead of the re-dump: once peerex has dropped
+//! the stalled collector, the listener closes (the collector stays away), and in both runs the
+//! sender re-announces the whole table with another next hop; the report compares RSS after
+//! that churn (what the collector's feed still holds while it cannot reconnect).
+//!
 //! ```text
 //! cargo bench --bench bmp_stall                             # 1,000,000 prefixes, 3 pairs
 //! BMP_STALL_PREFIXES=300000 BMP_STALL_RUNS=3 cargo bench --bench bmp_stall
+//! BMP_STALL_AWAY=1 BMP_STALL_PREFIXES=300000 BMP_STALL_WARMUP=150000 cargo bench --bench bmp_stall
 //! ```
 //!
 //! Memory figures: VmHWM (peak) and VmRSS of the peerex process, from /proc. "Table" is the
@@ -133,6 +139,8 @@ struct Outcome {
     alloc_loaded_kib: u64,
     alloc_stalled_kib: u64,
     alloc_after_kib: u64,
+    /// `BMP_STALL_AWAY` only.
+    away: Option<Away>,
     /// Peak RSS at the end (after the re-dump, "with").
     end_peak_kib: u64,
     bmp: Option<BmpOutcome>,
@@ -225,7 +233,7 @@ async fn read_dump(stream: &mut TcpStream, n: usize, timeout: Duration) -> (u64,
     (bytes, messages)
 }
 
-async fn run(with: bool, n: usize, warm: usize, stall_limit: u64) -> Outcome {
+async fn run(with: bool, n: usize, warm: usize, stall_limit: u64, away: bool) -> Outcome {
     let dir = TempDir::new(if with {
         "bmp-stall-with"
     } else {
@@ -355,6 +363,22 @@ async fn run(with: bool, n: usize, warm: usize, stall_limit: u64) -> Outcome {
         };
         // Positive: after the readers had the table.
         let dropped_after = t0.elapsed().as_secs_f64() - load.as_secs_f64();
+        if away {
+            // The collector goes away: connections to it are refused from now on.
+            drop(listener);
+            drop(stalled);
+            let a = churn_sample(&rs, &speakers, n).await;
+            check_readers(&speakers);
+            rs.stop();
+            return Outcome {
+                load,
+                before_kib,
+                loaded_kib,
+                stalled_kib,
+                away: Some(a),
+                ..Outcome::default()
+            };
+        }
         let peak_kib = proc_kib(pid, "VmHWM:");
         drop(stalled);
         let pre_read_kib = rss_kib(pid);
@@ -404,6 +428,7 @@ async fn run(with: bool, n: usize, warm: usize, stall_limit: u64) -> Outcome {
             alloc_after_kib,
             end_peak_kib: proc_kib(pid, "VmHWM:"),
             bmp,
+            away: None,
         };
         check_readers(&speakers);
         rs.stop();
@@ -419,6 +444,11 @@ async fn run(with: bool, n: usize, warm: usize, stall_limit: u64) -> Outcome {
     }
     let peak_kib = proc_kib(pid, "VmHWM:");
     let alloc_after_kib = status(&rs).0;
+    let away = if away {
+        Some(churn_sample(&rs, &speakers, n).await)
+    } else {
+        None
+    };
     eprintln!("without: load {:.2} s", load.as_secs_f64());
     let out = Outcome {
         load,
@@ -432,10 +462,58 @@ async fn run(with: bool, n: usize, warm: usize, stall_limit: u64) -> Outcome {
         alloc_after_kib,
         end_peak_kib: peak_kib,
         bmp,
+        away,
     };
     check_readers(&speakers);
     rs.stop();
     out
+}
+
+/// `BMP_STALL_AWAY`: the sender re-announces the whole table with another next hop; then
+/// RSS and the allocator are sampled for 3 s (the last sample kept).
+async fn churn_sample(rs: &Peerex, speakers: &[Speaker], n: usize) -> Away {
+    let list = prefixes(40, n);
+    let ctx = speakers[0].tx;
+    let upd = announcements(FIRST_ASN, Ipv4Addr::new(10, 64, 0, 2), &list, &ctx);
+    drop(list);
+    let t = Instant::now();
+    speakers[0].send(&upd).await.expect("churn sent");
+    drop(upd);
+    wait("churn at the readers", Duration::from_secs(600), || {
+        speakers[1..5].iter().all(|s| s.received() >= 2 * n as u64)
+    })
+    .await;
+    let took = t.elapsed();
+    let mut rss = 0;
+    let mut alloc = 0;
+    for _ in 0..15 {
+        alloc = status(rs).0;
+        rss = rss_kib(rs.pid());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let c = status(rs).1;
+    eprintln!(
+        "away: churn {:.2} s, RSS {:.1} MiB, allocator {:.1} MiB, collector {:?}",
+        took.as_secs_f64(),
+        mib(rss),
+        mib(alloc),
+        c.as_ref().map(|c| (&c.state, c.sessions, c.resyncs))
+    );
+    Away {
+        churn: took,
+        rss_kib: rss,
+        alloc_kib: alloc,
+        collector: c.map(|c| c.state).unwrap_or_else(|| "-".into()),
+    }
+}
+
+/// What `BMP_STALL_AWAY` measures.
+#[derive(Clone, Debug, Default)]
+struct Away {
+    churn: Duration,
+    rss_kib: u64,
+    alloc_kib: u64,
+    collector: String,
 }
 
 fn check_readers(speakers: &[Speaker]) {
@@ -460,6 +538,10 @@ fn b(o: &Outcome) -> BmpOutcome {
     o.bmp.clone().unwrap_or_default()
 }
 
+fn a(o: &Outcome) -> Away {
+    o.away.clone().unwrap_or_default()
+}
+
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
@@ -469,6 +551,7 @@ fn main() {
     let runs = env("BMP_STALL_RUNS", 3).max(1) as usize;
     let stall_limit = env("BMP_STALL_LIMIT", 10).max(1);
     let warm = (env("BMP_STALL_WARMUP", 50_000) as usize).clamp(1, n / 2);
+    let away = env("BMP_STALL_AWAY", 0) != 0;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -478,12 +561,51 @@ fn main() {
     let mut with = Vec::new();
     for i in 0..runs {
         eprintln!("pair {}/{runs}", i + 1);
-        without.push(rt.block_on(run(false, n, warm, stall_limit)));
-        with.push(rt.block_on(run(true, n, warm, stall_limit)));
+        without.push(rt.block_on(run(false, n, warm, stall_limit, away)));
+        with.push(rt.block_on(run(true, n, warm, stall_limit, away)));
     }
     let m = |v: &[Outcome], f: fn(&Outcome) -> f64| median(v.iter().map(f).collect::<Vec<_>>());
     let load = |o: &Outcome| o.load.as_secs_f64();
     let table = |o: &Outcome| mib(o.loaded_kib.saturating_sub(o.before_kib));
+    if away {
+        println!("# a BMP collector that stalled, was dropped and stays away, during churn");
+        println!();
+        println!(
+            "{n} IPv4 prefixes ({warm} of them before the collector stalled), 4 reading clients; \
+             {runs} pairs alternating, medians. \"with\": views = [\"pre-policy\", \
+             \"post-policy\"], stall_limit = {stall_limit} s, retry = 1 s; after peerex drops \
+             the stalled collector its listener closes (reconnections are refused). Then, in both \
+             runs, the sender re-announces the whole table with another next hop; RSS and \
+             the allocator 3 s after the readers have it all."
+        );
+        println!();
+        println!("| run | readers' load time | RSS loaded | churn at the readers | RSS after the churn | allocator after the churn | collector |");
+        println!("| --- | ---: | ---: | ---: | ---: | ---: | --- |");
+        for (name, v) in [
+            ("without a collector", &without),
+            ("with the collector away", &with),
+        ] {
+            println!(
+                "| {name} | {:.3} s | {:.1} MiB | {:.3} s | {:.1} MiB | {:.1} MiB | {} |",
+                m(v, load),
+                m(v, |o| mib(o.loaded_kib)),
+                m(v, |o| a(o).churn.as_secs_f64()),
+                m(v, |o| mib(a(o).rss_kib)),
+                m(v, |o| mib(a(o).alloc_kib)),
+                a(&v[0]).collector,
+            );
+        }
+        println!();
+        let extra = m(&with, |o| mib(a(o).rss_kib)) - m(&without, |o| mib(a(o).rss_kib));
+        println!(
+            "RSS after the churn, with minus without: {extra:+.1} MiB ({:+.1} % of the {:.1} MiB \
+             the table adds): the feed keeps the snapshots of the pass the collector stalled in \
+             until the collector reconnects.",
+            100.0 * extra / m(&without, table).max(f64::MIN_POSITIVE),
+            m(&without, table),
+        );
+        return;
+    }
 
     println!("# a BMP collector with a zero receive window during a full-table load");
     println!();
@@ -582,10 +704,12 @@ fn main() {
         "What a stalled collector holds does not grow with the time it stalls nor with what it \
          misses (nothing is queued for it): one batch (about 1,024 messages, written whole) \
          and the two RIB snapshots of its pass in progress. Those share with the live RIB all \
-         but the tree nodes changed since the pass began, so the extra grows with the RIB \
-         changes during the stall (here the load after the warm-up), at most one table's \
-         tree, and goes when `stall_limit` drops the collector. The socket buffers (here {:.1} \
-         MiB written before the stall) are kernel memory, not in peerex's RSS.",
+         but what changed since the pass began, so the extra grows with the RIB changes during \
+         the stall (here the load after the warm-up only adds tree nodes; churn would keep the \
+         replaced entries too), at most the snapshot's whole table. The feed lets them go when \
+         the collector's next session starts its dump, `retry` after the drop (longer if the \
+         collector cannot be reached: see BMP_STALL_AWAY). The socket buffers (here {:.1} MiB \
+         written before the stall) are kernel memory, not in peerex's RSS.",
         m(&with, |o| b(o).bytes_before_stall as f64 / 1048576.0),
     );
 }
