@@ -708,8 +708,8 @@ fn main() {
          but what changed since the pass began, so the extra grows with the RIB changes during \
          the stall (here the load after the warm-up only adds tree nodes; churn would keep the \
          replaced entries too), at most the snapshot's whole table. The feed lets them go when \
-         the collector's next session starts its dump, `retry` after the drop (longer if the \
-         collector cannot be reached: see BMP_STALL_AWAY). The socket buffers (here {:.1} MiB \
+         the session ends (the drop), whether or not the collector comes back (see \
+         BMP_STALL_AWAY). The socket buffers (here {:.1} MiB \
          written before the stall) are kernel memory, not in peerex's RSS.",
         m(&with, |o| b(o).bytes_before_stall as f64 / 1048576.0),
     );
