@@ -53,35 +53,8 @@ const FIRST_ASN: u32 = 4_200_031_000;
 /// The collector's socket receive buffer (the kernel doubles it, and keeps a floor).
 const COLLECTOR_RCVBUF: u32 = 4096;
 
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn proc_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 fn rss_kib(pid: u32) -> u64 {
-    proc_kib(pid, "VmRSS:")
-}
-
-async fn wait(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < timeout, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    common::proc_status_kib(pid, "VmRSS:").unwrap_or(0)
 }
 
 /// One collector's counters from `ctl --json status`.
@@ -280,7 +253,7 @@ async fn run(with: bool, n: usize, warm: usize, stall_limit: u64, away: bool) ->
             .expect("session up");
         speakers.push(s);
     }
-    wait("End-of-RIB", Duration::from_secs(30), || {
+    common::wait_async("End-of-RIB", Duration::from_secs(30), || {
         speakers.iter().all(|s| s.eor())
     })
     .await;
@@ -294,7 +267,7 @@ async fn run(with: bool, n: usize, warm: usize, stall_limit: u64, away: bool) ->
     // load starts.
     let first = announcements(FIRST_ASN, hop, &list[..warm], &ctx);
     speakers[0].send(&first).await.expect("warm-up sent");
-    wait(
+    common::wait_async(
         "the warm-up at the readers",
         Duration::from_secs(120),
         || speakers[1..5].iter().all(|s| s.received() >= warm as u64),
@@ -333,7 +306,7 @@ async fn run(with: bool, n: usize, warm: usize, stall_limit: u64, away: bool) ->
     let t0 = Instant::now();
     speakers[0].send(&rest).await.expect("load sent");
     drop(rest);
-    wait("the table at the readers", Duration::from_secs(600), || {
+    common::wait_async("the table at the readers", Duration::from_secs(600), || {
         stalled_kib = stalled_kib.max(rss_kib(pid));
         speakers[1..5].iter().all(|s| s.received() >= n as u64)
     })
@@ -379,7 +352,7 @@ async fn run(with: bool, n: usize, warm: usize, stall_limit: u64, away: bool) ->
                 ..Outcome::default()
             };
         }
-        let peak_kib = proc_kib(pid, "VmHWM:");
+        let peak_kib = common::proc_status_kib(pid, "VmHWM:").unwrap_or(0);
         drop(stalled);
         let pre_read_kib = rss_kib(pid);
         let alloc_after_kib = c.alloc_kib;
@@ -426,7 +399,7 @@ async fn run(with: bool, n: usize, warm: usize, stall_limit: u64, away: bool) ->
             alloc_loaded_kib,
             alloc_stalled_kib,
             alloc_after_kib,
-            end_peak_kib: proc_kib(pid, "VmHWM:"),
+            end_peak_kib: common::proc_status_kib(pid, "VmHWM:").unwrap_or(0),
             bmp,
             away: None,
         };
@@ -442,7 +415,7 @@ async fn run(with: bool, n: usize, warm: usize, stall_limit: u64, away: bool) ->
         stalled_kib = stalled_kib.max(rss_kib(pid));
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let peak_kib = proc_kib(pid, "VmHWM:");
+    let peak_kib = common::proc_status_kib(pid, "VmHWM:").unwrap_or(0);
     let alloc_after_kib = status(&rs).0;
     let away = if away {
         Some(churn_sample(&rs, &speakers, n).await)
@@ -479,7 +452,7 @@ async fn churn_sample(rs: &Peerex, speakers: &[Speaker], n: usize) -> Away {
     let t = Instant::now();
     speakers[0].send(&upd).await.expect("churn sent");
     drop(upd);
-    wait("churn at the readers", Duration::from_secs(600), || {
+    common::wait_async("churn at the readers", Duration::from_secs(600), || {
         speakers[1..5].iter().all(|s| s.received() >= 2 * n as u64)
     })
     .await;
@@ -547,11 +520,11 @@ fn mib(kib: u64) -> f64 {
 }
 
 fn main() {
-    let n = env("BMP_STALL_PREFIXES", 1_000_000) as usize;
-    let runs = env("BMP_STALL_RUNS", 3).max(1) as usize;
-    let stall_limit = env("BMP_STALL_LIMIT", 10).max(1);
-    let warm = (env("BMP_STALL_WARMUP", 50_000) as usize).clamp(1, n / 2);
-    let away = env("BMP_STALL_AWAY", 0) != 0;
+    let n = common::env_u64("BMP_STALL_PREFIXES", 1_000_000) as usize;
+    let runs = common::env_u64("BMP_STALL_RUNS", 3).max(1) as usize;
+    let stall_limit = common::env_u64("BMP_STALL_LIMIT", 10).max(1);
+    let warm = (common::env_u64("BMP_STALL_WARMUP", 50_000) as usize).clamp(1, n / 2);
+    let away = common::env_u64("BMP_STALL_AWAY", 0) != 0;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -26,16 +26,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::speaker::{announcements, loopbacks, prefixes, Speaker, SpeakerOpts};
-use common::{Peerex, PeerexPeer, TempDir};
+use common::{env_u64 as env, proc_status_kib, wait_async as wait, Peerex, PeerexPeer, TempDir};
 
 const FIRST_ASN: u32 = 4_200_030_000;
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 struct Outcome {
     load: Duration,
@@ -43,26 +36,6 @@ struct Outcome {
     end_kib: u64,
     delivered: u64,
     stuck_dropped: Option<bool>,
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-async fn wait(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < timeout, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 async fn run(stuck: bool, n: usize, churn: Duration, rate: u64) -> Outcome {
@@ -136,7 +109,7 @@ async fn run(stuck: bool, n: usize, churn: Duration, rate: u64) -> Outcome {
     let out = Outcome {
         load,
         peak_kib: rs.peak_rss_kib().unwrap_or(0),
-        end_kib: rss_kib(rs.pid()),
+        end_kib: proc_status_kib(rs.pid(), "VmRSS:").unwrap_or(0),
         delivered,
         stuck_dropped,
     };

@@ -26,7 +26,7 @@ use tokio::time::Instant;
 use super::collector::Feed;
 use super::msg::{stat, Message, PeerDownReason, PeerUp, Stat, StatValue};
 use super::render::{
-    now, peer_header, Compare, Monitored, OutCounts, PeerInfo, Render, Side, Views,
+    peer_header, stamp_now, Compare, Monitored, OutCounts, PeerInfo, Render, Side, Views,
 };
 use super::source::{unspecified, Session, Source};
 use crate::policy::PeerId;
@@ -127,11 +127,6 @@ impl<S: Source> RibFeed<S> {
         self.out_counts.get(peer, f)
     }
 
-    /// The peers the collector has had a Peer Up for.
-    pub fn monitored(&self) -> &Monitored {
-        &self.mon
-    }
-
     /// Starts a pass: Peer Down for the sessions that ended, Peer Up for the new ones, then
     /// the routes' difference (against nothing when `first`).
     fn begin(&mut self, first: bool, out: &mut Vec<Message>) {
@@ -158,7 +153,7 @@ impl<S: Source> RibFeed<S> {
             self.mon.remove(g.id);
             self.out_counts.reset(g.id);
             out.push(Message::PeerDown {
-                peer: peer_header(&g, 0, now()),
+                peer: peer_header(&g, 0, stamp_now()),
                 reason: match self.source.down_reason(g.id) {
                     // Still up (a new session, or its details changed): it went down between.
                     r if sessions.iter().any(|s| s.info.id == g.id) => match r {
@@ -281,7 +276,7 @@ impl<S: Source> RibFeed<S> {
     fn loc_peer_up(&self) -> Message {
         let open = local_open(self.render.rs_asn, self.render.router_id);
         Message::PeerUp {
-            peer: self.render.loc_header(now()),
+            peer: self.render.loc_header(stamp_now()),
             body: PeerUp {
                 local_address: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
                 local_port: 0,
@@ -369,7 +364,7 @@ impl<S: Source> RibFeed<S> {
                 }
             }
             out.push(Message::StatisticsReport {
-                peer: peer_header(m, 0, now()),
+                peer: peer_header(m, 0, stamp_now()),
                 stats,
             });
         }
@@ -536,9 +531,4 @@ fn diff_from(
         }
     }
     None
-}
-
-/// The peers of `mon` by id, for tests and status.
-pub fn monitored_ids(mon: &Monitored) -> Vec<PeerId> {
-    mon.iter().map(|m| m.id).collect()
 }

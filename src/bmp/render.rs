@@ -99,14 +99,6 @@ impl Monitored {
     fn iter_all(&self) -> impl Iterator<Item = (&PeerInfo, bool)> {
         self.peers.iter().flatten().map(|(p, f)| (p, *f))
     }
-
-    pub fn len(&self) -> usize {
-        self.count
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
 }
 
 /// Per client and family, the routes the collector holds in its Adj-RIB-Out view (what
@@ -154,7 +146,7 @@ impl OutCounts {
 }
 
 /// Seconds and microseconds since the Unix epoch, now.
-pub fn now() -> (u32, u32) {
+pub fn stamp_now() -> (u32, u32) {
     stamp(SystemTime::now())
 }
 
@@ -341,7 +333,7 @@ impl Render {
                     prefix,
                     &ctx,
                     w.rx_id,
-                    peer_header(info, flags, now_ts()),
+                    peer_header(info, flags, stamp_now()),
                     out,
                 );
             }
@@ -379,7 +371,7 @@ impl Render {
                     });
                 }
             }
-            (Some(_), None) => self.withdraw(prefix, &ctx, 0, self.loc_header(now_ts()), out),
+            (Some(_), None) => self.withdraw(prefix, &ctx, 0, self.loc_header(stamp_now()), out),
             (None, None) => {}
         }
     }
@@ -447,7 +439,7 @@ impl Render {
                     &mut b,
                 ) {
                     out.push(Message::RouteMonitoring {
-                        peer: peer_header(info, flags, now_ts()),
+                        peer: peer_header(info, flags, stamp_now()),
                         update: b.freeze(),
                     });
                     sent = true;
@@ -456,7 +448,7 @@ impl Render {
             if !sent {
                 if let Some(w) = &was {
                     let id = u32::from(w.tx_id);
-                    self.withdraw(prefix, &tx, id, peer_header(info, flags, now_ts()), out);
+                    self.withdraw(prefix, &tx, id, peer_header(info, flags, stamp_now()), out);
                 }
             }
             counts.adjust(c, prefix.family(), was.is_some(), sent);
@@ -527,8 +519,4 @@ fn nlri(ctx: &ParseCtx, prefix: Prefix, path_id: u32) -> Nlri {
     } else {
         Nlri::new(prefix)
     }
-}
-
-fn now_ts() -> (u32, u32) {
-    now()
 }

@@ -198,11 +198,7 @@ impl Peerex {
 
     /// Peak resident memory so far (VmHWM), in KiB.
     pub fn peak_rss_kib(&self) -> Option<u64> {
-        let s = std::fs::read_to_string(format!("/proc/{}/status", self.proc.pid)).ok()?;
-        s.lines()
-            .find(|l| l.starts_with("VmHWM:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
+        super::proc_status_kib(self.proc.pid, "VmHWM:")
     }
 
     /// Runs `peerex ctl --config <its config> ARGS` (the control socket path comes from the
