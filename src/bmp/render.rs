@@ -306,12 +306,7 @@ impl Render {
         post: bool,
         out: &mut Vec<Message>,
     ) {
-        let ctx = ParseCtx {
-            four_octet_as: true,
-            add_path: info.rx_add_path,
-            extended_message: true,
-            ebgp: false,
-        };
+        let ctx = bmp_ctx(info.rx_add_path, false);
         let flags = if post { flags::POST_POLICY } else { 0 };
         for p in now {
             let unchanged = was.iter().any(|w| w.rx_id == p.rx_id && w.same_as(p));
@@ -354,12 +349,7 @@ impl Render {
         };
         let was = if fresh { None } else { best(&old) };
         let now = best(&new);
-        let ctx = ParseCtx {
-            four_octet_as: true,
-            add_path: FamilySet::EMPTY,
-            extended_message: true,
-            ebgp: false,
-        };
+        let ctx = bmp_ctx(FamilySet::EMPTY, false);
         match (&was, &now) {
             (Some(w), Some(n)) if w.peer == n.peer && w.same_as(n) => {}
             (_, Some(n)) => {
@@ -405,12 +395,7 @@ impl Render {
                 .entry
                 .and_then(|e| crate::rib::client_choice(e, c, &new.shard.rules(c), &nctx));
             let flags = flags::POST_POLICY | flags::ADJ_RIB_OUT;
-            let tx = ParseCtx {
-                four_octet_as: true,
-                add_path: info.tx_add_path,
-                extended_message: true,
-                ebgp: true,
-            };
+            let tx = bmp_ctx(info.tx_add_path, true);
             let same = match (&was, now) {
                 (Some(w), Some(n)) => {
                     w.same_as(n)
@@ -510,6 +495,17 @@ impl Render {
                 update: b.freeze(),
             });
         }
+    }
+}
+
+/// How BGP messages inside BMP are encoded: 4-octet AS numbers always (RFC 7854 §4.2, the A
+/// flag clear), extended message lengths, path ids in the families of `add_path`.
+fn bmp_ctx(add_path: FamilySet, ebgp: bool) -> ParseCtx {
+    ParseCtx {
+        four_octet_as: true,
+        add_path,
+        extended_message: true,
+        ebgp,
     }
 }
 
