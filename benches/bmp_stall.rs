@@ -213,16 +213,7 @@ async fn run(with: bool, n: usize, warm: usize, stall_limit: u64, away: bool) ->
         "bmp-stall-without"
     });
     let addrs = loopbacks(64, 5);
-    let cfg: Vec<PeerexPeer> = addrs
-        .iter()
-        .enumerate()
-        .map(|(i, a)| PeerexPeer {
-            name: format!("p{i}"),
-            asn: FIRST_ASN + i as u32,
-            address: *a,
-            extra: String::new(),
-        })
-        .collect();
+    let cfg = PeerexPeer::numbered(&addrs, FIRST_ASN);
     let listener = with.then(small_listener);
     let mut defaults = LAB_DEFAULTS.to_string();
     if let Some(l) = &listener {

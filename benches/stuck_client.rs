@@ -42,16 +42,7 @@ async fn run(stuck: bool, n: usize, churn: Duration, rate: u64) -> Outcome {
     let dir = TempDir::new(if stuck { "stuck-with" } else { "stuck-without" });
     let addrs = loopbacks(63, 6);
     let used = if stuck { 6 } else { 5 };
-    let cfg: Vec<PeerexPeer> = addrs
-        .iter()
-        .enumerate()
-        .map(|(i, a)| PeerexPeer {
-            name: format!("p{i}"),
-            asn: FIRST_ASN + i as u32,
-            address: *a,
-            extra: String::new(),
-        })
-        .collect();
+    let cfg = PeerexPeer::numbered(&addrs, FIRST_ASN);
     let rs = Peerex::start(&dir, &cfg, "").expect("peerex starts");
     let target = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), rs.port);
     let mut speakers = Vec::new();

@@ -10,32 +10,11 @@ use std::time::{Duration, Instant};
 use common::speaker::{announcements, loopbacks, prefixes, Speaker, SpeakerOpts};
 use common::{Peerex, PeerexPeer, TempDir};
 
-fn peers(addrs: &[IpAddr], first_asn: u32, extra: &str) -> Vec<PeerexPeer> {
-    addrs
-        .iter()
-        .enumerate()
-        .map(|(i, a)| PeerexPeer {
-            name: format!("p{i}"),
-            asn: first_asn + i as u32,
-            address: *a,
-            extra: extra.to_string(),
-        })
-        .collect()
-}
-
-async fn wait(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < timeout, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_sessions_reach_established() {
     let dir = TempDir::new("scale200");
     let addrs = loopbacks(61, 200);
-    let rs = Peerex::start(&dir, &peers(&addrs, 4_200_010_000, ""), "").unwrap();
+    let rs = Peerex::start(&dir, &PeerexPeer::numbered(&addrs, 4_200_010_000), "").unwrap();
     let target = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), rs.port);
     let mut set = tokio::task::JoinSet::new();
     for (i, a) in addrs.iter().enumerate() {
@@ -56,7 +35,7 @@ async fn two_hundred_sessions_reach_established() {
     let speakers: Vec<_> = speakers.into_iter().map(|(_, s)| s).collect();
     assert_eq!(speakers.len(), 200);
     // Every session got its End-of-RIB (the initial, empty table) and none was closed.
-    wait(
+    common::wait_async(
         "End-of-RIB on all sessions",
         Duration::from_secs(30),
         || speakers.iter().all(|s| s.eor()),
@@ -71,7 +50,7 @@ async fn two_hundred_sessions_reach_established() {
         &ctx,
     );
     speakers[0].send(&upd).await.unwrap();
-    wait(
+    common::wait_async(
         "the routes at every other peer",
         Duration::from_secs(30),
         || speakers[1..].iter().all(|s| s.received() == 10),
@@ -88,7 +67,7 @@ async fn two_hundred_sessions_reach_established() {
 async fn a_peer_that_stops_reading_slows_nobody() {
     let dir = TempDir::new("stuck");
     let addrs = loopbacks(62, 6);
-    let mut cfg = peers(&addrs, 4_200_020_000, "");
+    let mut cfg = PeerexPeer::numbered(&addrs, 4_200_020_000);
     cfg[5].extra = "send_hold_time = 15\n".into();
     let rs = Peerex::start(&dir, &cfg, "").unwrap();
     let target = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), rs.port);
@@ -104,7 +83,7 @@ async fn a_peer_that_stops_reading_slows_nobody() {
                 .unwrap(),
         );
     }
-    wait("End-of-RIB", Duration::from_secs(20), || {
+    common::wait_async("End-of-RIB", Duration::from_secs(20), || {
         speakers.iter().all(|s| s.eor())
     })
     .await;
@@ -120,14 +99,14 @@ async fn a_peer_that_stops_reading_slows_nobody() {
         .unwrap();
     let t0 = Instant::now();
     speakers[0].send(&upd).await.unwrap();
-    wait(
+    common::wait_async(
         "all prefixes at the reading clients",
         Duration::from_secs(120),
         || speakers[1..5].iter().all(|s| s.received() == n as u64),
     )
     .await;
     speakers[0].send(&wd).await.unwrap();
-    wait(
+    common::wait_async(
         "all withdrawals at the reading clients",
         Duration::from_secs(120),
         || {
@@ -138,7 +117,7 @@ async fn a_peer_that_stops_reading_slows_nobody() {
     )
     .await;
     speakers[0].send(&upd).await.unwrap();
-    wait(
+    common::wait_async(
         "all prefixes again at the reading clients",
         Duration::from_secs(120),
         || speakers[1..5].iter().all(|s| s.received() == 2 * n as u64),
@@ -151,7 +130,7 @@ async fn a_peer_that_stops_reading_slows_nobody() {
         "a healthy session was dropped"
     );
     // The stuck client is dropped once its send hold time passes without progress.
-    wait(
+    common::wait_async(
         "the stuck client to be dropped",
         Duration::from_secs(60),
         || rs.wait_log(&["p5", "send hold timer expired"], Duration::ZERO),
@@ -171,7 +150,7 @@ async fn short_hold_session_survives_a_long_burst() {
     let dir = TempDir::new("busy");
     // Peers 0-3 send, 4-11 receive, 12 has a 3 s hold time.
     let addrs = loopbacks(63, 13);
-    let mut cfg = peers(&addrs, 4_200_030_000, "");
+    let mut cfg = PeerexPeer::numbered(&addrs, 4_200_030_000);
     cfg[12].extra = "hold_time = 3\n".into();
     let rs = Peerex::start(&dir, &cfg, "").unwrap();
     let target = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), rs.port);
@@ -187,7 +166,7 @@ async fn short_hold_session_survives_a_long_burst() {
                 .unwrap(),
         );
     }
-    wait("End-of-RIB", Duration::from_secs(20), || {
+    common::wait_async("End-of-RIB", Duration::from_secs(20), || {
         speakers.iter().all(|s| s.eor())
     })
     .await;
@@ -208,7 +187,7 @@ async fn short_hold_session_survives_a_long_burst() {
     let t0 = Instant::now();
     let results = futures_join(&speakers[..4], &sends).await;
     assert!(results.iter().all(|r| r.is_ok()));
-    wait("the burst to arrive", Duration::from_secs(300), || {
+    common::wait_async("the burst to arrive", Duration::from_secs(300), || {
         speakers[4..12].iter().all(|s| s.received() >= 4 * n as u64)
     })
     .await;

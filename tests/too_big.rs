@@ -55,20 +55,8 @@ async fn a_route_too_big_for_a_client_is_withdrawn_there() {
     let dir = TempDir::new("too-big");
     let addrs = loopbacks(67, 2);
     let first_asn = 4_200_070_000u32;
-    let cfg: Vec<PeerexPeer> = addrs
-        .iter()
-        .enumerate()
-        .map(|(i, a)| PeerexPeer {
-            name: format!("p{i}"),
-            asn: first_asn + i as u32,
-            address: *a,
-            extra: if i == 0 {
-                "max_path_length = 2000\n".into()
-            } else {
-                String::new()
-            },
-        })
-        .collect();
+    let mut cfg = PeerexPeer::numbered(&addrs, first_asn);
+    cfg[0] = cfg[0].clone().with("max_path_length = 2000");
     let lg = SocketAddr::from((Ipv4Addr::LOCALHOST, common::unique_port()));
     let rs = Peerex::start(
         &dir,

@@ -49,6 +49,20 @@ fn route(tag: u32, size: usize) -> Message {
     }
 }
 
+impl Scripted {
+    fn new(chunks: usize, per_chunk: usize, size: usize, changes: mpsc::Receiver<Message>) -> Self {
+        Scripted {
+            chunks,
+            per_chunk,
+            size,
+            at: 0,
+            dumps: 0,
+            released: Arc::new(AtomicUsize::new(0)),
+            changes,
+        }
+    }
+}
+
 impl Feed for Scripted {
     fn dump(&mut self, first: bool, out: &mut Vec<Message>) -> bool {
         if first {
@@ -112,15 +126,7 @@ async fn read_messages(s: &mut TcpStream, n: usize) -> Vec<Message> {
 async fn initiation_then_dump_then_changes_then_termination() {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (tx, rx) = mpsc::channel(4);
-    let feed = Scripted {
-        chunks: 3,
-        per_chunk: 2,
-        size: 10,
-        at: 0,
-        dumps: 0,
-        released: Arc::new(AtomicUsize::new(0)),
-        changes: rx,
-    };
+    let feed = Scripted::new(3, 2, 10, rx);
     let stats = Arc::new(CollectorStats::default());
     let (stop_tx, stop) = watch::channel(false);
     let task = tokio::spawn(run(
@@ -161,13 +167,8 @@ async fn a_collector_that_stops_reading_is_dropped_and_dumped_again() {
     // 64 MiB of dump: far more than the socket buffers of both ends hold.
     let released = Arc::new(AtomicUsize::new(0));
     let feed = Scripted {
-        chunks: 256,
-        per_chunk: 64,
-        size: 4000,
-        at: 0,
-        dumps: 0,
         released: released.clone(),
-        changes: rx,
+        ..Scripted::new(256, 64, 4000, rx)
     };
     let stats = Arc::new(CollectorStats::default());
     let (_stop_tx, stop) = watch::channel(false);
@@ -212,15 +213,7 @@ async fn nothing_listening_means_waiting_with_an_error() {
         .local_addr()
         .unwrap();
     let (_tx, rx) = mpsc::channel(1);
-    let feed = Scripted {
-        chunks: 1,
-        per_chunk: 1,
-        size: 1,
-        at: 0,
-        dumps: 0,
-        released: Arc::new(AtomicUsize::new(0)),
-        changes: rx,
-    };
+    let feed = Scripted::new(1, 1, 1, rx);
     let stats = Arc::new(CollectorStats::default());
     let (stop_tx, stop) = watch::channel(false);
     let task = tokio::spawn(run(
