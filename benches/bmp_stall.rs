@@ -46,8 +46,10 @@ use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 use common::peerex::LAB_DEFAULTS;
-use common::speaker::{announcements, loopbacks, prefixes, Speaker, SpeakerOpts};
-use common::{Peerex, PeerexPeer, TempDir};
+use common::speaker::{
+    announcements, loopbacks, numbered_peers, prefixes, wait_async, Speaker, SpeakerOpts,
+};
+use common::{Peerex, TempDir};
 
 const FIRST_ASN: u32 = 4_200_031_000;
 /// The collector's socket receive buffer (the kernel doubles it, and keeps a floor).
@@ -213,7 +215,7 @@ async fn run(with: bool, n: usize, warm: usize, stall_limit: u64, away: bool) ->
         "bmp-stall-without"
     });
     let addrs = loopbacks(64, 5);
-    let cfg = PeerexPeer::numbered(&addrs, FIRST_ASN);
+    let cfg = numbered_peers(&addrs, FIRST_ASN, |_| String::new());
     let listener = with.then(small_listener);
     let mut defaults = LAB_DEFAULTS.to_string();
     if let Some(l) = &listener {
@@ -244,7 +246,7 @@ async fn run(with: bool, n: usize, warm: usize, stall_limit: u64, away: bool) ->
             .expect("session up");
         speakers.push(s);
     }
-    common::wait_async("End-of-RIB", Duration::from_secs(30), || {
+    wait_async("End-of-RIB", Duration::from_secs(30), || {
         speakers.iter().all(|s| s.eor())
     })
     .await;
@@ -258,7 +260,7 @@ async fn run(with: bool, n: usize, warm: usize, stall_limit: u64, away: bool) ->
     // load starts.
     let first = announcements(FIRST_ASN, hop, &list[..warm], &ctx);
     speakers[0].send(&first).await.expect("warm-up sent");
-    common::wait_async(
+    wait_async(
         "the warm-up at the readers",
         Duration::from_secs(120),
         || speakers[1..5].iter().all(|s| s.received() >= warm as u64),
@@ -297,7 +299,7 @@ async fn run(with: bool, n: usize, warm: usize, stall_limit: u64, away: bool) ->
     let t0 = Instant::now();
     speakers[0].send(&rest).await.expect("load sent");
     drop(rest);
-    common::wait_async("the table at the readers", Duration::from_secs(600), || {
+    wait_async("the table at the readers", Duration::from_secs(600), || {
         stalled_kib = stalled_kib.max(rss_kib(pid));
         speakers[1..5].iter().all(|s| s.received() >= n as u64)
     })
@@ -443,7 +445,7 @@ async fn churn_sample(rs: &Peerex, speakers: &[Speaker], n: usize) -> Away {
     let t = Instant::now();
     speakers[0].send(&upd).await.expect("churn sent");
     drop(upd);
-    common::wait_async("churn at the readers", Duration::from_secs(600), || {
+    wait_async("churn at the readers", Duration::from_secs(600), || {
         speakers[1..5].iter().all(|s| s.received() >= 2 * n as u64)
     })
     .await;

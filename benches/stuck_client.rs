@@ -25,8 +25,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::speaker::{announcements, loopbacks, prefixes, Speaker, SpeakerOpts};
-use common::{env_u64 as env, proc_status_kib, wait_async as wait, Peerex, PeerexPeer, TempDir};
+use common::speaker::{
+    announcements, loopbacks, numbered_peers, prefixes, wait_async as wait, Speaker, SpeakerOpts,
+};
+use common::{env_u64 as env, proc_status_kib, Peerex, TempDir};
 
 const FIRST_ASN: u32 = 4_200_030_000;
 
@@ -42,7 +44,7 @@ async fn run(stuck: bool, n: usize, churn: Duration, rate: u64) -> Outcome {
     let dir = TempDir::new(if stuck { "stuck-with" } else { "stuck-without" });
     let addrs = loopbacks(63, 6);
     let used = if stuck { 6 } else { 5 };
-    let cfg = PeerexPeer::numbered(&addrs, FIRST_ASN);
+    let cfg = numbered_peers(&addrs, FIRST_ASN, |_| String::new());
     let rs = Peerex::start(&dir, &cfg, "").expect("peerex starts");
     let target = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), rs.port);
     let mut speakers = Vec::new();

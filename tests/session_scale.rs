@@ -7,14 +7,21 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use common::speaker::{announcements, loopbacks, prefixes, Speaker, SpeakerOpts};
-use common::{Peerex, PeerexPeer, TempDir};
+use common::speaker::{
+    announcements, loopbacks, numbered_peers, prefixes, wait_async, Speaker, SpeakerOpts,
+};
+use common::{Peerex, TempDir};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_sessions_reach_established() {
     let dir = TempDir::new("scale200");
     let addrs = loopbacks(61, 200);
-    let rs = Peerex::start(&dir, &PeerexPeer::numbered(&addrs, 4_200_010_000), "").unwrap();
+    let rs = Peerex::start(
+        &dir,
+        &numbered_peers(&addrs, 4_200_010_000, |_| String::new()),
+        "",
+    )
+    .unwrap();
     let target = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), rs.port);
     let mut set = tokio::task::JoinSet::new();
     for (i, a) in addrs.iter().enumerate() {
@@ -35,7 +42,7 @@ async fn two_hundred_sessions_reach_established() {
     let speakers: Vec<_> = speakers.into_iter().map(|(_, s)| s).collect();
     assert_eq!(speakers.len(), 200);
     // Every session got its End-of-RIB (the initial, empty table) and none was closed.
-    common::wait_async(
+    wait_async(
         "End-of-RIB on all sessions",
         Duration::from_secs(30),
         || speakers.iter().all(|s| s.eor()),
@@ -50,7 +57,7 @@ async fn two_hundred_sessions_reach_established() {
         &ctx,
     );
     speakers[0].send(&upd).await.unwrap();
-    common::wait_async(
+    wait_async(
         "the routes at every other peer",
         Duration::from_secs(30),
         || speakers[1..].iter().all(|s| s.received() == 10),
@@ -67,7 +74,7 @@ async fn two_hundred_sessions_reach_established() {
 async fn a_peer_that_stops_reading_slows_nobody() {
     let dir = TempDir::new("stuck");
     let addrs = loopbacks(62, 6);
-    let mut cfg = PeerexPeer::numbered(&addrs, 4_200_020_000);
+    let mut cfg = numbered_peers(&addrs, 4_200_020_000, |_| String::new());
     cfg[5].extra = "send_hold_time = 15\n".into();
     let rs = Peerex::start(&dir, &cfg, "").unwrap();
     let target = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), rs.port);
@@ -83,7 +90,7 @@ async fn a_peer_that_stops_reading_slows_nobody() {
                 .unwrap(),
         );
     }
-    common::wait_async("End-of-RIB", Duration::from_secs(20), || {
+    wait_async("End-of-RIB", Duration::from_secs(20), || {
         speakers.iter().all(|s| s.eor())
     })
     .await;
@@ -99,14 +106,14 @@ async fn a_peer_that_stops_reading_slows_nobody() {
         .unwrap();
     let t0 = Instant::now();
     speakers[0].send(&upd).await.unwrap();
-    common::wait_async(
+    wait_async(
         "all prefixes at the reading clients",
         Duration::from_secs(120),
         || speakers[1..5].iter().all(|s| s.received() == n as u64),
     )
     .await;
     speakers[0].send(&wd).await.unwrap();
-    common::wait_async(
+    wait_async(
         "all withdrawals at the reading clients",
         Duration::from_secs(120),
         || {
@@ -117,7 +124,7 @@ async fn a_peer_that_stops_reading_slows_nobody() {
     )
     .await;
     speakers[0].send(&upd).await.unwrap();
-    common::wait_async(
+    wait_async(
         "all prefixes again at the reading clients",
         Duration::from_secs(120),
         || speakers[1..5].iter().all(|s| s.received() == 2 * n as u64),
@@ -130,7 +137,7 @@ async fn a_peer_that_stops_reading_slows_nobody() {
         "a healthy session was dropped"
     );
     // The stuck client is dropped once its send hold time passes without progress.
-    common::wait_async(
+    wait_async(
         "the stuck client to be dropped",
         Duration::from_secs(60),
         || rs.wait_log(&["p5", "send hold timer expired"], Duration::ZERO),
@@ -150,7 +157,7 @@ async fn short_hold_session_survives_a_long_burst() {
     let dir = TempDir::new("busy");
     // Peers 0-3 send, 4-11 receive, 12 has a 3 s hold time.
     let addrs = loopbacks(63, 13);
-    let mut cfg = PeerexPeer::numbered(&addrs, 4_200_030_000);
+    let mut cfg = numbered_peers(&addrs, 4_200_030_000, |_| String::new());
     cfg[12].extra = "hold_time = 3\n".into();
     let rs = Peerex::start(&dir, &cfg, "").unwrap();
     let target = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), rs.port);
@@ -166,7 +173,7 @@ async fn short_hold_session_survives_a_long_burst() {
                 .unwrap(),
         );
     }
-    common::wait_async("End-of-RIB", Duration::from_secs(20), || {
+    wait_async("End-of-RIB", Duration::from_secs(20), || {
         speakers.iter().all(|s| s.eor())
     })
     .await;
@@ -187,7 +194,7 @@ async fn short_hold_session_survives_a_long_burst() {
     let t0 = Instant::now();
     let results = futures_join(&speakers[..4], &sends).await;
     assert!(results.iter().all(|r| r.is_ok()));
-    common::wait_async("the burst to arrive", Duration::from_secs(300), || {
+    wait_async("the burst to arrive", Duration::from_secs(300), || {
         speakers[4..12].iter().all(|s| s.received() >= 4 * n as u64)
     })
     .await;

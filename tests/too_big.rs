@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use common::http::get;
-use common::speaker::{loopbacks, prefixes, Speaker, SpeakerOpts};
-use common::{wait_for, Peerex, PeerexPeer, TempDir};
+use common::speaker::{loopbacks, numbered_peers, prefixes, Speaker, SpeakerOpts};
+use common::{wait_for, Peerex, TempDir};
 use peerex::wire::update::pack_announce;
 use peerex::wire::{AsPath, Asn, Family, MpNextHop, Origin, PathAttributes};
 
@@ -55,8 +55,13 @@ async fn a_route_too_big_for_a_client_is_withdrawn_there() {
     let dir = TempDir::new("too-big");
     let addrs = loopbacks(67, 2);
     let first_asn = 4_200_070_000u32;
-    let mut cfg = PeerexPeer::numbered(&addrs, first_asn);
-    cfg[0] = cfg[0].clone().with("max_path_length = 2000");
+    let cfg = numbered_peers(&addrs, first_asn, |i| {
+        if i == 0 {
+            "max_path_length = 2000\n".into()
+        } else {
+            String::new()
+        }
+    });
     let lg = SocketAddr::from((Ipv4Addr::LOCALHOST, common::unique_port()));
     let rs = Peerex::start(
         &dir,

@@ -269,16 +269,6 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     wait_for(timeout, || cond().then_some(())).is_some()
 }
 
-/// Polls `f` every 20 ms from async code until it holds; panics naming `what` after
-/// `timeout` (for benches, whose runs are not worth continuing then).
-pub async fn wait_async(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < timeout, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// A number from the environment variable `name`, or `default` when unset or not a number.
 pub fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)

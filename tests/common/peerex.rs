@@ -41,21 +41,6 @@ impl PeerexPeer {
         ))
     }
 
-    /// Peers `p0`, `p1`, … at `addrs`, in ASNs `first_asn`, `first_asn + 1`, … (the in-repo
-    /// speakers of benches and scale tests).
-    pub fn numbered(addrs: &[std::net::IpAddr], first_asn: u32) -> Vec<PeerexPeer> {
-        addrs
-            .iter()
-            .enumerate()
-            .map(|(i, a)| PeerexPeer {
-                name: format!("p{i}"),
-                asn: first_asn + i as u32,
-                address: *a,
-                extra: String::new(),
-            })
-            .collect()
-    }
-
     pub fn with(mut self, line: &str) -> PeerexPeer {
         self.extra.push_str(line);
         self.extra.push('\n');

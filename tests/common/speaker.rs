@@ -398,11 +398,12 @@ pub fn numbered_peers(
         .collect()
 }
 
-/// Polls `f` every 50 ms until it holds; panics naming `what` after `timeout`.
+/// Polls `f` every 20 ms until it holds; panics naming `what` after `timeout` (benches time
+/// loads of a few hundred milliseconds with it).
 pub async fn wait_async(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     let t = Instant::now();
     while !f() {
         assert!(t.elapsed() < timeout, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
